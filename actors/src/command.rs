@@ -1,0 +1,121 @@
+//! The requests a client can make (protocol §3), independent of transport. The WebSocket and the
+//! HTTP API parse their input into a [`Command`] and send it to the registry; both get the same
+//! [`Reply`] or [`RelayError`](crate::error::RelayError) back.
+
+use actix::Message;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::client::ClientSink;
+use crate::error::RelayResult;
+use crate::ids::{ConnectionId, PermissionRequestId, PromptId, Seq, UserId};
+use crate::session::ReplayTask;
+use crate::session_info::{PermissionMode, SessionInfo};
+
+/// `session.create`'s fields.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CreateSession {
+    pub cwd: String,
+    #[serde(default)]
+    pub stream_deltas: Option<bool>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub permission_mode: Option<PermissionMode>,
+    #[serde(default)]
+    pub resume_claude_session_id: Option<String>,
+}
+
+/// A client's answer to a permission request (`session.permission`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct PermissionAnswer {
+    pub request_id: PermissionRequestId,
+    pub decision: Decision,
+    #[serde(default)]
+    pub updated_input: Option<Value>,
+    #[serde(default)]
+    pub always: bool,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub interrupt: bool,
+}
+
+/// `allow` or `deny`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// An operation on one existing session.
+#[derive(Debug)]
+pub enum SessionOp {
+    Get,
+    Subscribe {
+        after_seq: Seq,
+        sink: ClientSink,
+    },
+    Unsubscribe,
+    Prompt {
+        text: String,
+        prompt_id: Option<PromptId>,
+    },
+    Interrupt,
+    Permission(PermissionAnswer),
+    Pause,
+    Resume,
+    SetPermissionMode(PermissionMode),
+    Stop,
+    Delete,
+}
+
+/// Every request of protocol §3 but `ping`, which each transport answers itself.
+#[derive(Debug)]
+pub enum Command {
+    Create(CreateSession),
+    List,
+    /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
+    Session {
+        session_id: String,
+        op: SessionOp,
+    },
+}
+
+/// Who is asking: every command runs on behalf of a user, through a connection when it has one.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: UserId,
+    pub connection: Option<ConnectionId>,
+}
+
+/// A command on its way to the registry.
+#[derive(Message)]
+#[rtype(result = "RelayResult<Reply>")]
+pub struct Request {
+    pub caller: Caller,
+    pub command: Command,
+}
+
+/// What a command answers with, before the transport shapes it.
+#[derive(Debug)]
+pub enum Reply {
+    Session(SessionInfo),
+    Sessions(Vec<SessionInfo>),
+    /// The caller sends its answer, then runs `replay` to deliver the missed events.
+    Subscribed {
+        session: SessionInfo,
+        last_seq: Seq,
+        replay: ReplayTask,
+    },
+    Prompt {
+        prompt_id: PromptId,
+        position: usize,
+    },
+    /// `session.interrupt`: whether a running prompt was interrupted (false: nothing ran).
+    Interrupted(bool),
+    Empty,
+}

@@ -1,0 +1,117 @@
+//! The configuration sections the domain reads (`claude.*`, `sessions.*`, `permissions.*`,
+//! `limits.*`). The server's `Config` embeds them, so each key is declared exactly once.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `claude.*`: how the Claude Code subprocess is started and how many may run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaudeConfig {
+    /// The Claude Code executable, a path or a name looked up in `PATH`.
+    pub binary: String,
+    /// Added to every invocation, after the relay's own flags.
+    pub extra_args: Vec<String>,
+    /// Extra environment for the subprocess.
+    pub env: BTreeMap<String, String>,
+    /// An idle process is stopped after this many seconds; the next prompt resumes it.
+    pub idle_timeout_s: u64,
+    /// Agent processes at once over all sessions.
+    pub max_running: usize,
+}
+
+impl Default for ClaudeConfig {
+    fn default() -> Self {
+        ClaudeConfig {
+            binary: "claude".into(),
+            extra_args: Vec::new(),
+            env: BTreeMap::new(),
+            idle_timeout_s: 600,
+            max_running: 4,
+        }
+    }
+}
+
+/// `sessions.*`: what a client may ask for when it creates a session.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// A session's `cwd` must lie inside one of these (after resolving symlinks; `~` is `$HOME`).
+    pub allowed_roots: Vec<String>,
+    /// Whether `bypassPermissions` may be chosen.
+    pub allow_bypass_permissions: bool,
+    /// Sessions one user may own.
+    pub max_per_user: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            allowed_roots: vec!["~".into()],
+            allow_bypass_permissions: false,
+            max_per_user: 100,
+        }
+    }
+}
+
+impl SessionsConfig {
+    /// The allowed roots with `~` expanded; roots that do not exist are left out.
+    pub fn resolved_roots(&self) -> Vec<PathBuf> {
+        self.allowed_roots
+            .iter()
+            .filter_map(|root| expand_home(root).canonicalize().ok())
+            .collect()
+    }
+}
+
+/// Expands a leading `~` to `$HOME`.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix('~'), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest.trim_start_matches('/')),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// `permissions.*`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PermissionsConfig {
+    /// 0 waits forever; otherwise a request is denied after this many seconds.
+    pub timeout_s: u64,
+}
+
+/// `limits.*`: the bounds that protect the server from one client.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest inbound WebSocket frame; larger ones close the connection with 1009.
+    pub max_frame_bytes: usize,
+    /// Largest prompt text.
+    pub max_prompt_bytes: usize,
+    /// Events queued for one client before it is closed as a slow consumer (4008).
+    pub client_buffer: usize,
+    /// Requests per minute per user over all transports.
+    pub requests_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_frame_bytes: 1_048_576,
+            max_prompt_bytes: 262_144,
+            client_buffer: 1024,
+            requests_per_minute: 600,
+        }
+    }
+}
+
+/// Everything the domain actors need, handed to the registry at start.
+#[derive(Clone, Debug, Default)]
+pub struct DomainConfig {
+    pub claude: ClaudeConfig,
+    pub sessions: SessionsConfig,
+    pub permissions: PermissionsConfig,
+    pub limits: LimitsConfig,
+}

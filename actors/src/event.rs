@@ -1,0 +1,241 @@
+//! The one event type every transport sends (protocol §2), and its encoded form.
+//!
+//! An [`Event`] is built and given its `seq` only by the session's event log; it is encoded to
+//! JSON once ([`EncodedEvent`]) and that text is what the store keeps and every client receives.
+
+use std::sync::Arc;
+
+use bytestring::ByteString;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::ids::{PermissionRequestId, PromptId, Seq, SessionId};
+use crate::session_info::{SessionInfo, SessionStatus};
+
+/// Why a prompt could not complete (`prompt.failed.error.code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptFailure {
+    Interrupted,
+    AgentCrashed,
+    SpawnFailed,
+    ServerRestarted,
+    SessionStopped,
+    SessionDeleted,
+}
+
+/// `prompt.failed.error`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PromptError {
+    pub code: PromptFailure,
+    pub message: String,
+}
+
+/// `prompt.completed`: what Claude's `result` message said about a prompt.
+#[derive(Clone, Debug, Serialize)]
+pub struct PromptOutcome {
+    pub prompt_id: PromptId,
+    pub is_error: bool,
+    pub result: Option<String>,
+    pub claude_session_id: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub duration_ms: Option<u64>,
+    pub num_turns: Option<u64>,
+    pub usage: Option<Value>,
+}
+
+/// Who or what resolved a permission request (`permission.resolved.by`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum ResolvedBy {
+    Client {
+        user: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connection_id: Option<String>,
+    },
+    Timeout {
+        timeout: bool,
+    },
+    Reason {
+        reason: String,
+    },
+}
+
+/// The kinds of event and their data (protocol §2). Serialized without a tag: the kind travels
+/// beside it, from [`EventData::kind`].
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum EventData {
+    SessionCreated {
+        session: SessionInfo,
+    },
+    SessionStatus {
+        status: SessionStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    SessionUpdated {
+        session: SessionInfo,
+    },
+    PromptQueued {
+        prompt_id: PromptId,
+        text: String,
+        position: usize,
+    },
+    PromptStarted {
+        prompt_id: PromptId,
+    },
+    PromptCompleted(PromptOutcome),
+    PromptFailed {
+        prompt_id: PromptId,
+        error: PromptError,
+    },
+    AgentOutput {
+        message: Box<RawValue>,
+    },
+    /// A stdout line of Claude Code that is not a JSON object; never dropped silently.
+    AgentInvalidOutput {
+        text: String,
+        error: String,
+    },
+    AgentStderr {
+        text: String,
+    },
+    AgentExited {
+        code: Option<i32>,
+        signal: Option<i32>,
+        expected: bool,
+    },
+    PermissionRequested {
+        request_id: PermissionRequestId,
+        tool_name: String,
+        input: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool_use_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        blocked_path: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggestions: Option<Value>,
+    },
+    PermissionResolved {
+        request_id: PermissionRequestId,
+        decision: &'static str,
+        by: ResolvedBy,
+    },
+}
+
+impl EventData {
+    /// The event's `kind` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventData::SessionCreated { .. } => "session.created",
+            EventData::SessionStatus { .. } => "session.status",
+            EventData::SessionUpdated { .. } => "session.updated",
+            EventData::PromptQueued { .. } => "prompt.queued",
+            EventData::PromptStarted { .. } => "prompt.started",
+            EventData::PromptCompleted(_) => "prompt.completed",
+            EventData::PromptFailed { .. } => "prompt.failed",
+            EventData::AgentOutput { .. } => "agent.output",
+            EventData::AgentInvalidOutput { .. } => "agent.invalid_output",
+            EventData::AgentStderr { .. } => "agent.stderr",
+            EventData::AgentExited { .. } => "agent.exited",
+            EventData::PermissionRequested { .. } => "permission.requested",
+            EventData::PermissionResolved { .. } => "permission.resolved",
+        }
+    }
+}
+
+/// An event as protocol §2 shows it: `{session_id, seq, ts, kind, data}`.
+#[derive(Serialize)]
+struct EventWire<'a> {
+    session_id: SessionId,
+    seq: Seq,
+    ts: &'a str,
+    kind: &'static str,
+    data: &'a EventData,
+}
+
+/// An event encoded once, shared by the store and every client that receives it.
+#[derive(Debug)]
+pub struct EncodedEvent {
+    pub session_id: SessionId,
+    pub seq: Seq,
+    pub kind: String,
+    /// The event object, as SSE `data:` and the store carry it.
+    pub json: ByteString,
+    /// The WebSocket frame: the event object with `"type":"event"` in front.
+    pub frame: ByteString,
+}
+
+impl EncodedEvent {
+    /// Encodes a freshly sequenced event. Only the session's event log calls this.
+    pub(crate) fn encode(session_id: SessionId, seq: Seq, ts: &str, data: &EventData) -> Arc<Self> {
+        let wire = EventWire {
+            session_id,
+            seq,
+            ts,
+            kind: data.kind(),
+            data,
+        };
+        // Serializing plain data into a String cannot fail.
+        let json = serde_json::to_string(&wire).unwrap_or_else(|_| String::from("{}"));
+        Arc::new(Self::from_stored(
+            session_id,
+            seq,
+            data.kind().to_string(),
+            json,
+        ))
+    }
+
+    /// Wraps an event read back from the store.
+    pub fn from_stored(session_id: SessionId, seq: Seq, kind: String, json: String) -> Self {
+        let frame = event_frame(&json);
+        EncodedEvent {
+            session_id,
+            seq,
+            kind,
+            json: ByteString::from(json),
+            frame,
+        }
+    }
+}
+
+/// `{"type":"event", …the event object's fields…}`, built without re-encoding.
+fn event_frame(event_json: &str) -> ByteString {
+    let fields = event_json.strip_prefix('{').unwrap_or(event_json);
+    let mut frame = String::with_capacity(event_json.len() + 16);
+    frame.push_str("{\"type\":\"event\",");
+    frame.push_str(fields);
+    ByteString::from(frame)
+}
+
+/// A live token-streaming line (protocol §2 "Live deltas"): never stored, never sequenced.
+#[derive(Debug)]
+pub struct EncodedDelta {
+    pub session_id: SessionId,
+    /// The seq of the last event before it.
+    pub after_seq: Seq,
+    /// The `stream_event` line itself, as SSE `data:` carries it.
+    pub message: ByteString,
+    /// The WebSocket frame `{"type":"delta", …}`.
+    pub frame: ByteString,
+}
+
+impl EncodedDelta {
+    /// Encodes a `stream_event` line once for every subscriber.
+    pub(crate) fn encode(session_id: SessionId, after_seq: Seq, line: &RawValue) -> Arc<Self> {
+        let frame = format!(
+            "{{\"type\":\"delta\",\"session_id\":\"{session_id}\",\"after_seq\":{after_seq},\"message\":{}}}",
+            line.get()
+        );
+        Arc::new(EncodedDelta {
+            session_id,
+            after_seq,
+            message: ByteString::from(line.get().to_string()),
+            frame: ByteString::from(frame),
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! pocket-relay's domain, as actix actors: the [`registry`] routes client [`command`]s to
+//! [`session`]s; each session owns its event log and subscribers, its [`queue`] processor
+//! decides when prompts run, and a [`claude_process`] drives one Claude Code subprocess.
+//! This crate knows nothing of HTTP or WebSockets: transports hand it commands and a
+//! [`client::ClientSink`], and get [`event`]s back.
+
+pub mod agent_slots;
+pub mod claude_process;
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod queue;
+pub mod registry;
+pub mod session;
+pub mod session_info;
+pub mod store;

@@ -1,0 +1,175 @@
+//! The control protocol between the session and its Claude process (requests both ways, matched
+//! by `request_id`): our `interrupt` and `set_permission_mode`, the CLI's `can_use_tool` and
+//! `control_cancel_request`. Answers without a body (older CLIs send none for `interrupt`) and
+//! unknown subtypes are handled without disturbing the session.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::Session;
+use crate::claude_process::WriteLine;
+
+/// The CLI's answer to one of our control requests: its `response` body, or its error text.
+pub type ControlResult = Result<Value, String>;
+
+/// Our control requests still waiting for the CLI's answer.
+#[derive(Default)]
+pub struct HostControl {
+    next_id: u64,
+    pending: HashMap<String, oneshot::Sender<ControlResult>>,
+}
+
+impl HostControl {
+    /// A control request line for `request`, and where its answer will arrive.
+    pub fn request(&mut self, request: Value) -> (String, oneshot::Receiver<ControlResult>) {
+        self.next_id += 1;
+        let request_id = format!("relay-{}", self.next_id);
+        let line = json!({"type": "control_request", "request_id": request_id, "request": request});
+        let (tx, rx) = oneshot::channel();
+        self.pending.insert(request_id, tx);
+        (line.to_string(), rx)
+    }
+
+    fn resolve(&mut self, request_id: &str, result: ControlResult) -> bool {
+        match self.pending.remove(request_id) {
+            Some(waiter) => {
+                let _ = waiter.send(result);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The process is gone: nobody will answer.
+    pub fn fail_all(&mut self, reason: &str) {
+        for (_, waiter) in self.pending.drain() {
+            let _ = waiter.send(Err(reason.to_string()));
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ControlResponseLine {
+    response: ControlResponseBody,
+}
+
+#[derive(Deserialize)]
+struct ControlResponseBody {
+    #[serde(default)]
+    subtype: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    response: Option<Value>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ControlRequestLine {
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
+    request: Value,
+}
+
+#[derive(Deserialize)]
+struct CancelLine {
+    #[serde(default)]
+    request_id: String,
+}
+
+impl Session {
+    /// Sends a control request to the running process; `None` when there is none.
+    pub(super) fn control_request(
+        &mut self,
+        request: Value,
+    ) -> Option<oneshot::Receiver<ControlResult>> {
+        let agent = self.agent.as_ref()?;
+        let (line, answer) = self.control.request(request);
+        agent.addr.do_send(WriteLine(line));
+        Some(answer)
+    }
+
+    /// Interrupts the running turn; its end is then reported as `interrupted`.
+    pub(super) fn send_interrupt(
+        &mut self,
+        _: &mut Context<Self>,
+    ) -> Option<oneshot::Receiver<ControlResult>> {
+        self.running.as_ref()?;
+        self.interrupted = true;
+        self.control_request(json!({"subtype": "interrupt"}))
+    }
+
+    /// Writes a control response for one of the CLI's requests.
+    pub(super) fn answer_cli(&self, request_id: &str, outcome: Result<Value, String>) {
+        let Some(agent) = &self.agent else {
+            return;
+        };
+        let response = match outcome {
+            Ok(body) => json!({"subtype": "success", "request_id": request_id, "response": body}),
+            Err(error) => json!({"subtype": "error", "request_id": request_id, "error": error}),
+        };
+        let line = json!({"type": "control_response", "response": response});
+        agent.addr.do_send(WriteLine(line.to_string()));
+    }
+
+    pub(super) fn on_control_response(&mut self, raw: &RawValue) {
+        let Ok(line) = serde_json::from_str::<ControlResponseLine>(raw.get()) else {
+            log::warn!(
+                "session {}: unreadable control_response from the agent",
+                self.info.id
+            );
+            return;
+        };
+        let body = line.response;
+        let result = if body.subtype == "success" {
+            Ok(body.response.unwrap_or(Value::Null))
+        } else {
+            Err(body
+                .error
+                .unwrap_or_else(|| format!("the agent answered {}", body.subtype)))
+        };
+        if !self.control.resolve(&body.request_id, result) {
+            log::debug!(
+                "session {}: control_response for unknown request {}",
+                self.info.id,
+                body.request_id
+            );
+        }
+    }
+
+    pub(super) fn on_control_request(&mut self, raw: &RawValue, ctx: &mut Context<Self>) {
+        let Ok(line) = serde_json::from_str::<ControlRequestLine>(raw.get()) else {
+            log::warn!(
+                "session {}: unreadable control_request from the agent",
+                self.info.id
+            );
+            return;
+        };
+        match line.request.get("subtype").and_then(Value::as_str) {
+            Some("can_use_tool") => self.on_permission_request(line.request_id, line.request, ctx),
+            other => {
+                log::info!(
+                    "session {}: agent asked unsupported control {other:?}",
+                    self.info.id
+                );
+                self.answer_cli(
+                    &line.request_id,
+                    Err(format!("unsupported request {other:?}")),
+                );
+            }
+        }
+    }
+
+    pub(super) fn on_control_cancel(&mut self, raw: &RawValue, ctx: &mut Context<Self>) {
+        if let Ok(line) = serde_json::from_str::<CancelLine>(raw.get()) {
+            self.cancel_permission_by_cli_id(&line.request_id, "agent_cancelled", ctx);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The clients subscribed to one session, and the replay that brings each one up to date.
+//!
+//! A new subscriber first receives the stored events after its `after_seq`, read in pages by a
+//! [`ReplayTask`]; live events are held back from it until the replay reports where it ended, so
+//! the two join with no gap and no duplicate however many events arrive meanwhile.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Message, Recipient};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{ClientSink, Outbound, SinkError};
+use crate::event::{EncodedDelta, EncodedEvent};
+use crate::ids::{ConnectionId, Seq, SessionId};
+use crate::store::EventStore;
+
+/// One subscribed client.
+struct Subscriber {
+    sink: ClientSink,
+    /// `None` while replaying; then the seq after which live events are delivered.
+    live_after: Option<Seq>,
+    generation: u64,
+    /// Cancels this subscription's replay when it is replaced or removed.
+    cancel: CancellationToken,
+}
+
+/// The replay reached the end of what the store held.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReplayCaughtUp {
+    pub connection_id: ConnectionId,
+    pub generation: u64,
+    pub up_to: Seq,
+}
+
+/// Everyone subscribed to one session.
+#[derive(Default)]
+pub struct Subscribers {
+    map: HashMap<ConnectionId, Subscriber>,
+    next_generation: u64,
+}
+
+impl Subscribers {
+    /// Adds (or restarts) a subscription whose replay starts after `after_seq`.
+    pub fn add(&mut self, sink: ClientSink) -> (u64, CancellationToken) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let cancel = CancellationToken::new();
+        let connection = sink.connection_id().clone();
+        let old = self.map.insert(
+            connection,
+            Subscriber {
+                sink,
+                live_after: None,
+                generation,
+                cancel: cancel.clone(),
+            },
+        );
+        if let Some(old) = old {
+            old.cancel.cancel();
+        }
+        (generation, cancel)
+    }
+
+    /// Removes a subscription; false when there was none.
+    pub fn remove(&mut self, connection: &ConnectionId) -> bool {
+        match self.map.remove(connection) {
+            Some(old) => {
+                old.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes everyone (the session is going away).
+    pub fn clear(&mut self) {
+        for (_, sub) in self.map.drain() {
+            sub.cancel.cancel();
+        }
+    }
+
+    /// The replay of `connection` ended at `up_to`. Returns the sink and token when it must go
+    /// on (events were committed after its last read), else switches the subscriber to live.
+    pub fn caught_up(
+        &mut self,
+        msg: &ReplayCaughtUp,
+        stored_seq: Seq,
+    ) -> Option<(ClientSink, CancellationToken)> {
+        let sub = self.map.get_mut(&msg.connection_id)?;
+        if sub.generation != msg.generation {
+            return None;
+        }
+        if msg.up_to < stored_seq {
+            return Some((sub.sink.clone(), sub.cancel.clone()));
+        }
+        sub.live_after = Some(msg.up_to);
+        None
+    }
+
+    /// Sends a committed event to every live subscriber; slow or gone ones are dropped.
+    pub fn broadcast(&mut self, event: &Arc<EncodedEvent>) {
+        let mut dropped = Vec::new();
+        for (connection, sub) in &self.map {
+            let Some(after) = sub.live_after else {
+                continue;
+            };
+            if event.seq <= after {
+                continue;
+            }
+            match sub.sink.push(Outbound::Event(event.clone())) {
+                Ok(()) => {}
+                Err(SinkError::SlowConsumer) => {
+                    log::warn!(
+                        "session {} client {connection}: slow consumer, closing it",
+                        event.session_id
+                    );
+                    dropped.push(connection.clone());
+                }
+                Err(SinkError::Closed) => dropped.push(connection.clone()),
+            }
+        }
+        for connection in dropped {
+            self.remove(&connection);
+        }
+    }
+
+    /// Sends a live delta to every live subscriber that has room for it.
+    pub fn broadcast_delta(&self, delta: &Arc<EncodedDelta>) {
+        for sub in self.map.values() {
+            if sub.live_after.is_some() {
+                sub.sink.push_delta(delta.clone());
+            }
+        }
+    }
+
+    /// Whether no client is subscribed.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Delivers a subscriber's missed events from the store, page by page, then tells the session
+/// where it ended. The transport runs it after sending the `subscribe` answer.
+pub struct ReplayTask {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) session_id: SessionId,
+    pub(crate) sink: ClientSink,
+    pub(crate) after: Seq,
+    pub(crate) generation: u64,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) done: Recipient<ReplayCaughtUp>,
+}
+
+impl std::fmt::Debug for ReplayTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayTask")
+            .field("session_id", &self.session_id)
+            .field("after", &self.after)
+            .finish()
+    }
+}
+
+impl ReplayTask {
+    /// Reads and delivers pages until the store has nothing more, then reports back.
+    pub async fn run(self) {
+        let mut after = self.after;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if self.cancel.is_cancelled() || self.sink.is_closed() {
+                return;
+            }
+            let page = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                page = self.store.read_events(self.session_id, after, self.sink.replay_page()) => page,
+            };
+            match page {
+                Ok(page) if page.is_empty() => break,
+                Ok(page) => {
+                    backoff = Duration::from_millis(50);
+                    if let Some(last) = page.last() {
+                        after = last.seq;
+                    }
+                    let pushed = tokio::select! {
+                        _ = self.cancel.cancelled() => return,
+                        pushed = self.sink.push_replayed(page) => pushed,
+                    };
+                    if pushed.is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    log::warn!(
+                        "replay of session {} failed, retrying: {error}",
+                        self.session_id
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.done.do_send(ReplayCaughtUp {
+            connection_id: self.sink.connection_id().clone(),
+            generation: self.generation,
+            up_to: after,
+        });
+    }
+}

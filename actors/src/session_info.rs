@@ -1,0 +1,68 @@
+//! The session object clients see (protocol §3 "Session object") and the small enums it holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{PermissionRequestId, Seq, SessionId, UserId};
+
+/// A session's lifecycle state, as reported in `session.status` events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Idle,
+    Waiting,
+    Starting,
+    Running,
+    AwaitingPermission,
+    Stopped,
+    Crashed,
+}
+
+/// Claude Code's permission modes that a client may choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PermissionMode {
+    #[serde(rename = "default")]
+    Default,
+    #[serde(rename = "acceptEdits")]
+    AcceptEdits,
+    #[serde(rename = "plan")]
+    Plan,
+    #[serde(rename = "bypassPermissions")]
+    BypassPermissions,
+}
+
+impl PermissionMode {
+    /// The value of the CLI's `--permission-mode` flag.
+    pub fn as_cli_arg(self) -> &'static str {
+        match self {
+            PermissionMode::Default => "default",
+            PermissionMode::AcceptEdits => "acceptEdits",
+            PermissionMode::Plan => "plan",
+            PermissionMode::BypassPermissions => "bypassPermissions",
+        }
+    }
+}
+
+/// The session object of protocol §3: what `session.get` returns and events carry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub owner: UserId,
+    pub title: Option<String>,
+    pub cwd: String,
+    pub model: Option<String>,
+    pub permission_mode: PermissionMode,
+    pub stream_deltas: bool,
+    pub status: SessionStatus,
+    pub paused: bool,
+    pub claude_session_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_seq: Seq,
+    pub queue_length: usize,
+    pub pending_permissions: Vec<PermissionRequestId>,
+}
+
+/// The current time as protocol v1 writes it: RFC 3339, UTC, milliseconds.
+pub fn now_ts() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,91 @@
+//! What the domain needs from durable storage. The server wires in the SQLite implementation;
+//! the domain only ever talks to storage through this trait, and only the session's event log
+//! writes.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+use crate::event::EncodedEvent;
+use crate::ids::{PromptId, Seq, SessionId};
+use crate::session_info::SessionInfo;
+
+/// A change to the stored prompt queue, written in the same transaction as the event that
+/// announces it, so the queue and the log never disagree.
+#[derive(Clone, Debug)]
+pub enum PromptChange {
+    Queued {
+        prompt_id: PromptId,
+        text: String,
+        position: usize,
+        seq: Seq,
+    },
+    Started {
+        prompt_id: PromptId,
+    },
+    Finished {
+        prompt_id: PromptId,
+    },
+}
+
+/// One session's writes, committed atomically (and grouped with other sessions' batches).
+#[derive(Debug)]
+pub struct WriteBatch {
+    pub session_id: SessionId,
+    /// Events in seq order, contiguous with what is already stored.
+    pub events: Vec<Arc<EncodedEvent>>,
+    /// The session object as it stands after these events.
+    pub snapshot: Option<SessionInfo>,
+    pub prompts: Vec<PromptChange>,
+    /// Remove the session, its events and its prompts.
+    pub delete: bool,
+}
+
+/// A prompt read back at start-up.
+#[derive(Clone, Debug)]
+pub struct StoredPrompt {
+    pub prompt_id: PromptId,
+    pub text: String,
+    pub position: usize,
+    /// `queued`, `running` or `done`.
+    pub state: String,
+}
+
+/// A session read back at start-up, with all its prompts in queue order (done ones without
+/// their text, kept so that a retried `prompt_id` stays idempotent across restarts).
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    pub info: SessionInfo,
+    pub prompts: Vec<StoredPrompt>,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Durable storage for sessions, their event logs and their prompt queues.
+pub trait EventStore: Send + Sync + 'static {
+    /// Commits a batch; resolves once it is durable (or failed: then nothing of it was kept).
+    fn write(&self, batch: WriteBatch) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Up to `limit` events with seq > `after`, in order, read from the store.
+    fn read_events(
+        &self,
+        session_id: SessionId,
+        after: Seq,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Arc<EncodedEvent>>, StoreError>>;
+
+    /// The lowest seq still stored for the session (events before it were pruned), if any.
+    fn earliest_seq(
+        &self,
+        session_id: SessionId,
+    ) -> BoxFuture<'static, Result<Option<Seq>, StoreError>>;
+
+    /// Every stored session, for start-up.
+    fn load_sessions(&self) -> Result<Vec<StoredSession>, StoreError>;
+
+    /// Whether the store answers a query (readiness).
+    fn check(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+}

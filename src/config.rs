@@ -1,0 +1,196 @@
+//! The server's configuration (protocol §6): built-in defaults, then `config.toml` (or the file
+//! given with `--config`), then `POCKET_RELAY__<SECTION>__<KEY>` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use actors::config::{ClaudeConfig, DomainConfig, LimitsConfig, PermissionsConfig, SessionsConfig};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every configuration key, by section.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub claude: ClaudeConfig,
+    pub permissions: PermissionsConfig,
+    pub sessions: SessionsConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub cors: CorsConfig,
+    pub tls: TlsConfig,
+}
+
+/// `server.*`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free one.
+    pub bind: SocketAddr,
+    /// WebSocket ping and SSE comment interval; a connection silent for 3× this is closed.
+    pub heartbeat_s: u64,
+    /// How long running prompts may go on at shutdown.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            heartbeat_s: 15,
+            shutdown_grace_s: 10,
+        }
+    }
+}
+
+/// `storage.*`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The SQLite file, created if missing.
+    pub path: PathBuf,
+    /// Events kept per session (0 = all); older ones are pruned and a replay from before them
+    /// answers `replay_gap`.
+    pub retain_events: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: PathBuf::from("data/pocket-relay.db"),
+            retain_events: 0,
+        }
+    }
+}
+
+/// `auth.*`: sign-in arrives with the authentication issue; until then every client is `local`
+/// and only a loopback `server.bind` is accepted.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub enabled: bool,
+    pub authorized_keys: String,
+    pub namespace: String,
+    pub challenge_ttl_s: u64,
+    pub token_ttl_s: u64,
+    pub handshake_timeout_s: u64,
+    pub users: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: false,
+            authorized_keys: "~/.ssh/authorized_keys".into(),
+            namespace: "pocket-relay".into(),
+            challenge_ttl_s: 60,
+            token_ttl_s: 2_592_000,
+            handshake_timeout_s: 10,
+            users: Default::default(),
+        }
+    }
+}
+
+/// `cors.*`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed for HTTP CORS and for WebSocket upgrades.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `tls.*`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Refused(String),
+}
+
+impl Config {
+    /// Reads `path` (or `./config.toml` when present), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        match path {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Refused(format!("no file {}", path.display())));
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None if Path::new("config.toml").exists() => {
+                figment = figment.merge(Toml::file("config.toml"));
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("POCKET_RELAY__").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Built-in defaults with some overrides, for tests and tools (`key = value` TOML pairs).
+    pub fn from_defaults_with(overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let config: Config = Figment::new()
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses settings that would be unsafe or cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.auth.enabled && !self.server.bind.ip().is_loopback() {
+            return Err(ConfigError::Refused(format!(
+                "auth.enabled = false is only allowed with a loopback server.bind, not {}",
+                self.server.bind
+            )));
+        }
+        if self.auth.enabled {
+            return Err(ConfigError::Refused(
+                "auth.enabled = true: sign-in is not available in this version".into(),
+            ));
+        }
+        if self.tls.cert.is_some() || self.tls.key.is_some() {
+            return Err(ConfigError::Refused(
+                "tls.*: TLS is not available in this version".into(),
+            ));
+        }
+        if self.server.heartbeat_s == 0 {
+            return Err(ConfigError::Refused(
+                "server.heartbeat_s must be at least 1".into(),
+            ));
+        }
+        if self.limits.client_buffer < 2 {
+            return Err(ConfigError::Refused(
+                "limits.client_buffer must be at least 2".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sections the domain actors read.
+    pub fn domain(&self) -> DomainConfig {
+        DomainConfig {
+            claude: self.claude.clone(),
+            sessions: self.sessions.clone(),
+            permissions: self.permissions.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The pocket-relay server: configuration, the HTTP and WebSocket endpoints, and the SQLite
+//! store, around the domain actors of the `actors` crate.
+
+pub mod config;
+pub mod http;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod ws;

@@ -1,0 +1,69 @@
+//! The `pocket-relay` command: `pocket-relay [--config PATH] [serve]`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pocket_relay::config::Config;
+use pocket_relay::server::Server;
+
+/// Drive your machine's Claude Code sessions from a phone, a browser or a script.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (default: ./config.toml when present, else built-in defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("pocket-relay: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    let listener = match TcpListener::bind(config.server.bind) {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "pocket-relay: cannot listen on {}: {error}",
+                config.server.bind
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let result = actix_web::rt::System::new().block_on(async move {
+        let server = Server::build(config, listener)?;
+        println!("listening on {}", server.url());
+        let _ = std::io::stdout().flush();
+        server.run_until_signal().await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pocket-relay: {error}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Protocol v1's request and answer shapes, shared by every transport: the fields each request
+//! type takes (§3), how a [`Reply`] becomes the `data` of an answer, and the error object.
+//! A transport parses with [`parse_command`] and answers with [`reply_data`]; it never builds a
+//! command or an answer body any other way.
+
+use actors::client::ClientSink;
+use actors::command::{Command, CreateSession, PermissionAnswer, Reply, SessionOp};
+use actors::error::RelayError;
+use actors::ids::PromptId;
+use actors::session_info::PermissionMode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// A request that names a session.
+#[derive(Deserialize)]
+struct SessionRef {
+    session_id: String,
+}
+
+#[derive(Deserialize)]
+struct SubscribeFields {
+    session_id: String,
+    #[serde(default)]
+    after_seq: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PromptFields {
+    session_id: String,
+    text: String,
+    #[serde(default)]
+    prompt_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PermissionFields {
+    session_id: String,
+    #[serde(flatten)]
+    answer: PermissionAnswer,
+}
+
+#[derive(Deserialize)]
+struct ModeFields {
+    session_id: String,
+    permission_mode: PermissionMode,
+}
+
+/// Reads the fields of one request type out of a request object.
+fn fields<T: DeserializeOwned>(kind: &str, object: &Map<String, Value>) -> Result<T, RelayError> {
+    serde_json::from_value(Value::Object(object.clone()))
+        .map_err(|error| RelayError::BadRequest(format!("{kind}: {error}")))
+}
+
+fn on_session(
+    kind: &str,
+    object: &Map<String, Value>,
+    op: SessionOp,
+) -> Result<Command, RelayError> {
+    let SessionRef { session_id } = fields(kind, object)?;
+    Ok(Command::Session { session_id, op })
+}
+
+/// Turns a request of type `kind` into a command. `sink` is where a subscription delivers.
+/// `ping` is not a command: transports answer it themselves.
+pub fn parse_command(
+    kind: &str,
+    object: &Map<String, Value>,
+    sink: Option<&ClientSink>,
+) -> Result<Command, RelayError> {
+    match kind {
+        "session.create" => Ok(Command::Create(fields::<CreateSession>(kind, object)?)),
+        "session.list" => Ok(Command::List),
+        "session.get" => on_session(kind, object, SessionOp::Get),
+        "session.subscribe" => {
+            let SubscribeFields {
+                session_id,
+                after_seq,
+            } = fields(kind, object)?;
+            let sink = sink
+                .cloned()
+                .ok_or_else(|| RelayError::BadRequest("this transport cannot subscribe".into()))?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::Subscribe {
+                    after_seq: after_seq.unwrap_or(0),
+                    sink,
+                },
+            })
+        }
+        "session.unsubscribe" => on_session(kind, object, SessionOp::Unsubscribe),
+        "session.prompt" => {
+            let PromptFields {
+                session_id,
+                text,
+                prompt_id,
+            } = fields(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::Prompt {
+                    text,
+                    prompt_id: prompt_id.map(PromptId::new),
+                },
+            })
+        }
+        "session.interrupt" => on_session(kind, object, SessionOp::Interrupt),
+        "session.permission" => {
+            let PermissionFields { session_id, answer } = fields(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::Permission(answer),
+            })
+        }
+        "session.pause" => on_session(kind, object, SessionOp::Pause),
+        "session.resume" => on_session(kind, object, SessionOp::Resume),
+        "session.set_permission_mode" => {
+            let ModeFields {
+                session_id,
+                permission_mode,
+            } = fields(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::SetPermissionMode(permission_mode),
+            })
+        }
+        "session.stop" => on_session(kind, object, SessionOp::Stop),
+        "session.delete" => on_session(kind, object, SessionOp::Delete),
+        other => Err(RelayError::BadRequest(format!(
+            "unknown request type {other:?}"
+        ))),
+    }
+}
+
+/// The `data` of a successful answer.
+pub fn reply_data(reply: &Reply) -> Value {
+    match reply {
+        Reply::Session(session) => json!({ "session": session }),
+        Reply::Sessions(sessions) => json!({ "sessions": sessions }),
+        Reply::Subscribed {
+            session, last_seq, ..
+        } => json!({ "session": session, "last_seq": last_seq }),
+        Reply::Prompt {
+            prompt_id,
+            position,
+        } => json!({ "prompt_id": prompt_id, "position": position }),
+        Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
+        Reply::Empty => json!({}),
+    }
+}
+
+/// The protocol's error object `{code, message, details?}`.
+pub fn error_object(error: &RelayError) -> Value {
+    serde_json::to_value(error.to_wire())
+        .unwrap_or_else(|_| json!({"code": "internal", "message": "error"}))
+}

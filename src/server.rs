@@ -1,0 +1,121 @@
+//! Starting and stopping the server. [`Server::build`] takes its world from outside (the
+//! configuration and a bound listener), so `main`, tests and benchmarks start the same server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpServer};
+use actors::registry::{Registry, Shutdown};
+use actors::store::{EventStore, StoreError};
+
+use crate::config::Config;
+use crate::store::SqliteStore;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub registry: Addr<Registry>,
+    pub started: Instant,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started server: its address, and what stopping it needs.
+pub struct Server {
+    http: actix_web::dev::Server,
+    handle: ServerHandle,
+    registry: Addr<Registry>,
+    store: Arc<SqliteStore>,
+    config: Arc<Config>,
+    url: String,
+}
+
+impl Server {
+    /// Opens the store, restores the sessions and serves on `listener`. Must run inside an
+    /// actix system.
+    pub fn build(config: Config, listener: TcpListener) -> Result<Server, StartError> {
+        let config = Arc::new(config);
+        let store = Arc::new(SqliteStore::open(
+            &config.storage.path,
+            config.storage.retain_events,
+        )?);
+        let registry = Registry::start(config.domain(), store.clone() as Arc<dyn EventStore>)?;
+        let state = web::Data::new(AppState {
+            config: config.clone(),
+            registry: registry.clone(),
+            started: Instant::now(),
+        });
+        let addr = listener.local_addr()?;
+        let http = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms"))
+                .route("/health", web::get().to(crate::http::health::health))
+                .route("/ws", web::get().to(crate::ws::upgrade))
+        })
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
+        let handle = http.handle();
+        Ok(Server {
+            http,
+            handle,
+            registry,
+            store,
+            config,
+            url: format!("http://{addr}"),
+        })
+    }
+
+    /// `http://ip:port`, with the real port.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down as protocol §6 says.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let Server {
+            http,
+            handle,
+            registry,
+            store,
+            config,
+            ..
+        } = self;
+        let serving = actix::spawn(http);
+        wait_for_signal().await?;
+        log::info!("shutting down");
+        handle.pause().await;
+        let grace = Duration::from_secs(config.server.shutdown_grace_s);
+        if let Err(error) = registry.send(Shutdown { grace }).await {
+            log::error!("shutdown of the sessions failed: {error}");
+        }
+        store.flush_and_close();
+        handle.stop(false).await;
+        let _ = serving.await;
+        log::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM"),
+        _ = int.recv() => log::info!("SIGINT"),
+    }
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! One WebSocket client connection, as an actor: the handshake (`hello` → `welcome`), requests
+//! (parsed, sent to the registry, answered), the heartbeat, and closing. Inbound frames arrive
+//! as a stream added to the actor; everything outbound goes through the connection's bounded
+//! [`ClientSink`] to its writer task, so a client that stops reading is detected and cut off
+//! (4008) without ever blocking the actor.
+
+use std::time::{Duration, Instant};
+
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture};
+use actix_ws::{AggregatedMessage, ProtocolError};
+use actors::client::ClientSink;
+use actors::command::{Caller, Reply, Request};
+use actors::error::RelayError;
+use actors::ids::{ConnectionId, UserId};
+use actors::registry::{ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Registry};
+use actors::session_info::now_ts;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use super::frames;
+use super::writer::Control;
+use crate::protocol::{parse_command, reply_data};
+
+/// Close codes of protocol v1 §3.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_LARGE: u16 = 1009;
+    pub const PROTOCOL: u16 = 4000;
+}
+
+/// Where the handshake stands.
+#[derive(Debug, PartialEq, Eq)]
+enum Phase {
+    AwaitingHello,
+    Ready,
+    Closing,
+}
+
+/// Settings a connection needs.
+#[derive(Clone, Debug)]
+pub struct ConnectionSettings {
+    pub heartbeat: Duration,
+    pub handshake_timeout: Duration,
+}
+
+/// A WebSocket connection actor.
+pub struct WsConnection {
+    id: ConnectionId,
+    user: UserId,
+    registry: Addr<Registry>,
+    sink: ClientSink,
+    control: mpsc::UnboundedSender<Control>,
+    settings: ConnectionSettings,
+    phase: Phase,
+    last_seen: Instant,
+}
+
+impl WsConnection {
+    pub fn new(
+        id: ConnectionId,
+        user: UserId,
+        registry: Addr<Registry>,
+        sink: ClientSink,
+        control: mpsc::UnboundedSender<Control>,
+        settings: ConnectionSettings,
+    ) -> Self {
+        WsConnection {
+            id,
+            user,
+            registry,
+            sink,
+            control,
+            settings,
+            phase: Phase::AwaitingHello,
+            last_seen: Instant::now(),
+        }
+    }
+
+    /// Sends a frame in order with everything else queued for the client.
+    fn send(&self, frame: bytestring::ByteString, ctx: &mut Context<Self>) {
+        let sink = self.sink.clone();
+        ctx.spawn(
+            async move {
+                let _ = sink.push_frame(frame).await;
+            }
+            .into_actor(self),
+        );
+    }
+
+    /// Closes the connection with `code`, after `last` (an error frame) when given.
+    fn close(
+        &mut self,
+        code: u16,
+        reason: &str,
+        last: Option<bytestring::ByteString>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.phase == Phase::Closing {
+            return;
+        }
+        log::info!("ws {}: closing with {code} ({reason})", self.id);
+        self.phase = Phase::Closing;
+        let _ = self.control.send(Control::Close {
+            last,
+            code,
+            reason: reason.to_string(),
+        });
+        ctx.stop();
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let parsed: Result<Value, _> = serde_json::from_str(text);
+        let object = match parsed {
+            Ok(Value::Object(object)) => object,
+            Ok(_) | Err(_) => {
+                let error = RelayError::BadRequest("a frame must be one JSON object".into());
+                return self.reject_unreadable(error, ctx);
+            }
+        };
+        let id = match object.get("id") {
+            None => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => {
+                let error = RelayError::BadRequest("`id` must be a string".into());
+                return self.reject_unreadable(error, ctx);
+            }
+        };
+        let kind = object
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match self.phase {
+            Phase::AwaitingHello => self.on_first_frame(kind.as_deref(), &object, ctx),
+            Phase::Ready => self.on_request(id, kind, object, ctx),
+            Phase::Closing => {}
+        }
+    }
+
+    /// A frame whose `id` could not be read: a request-less error, or a close during the handshake.
+    fn reject_unreadable(&mut self, error: RelayError, ctx: &mut Context<Self>) {
+        let frame = frames::error(None, &error);
+        if self.phase == Phase::AwaitingHello {
+            self.close(close::PROTOCOL, "bad first frame", Some(frame), ctx);
+        } else {
+            self.send(frame, ctx);
+        }
+    }
+
+    fn on_first_frame(
+        &mut self,
+        kind: Option<&str>,
+        object: &Map<String, Value>,
+        ctx: &mut Context<Self>,
+    ) {
+        if kind != Some("hello") {
+            let error = RelayError::BadRequest("the first frame must be `hello`".into());
+            return self.close(
+                close::PROTOCOL,
+                "bad first frame",
+                Some(frames::error(None, &error)),
+                ctx,
+            );
+        }
+        let protocol = object.get("protocol").and_then(Value::as_u64);
+        if protocol != Some(1) {
+            let error = RelayError::UnsupportedProtocol(format!(
+                "{:?}; this server speaks 1",
+                object.get("protocol")
+            ));
+            return self.close(
+                close::PROTOCOL,
+                "unsupported protocol",
+                Some(frames::error(None, &error)),
+                ctx,
+            );
+        }
+        self.phase = Phase::Ready;
+        let capabilities = object
+            .get("capabilities")
+            .and_then(Value::as_array)
+            .map(|caps| {
+                caps.iter()
+                    .filter_map(Value::as_str)
+                    .take(32)
+                    .map(|c| c.chars().take(64).collect())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let client = object
+            .get("client")
+            .cloned()
+            .filter(Value::is_object)
+            .unwrap_or(Value::Null);
+        log::info!("ws {}: hello from {} ({client})", self.id, self.user);
+        self.registry.do_send(ClientConnected(ClientInfo {
+            connection_id: self.id.clone(),
+            user: self.user.clone(),
+            transport: "websocket",
+            client,
+            capabilities,
+            connected_at: now_ts(),
+            subscriptions: Vec::new(),
+            closer: ctx.address().recipient(),
+        }));
+        let heartbeat_s = self.settings.heartbeat.as_secs();
+        self.send(
+            frames::welcome(self.id.as_str(), self.user.as_str(), heartbeat_s),
+            ctx,
+        );
+    }
+
+    fn on_request(
+        &mut self,
+        id: Option<String>,
+        kind: Option<String>,
+        object: Map<String, Value>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(id) = id else {
+            let error = RelayError::BadRequest("a request needs a string `id`".into());
+            return self.send(frames::error(None, &error), ctx);
+        };
+        let Some(kind) = kind else {
+            let error = RelayError::BadRequest("a request needs a `type`".into());
+            return self.send(frames::error(Some(&id), &error), ctx);
+        };
+        if kind == "ping" {
+            return self.send(frames::ok(&id, serde_json::json!({})), ctx);
+        }
+        let command = match parse_command(&kind, &object, Some(&self.sink)) {
+            Ok(command) => command,
+            Err(error) => return self.send(frames::error(Some(&id), &error), ctx),
+        };
+        let caller = Caller {
+            user: self.user.clone(),
+            connection: Some(self.id.clone()),
+        };
+        let ask = self.registry.send(Request { caller, command });
+        let sink = self.sink.clone();
+        actix::spawn(async move {
+            let answer = ask.await.unwrap_or_else(|_| {
+                Err(RelayError::Unavailable(
+                    "the server is shutting down".into(),
+                ))
+            });
+            match answer {
+                Ok(reply) => {
+                    if sink
+                        .push_frame(frames::ok(&id, reply_data(&reply)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    // The answer is queued first; the missed events follow it.
+                    if let Reply::Subscribed { replay, .. } = reply {
+                        replay.run().await;
+                    }
+                }
+                Err(error) => {
+                    let _ = sink.push_frame(frames::error(Some(&id), &error)).await;
+                }
+            }
+        });
+    }
+}
+
+impl Actor for WsConnection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let heartbeat = self.settings.heartbeat;
+        ctx.run_interval(heartbeat, move |act, ctx| {
+            if act.last_seen.elapsed() > heartbeat * 3 {
+                log::info!(
+                    "ws {}: silent for {:?}, closing",
+                    act.id,
+                    act.last_seen.elapsed()
+                );
+                act.close(1000, "heartbeat timeout", None, ctx);
+                return;
+            }
+            let _ = act.control.send(Control::Ping);
+        });
+        ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
+            if act.phase == Phase::AwaitingHello {
+                let error = RelayError::BadRequest("no `hello` in time".into());
+                act.close(
+                    close::PROTOCOL,
+                    "no hello",
+                    Some(frames::error(None, &error)),
+                    ctx,
+                );
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.phase != Phase::Closing {
+            let _ = self.control.send(Control::Close {
+                last: None,
+                code: 1000,
+                reason: String::new(),
+            });
+        }
+        self.registry.do_send(ClientDisconnected(self.id.clone()));
+        log::info!("ws {}: disconnected", self.id);
+    }
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsConnection {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_seen = Instant::now();
+        match item {
+            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(AggregatedMessage::Binary(_)) => {
+                let error =
+                    RelayError::BadRequest("binary frames are not part of the protocol".into());
+                self.close(
+                    close::PROTOCOL,
+                    "binary frame",
+                    Some(frames::error(None, &error)),
+                    ctx,
+                );
+            }
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                let _ = self.control.send(Control::Pong(bytes.to_vec()));
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => self.close(1000, "closed by the client", None, ctx),
+            Err(ProtocolError::Overflow) => {
+                self.close(close::TOO_LARGE, "frame too large", None, ctx)
+            }
+            Err(error) => {
+                log::info!("ws {}: protocol error {error}", self.id);
+                self.close(1002, "protocol error", None, ctx);
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<GoingAway> for WsConnection {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        self.close(close::GOING_AWAY, "server shutting down", None, ctx);
+    }
+}

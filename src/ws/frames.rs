@@ -1,0 +1,39 @@
+//! The WebSocket frames the server sends that are not events or deltas: `welcome`, `response`
+//! and request-less `error` (protocol §3).
+
+use actors::error::RelayError;
+use bytestring::ByteString;
+use serde_json::{json, Value};
+
+use crate::protocol::error_object;
+
+/// `{"type":"welcome", …}`.
+pub fn welcome(connection_id: &str, user: &str, heartbeat_s: u64) -> ByteString {
+    frame(json!({
+        "type": "welcome",
+        "protocol": 1,
+        "server": {"name": "pocket-relay", "version": env!("CARGO_PKG_VERSION")},
+        "connection_id": connection_id,
+        "user": user,
+        "heartbeat_s": heartbeat_s,
+    }))
+}
+
+/// A successful answer to request `id`.
+pub fn ok(id: &str, data: Value) -> ByteString {
+    frame(json!({"type": "response", "id": id, "ok": true, "data": data}))
+}
+
+/// A failed answer: to request `id` when it could be read, else a request-less `error` frame.
+pub fn error(id: Option<&str>, error: &RelayError) -> ByteString {
+    match id {
+        Some(id) => {
+            frame(json!({"type": "response", "id": id, "ok": false, "error": error_object(error)}))
+        }
+        None => frame(json!({"type": "error", "error": error_object(error)})),
+    }
+}
+
+fn frame(value: Value) -> ByteString {
+    ByteString::from(value.to_string())
+}

@@ -1,0 +1,40 @@
+//! Test support: a real server on a random port with its own store and a fake `claude`, and a
+//! client that speaks protocol v1 over a real WebSocket.
+
+pub mod client;
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How long any single wait in a test may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The directory holding the workspace's binaries (`target/debug`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/relay-… → target/debug
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// A binary of the test-fakes crate, built on first use.
+pub fn fake_bin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "pocket-relay-fakes", "--bins"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the fakes");
+        assert!(status.success(), "building the fakes failed");
+    });
+    let path = bin_dir().join(name);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}

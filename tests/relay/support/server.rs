@@ -1,0 +1,286 @@
+//! The real `pocket-relay` binary, started on 127.0.0.1:0 with a config of the test's choosing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use super::{fake_bin, PATIENCE};
+
+/// A running server and the scratch directory it lives in (store, project dirs, logs).
+pub struct TestServer {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: TempDir,
+    config: PathBuf,
+    generation: u32,
+}
+
+/// What a test may change in the configuration: extra TOML lines per section.
+#[derive(Default, Clone)]
+pub struct Settings {
+    pub server: Vec<String>,
+    pub claude: Vec<String>,
+    pub claude_env: Vec<String>,
+    pub limits: Vec<String>,
+    pub storage: Vec<String>,
+    pub sessions: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+impl Settings {
+    /// `[section]` `key = value` with the value as TOML.
+    pub fn set(mut self, section: &str, line: &str) -> Self {
+        let list = match section {
+            "server" => &mut self.server,
+            "claude" => &mut self.claude,
+            "claude.env" => &mut self.claude_env,
+            "limits" => &mut self.limits,
+            "storage" => &mut self.storage,
+            "sessions" => &mut self.sessions,
+            "permissions" => &mut self.permissions,
+            other => panic!("unknown section {other}"),
+        };
+        list.push(line.to_string());
+        self
+    }
+}
+
+fn has_key(lines: &[String], key: &str) -> bool {
+    lines.iter().any(|l| l.trim_start().starts_with(key))
+}
+
+impl TestServer {
+    /// Starts a server with the fake `claude` and default test settings.
+    pub fn start() -> TestServer {
+        Self::start_with(Settings::default())
+    }
+
+    /// Starts a server with `settings` on top of the test defaults.
+    pub fn start_with(settings: Settings) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("project")).expect("project dir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, config_text(dir.path(), &settings)).expect("write config");
+        let mut server = TestServer {
+            child: None,
+            url: String::new(),
+            dir,
+            config,
+            generation: 0,
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        self.generation += 1;
+        let log = std::fs::File::create(
+            self.dir
+                .path()
+                .join(format!("server-{}.log", self.generation)),
+        )
+        .expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info,actix_server=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start pocket-relay");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the server did not print its address; log:\n{}", self.log());
+        });
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        self.url = url.to_string();
+        self.child = Some(child);
+    }
+
+    /// The server's stderr log of its latest run.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(
+            self.dir
+                .path()
+                .join(format!("server-{}.log", self.generation)),
+        )
+        .unwrap_or_default()
+    }
+
+    /// `ws://…/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
+    }
+
+    /// The project directory sessions are created in.
+    pub fn project(&self) -> String {
+        self.dir
+            .path()
+            .join("project")
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A new directory inside the allowed root.
+    pub fn new_project(&self, name: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(&path).expect("project dir");
+        path.to_string_lossy().into_owned()
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = tx.send((status, child));
+        });
+        match rx.recv_timeout(PATIENCE) {
+            Ok((status, _)) => status.ok().and_then(|s| s.code()),
+            Err(_) => panic!(
+                "the server did not exit after SIGTERM; log:\n{}",
+                self.log()
+            ),
+        }
+    }
+
+    /// Starts the server again on the same store and configuration.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    /// The fake claude's spawn log: one `{pid, argv, cwd}` per process started.
+    pub fn spawns(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("spawns.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// `GET` a path, answering (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.url, path).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a real socket.
+pub async fn http_get(base: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn config_text(dir: &Path, settings: &Settings) -> String {
+    let fake = fake_bin("fake-claude");
+    let mut text = String::new();
+    let section = |text: &mut String, name: &str, defaults: Vec<String>, extra: &[String]| {
+        text.push_str(&format!("[{name}]\n"));
+        for line in defaults {
+            let key = line.split('=').next().unwrap_or("").trim().to_string();
+            if !has_key(extra, &key) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        for line in extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+    };
+    let d = dir.to_string_lossy();
+    section(
+        &mut text,
+        "server",
+        vec![
+            "bind = \"127.0.0.1:0\"".into(),
+            "heartbeat_s = 5".into(),
+            "shutdown_grace_s = 5".into(),
+        ],
+        &settings.server,
+    );
+    section(
+        &mut text,
+        "storage",
+        vec![format!("path = \"{d}/store/relay.db\"")],
+        &settings.storage,
+    );
+    section(
+        &mut text,
+        "claude",
+        vec![
+            format!("binary = \"{}\"", fake.display()),
+            "idle_timeout_s = 600".into(),
+        ],
+        &settings.claude,
+    );
+    section(
+        &mut text,
+        "claude.env",
+        vec![format!("FAKE_CLAUDE_SPAWN_LOG = \"{d}/spawns.log\"")],
+        &settings.claude_env,
+    );
+    section(
+        &mut text,
+        "sessions",
+        vec![format!("allowed_roots = [\"{d}\"]")],
+        &settings.sessions,
+    );
+    section(&mut text, "limits", vec![], &settings.limits);
+    section(&mut text, "permissions", vec![], &settings.permissions);
+    text
+}
