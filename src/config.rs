@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use actors::config::{ClaudeConfig, DomainConfig, LimitsConfig, PermissionsConfig, SessionsConfig};
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
@@ -137,16 +137,6 @@ impl Config {
         }
         let config: Config = figment
             .merge(Env::prefixed("POCKET_RELAY__").split("__"))
-            .extract()
-            .map_err(Box::new)?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Built-in defaults with some overrides, for tests and tools (`key = value` TOML pairs).
-    pub fn from_defaults_with(overrides: impl Serialize) -> Result<Config, ConfigError> {
-        let config: Config = Figment::new()
-            .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
         config.validate()?;

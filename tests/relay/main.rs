@@ -5,6 +5,7 @@ mod support;
 
 mod agent_lifecycle;
 mod handshake;
+mod heartbeat;
 mod prompts;
 mod reconnect;
 mod restart;
