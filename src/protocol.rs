@@ -143,6 +143,13 @@ pub fn reply_data(reply: &Reply) -> Value {
             prompt_id,
             position,
         } => json!({ "prompt_id": prompt_id, "position": position }),
+        Reply::Events { events, last_seq } => {
+            let events: Vec<Value> = events
+                .iter()
+                .map(|e| serde_json::from_str(&e.json).unwrap_or(Value::Null))
+                .collect();
+            json!({ "events": events, "last_seq": last_seq })
+        }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
         Reply::Empty => json!({}),
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use actors::metrics::RelayMetrics;
 use actors::registry::{Registry, Shutdown};
 use actors::store::{EventStore, StoreError};
 
@@ -18,6 +19,12 @@ use crate::store::SqliteStore;
 pub struct AppState {
     pub config: Arc<Config>,
     pub registry: Addr<Registry>,
+    /// For readiness checks only; everything else reaches the store through the sessions.
+    pub store: Arc<dyn EventStore>,
+    /// What the relay records.
+    pub metrics: Arc<RelayMetrics>,
+    /// The registry `GET /metrics` encodes.
+    pub metrics_registry: Arc<prometheus_client::registry::Registry>,
     pub started: Instant,
 }
 
@@ -49,19 +56,34 @@ impl Server {
             &config.storage.path,
             config.storage.retain_events,
         )?);
-        let registry = Registry::start(config.domain(), store.clone() as Arc<dyn EventStore>)?;
+        let mut metrics_registry = prometheus_client::registry::Registry::default();
+        let metrics = Arc::new(RelayMetrics::register(&mut metrics_registry));
+        let registry = Registry::start(
+            config.domain(),
+            store.clone() as Arc<dyn EventStore>,
+            metrics.clone(),
+        )?;
         let state = web::Data::new(AppState {
             config: config.clone(),
             registry: registry.clone(),
+            store: store.clone() as Arc<dyn EventStore>,
+            metrics,
+            metrics_registry: Arc::new(metrics_registry),
             started: Instant::now(),
         });
+        let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
+        let allowed_origins = config.cors.allowed_origins.clone();
         let addr = listener.local_addr()?;
         let http = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms"))
-                .route("/health", web::get().to(crate::http::health::health))
-                .route("/ws", web::get().to(crate::ws::upgrade))
+                .app_data(crate::http::extract::json_config(body_limit))
+                .app_data(crate::http::extract::query_config())
+                .wrap(crate::http::headers::cors(&allowed_origins))
+                .wrap(actix_web::middleware::from_fn(crate::http::headers::security))
+                .wrap(actix_web::middleware::from_fn(crate::http::request_id::middleware))
+                .configure(crate::http::routes)
+                .default_service(web::to(crate::http::not_found))
         })
         .disable_signals()
         .shutdown_timeout(1)

@@ -55,6 +55,11 @@ pub enum Decision {
 #[derive(Debug)]
 pub enum SessionOp {
     Get,
+    /// A page of stored events: at most `limit` after `after_seq`.
+    Events {
+        after_seq: Seq,
+        limit: usize,
+    },
     Subscribe {
         after_seq: Seq,
         sink: ClientSink,
@@ -114,6 +119,11 @@ pub enum Reply {
     Prompt {
         prompt_id: PromptId,
         position: usize,
+    },
+    /// A page of stored events and the session's last seq.
+    Events {
+        events: Vec<std::sync::Arc<crate::event::EncodedEvent>>,
+        last_seq: Seq,
     },
     /// `session.interrupt`: whether a running prompt was interrupted (false: nothing ran).
     Interrupted(bool),

@@ -3,7 +3,8 @@
 //! An [`Event`] is built and given its `seq` only by the session's event log; it is encoded to
 //! JSON once ([`EncodedEvent`]) and that text is what the store keeps and every client receives.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytestring::ByteString;
 use serde::Serialize;
@@ -23,6 +24,20 @@ pub enum PromptFailure {
     ServerRestarted,
     SessionStopped,
     SessionDeleted,
+}
+
+impl PromptFailure {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptFailure::Interrupted => "interrupted",
+            PromptFailure::AgentCrashed => "agent_crashed",
+            PromptFailure::SpawnFailed => "spawn_failed",
+            PromptFailure::ServerRestarted => "server_restarted",
+            PromptFailure::SessionStopped => "session_stopped",
+            PromptFailure::SessionDeleted => "session_deleted",
+        }
+    }
 }
 
 /// `prompt.failed.error`.
@@ -168,6 +183,8 @@ pub struct EncodedEvent {
     pub json: ByteString,
     /// The WebSocket frame: the event object with `"type":"event"` in front.
     pub frame: ByteString,
+    /// When the store committed it (live events), for the fan-out latency metric.
+    pub committed_at: OnceLock<Instant>,
 }
 
 impl EncodedEvent {
@@ -199,6 +216,7 @@ impl EncodedEvent {
             kind,
             json: ByteString::from(json),
             frame,
+            committed_at: OnceLock::new(),
         }
     }
 }

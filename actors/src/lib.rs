@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod metrics;
 pub mod queue;
 pub mod registry;
 pub mod session;

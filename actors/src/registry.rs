@@ -22,6 +22,7 @@ use crate::command::{Caller, Command, CreateSession, Reply, Request, SessionOp};
 use crate::config::DomainConfig;
 use crate::error::{RelayError, RelayResult};
 use crate::ids::{ConnectionId, SessionId, UserId};
+use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
 use crate::session_info::{now_ts, PermissionMode, SessionInfo, SessionStatus};
 use crate::store::{EventStore, StoreError};
@@ -97,6 +98,7 @@ struct SessionEntry {
 /// The registry actor.
 pub struct Registry {
     config: Arc<DomainConfig>,
+    metrics: Arc<RelayMetrics>,
     store: Arc<dyn EventStore>,
     slots: Addr<AgentSlots>,
     sessions: HashMap<SessionId, SessionEntry>,
@@ -109,6 +111,7 @@ impl Registry {
     pub fn start(
         config: DomainConfig,
         store: Arc<dyn EventStore>,
+        metrics: Arc<RelayMetrics>,
     ) -> Result<Addr<Registry>, StoreError> {
         let stored = store.load_sessions()?;
         let config = Arc::new(config);
@@ -116,6 +119,7 @@ impl Registry {
         Ok(Registry::create(move |ctx| {
             let mut registry = Registry {
                 config,
+                metrics,
                 store,
                 slots,
                 sessions: HashMap::new(),
@@ -136,6 +140,7 @@ impl Registry {
     fn deps(&self, ctx: &mut Context<Self>) -> SessionDeps {
         SessionDeps {
             config: self.config.clone(),
+            metrics: self.metrics.clone(),
             store: self.store.clone(),
             slots: self.slots.clone(),
             gone: ctx.address().recipient(),
@@ -370,6 +375,7 @@ impl Handler<ClientConnected> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: ClientConnected, _: &mut Context<Self>) {
+        self.metrics.client(msg.0.transport, 1);
         self.clients.insert(msg.0.connection_id.clone(), msg.0);
     }
 }
@@ -381,6 +387,7 @@ impl Handler<ClientDisconnected> for Registry {
         let Some(client) = self.clients.remove(&msg.0) else {
             return;
         };
+        self.metrics.client(client.transport, -1);
         let sessions: HashSet<_> = client.subscriptions.into_iter().collect();
         for id in sessions {
             if let Some(entry) = self.sessions.get(&id) {

@@ -1,4 +1,59 @@
-//! The HTTP routes around the WebSocket: monitoring now, the REST API later.
+//! The HTTP surface (protocol §4): monitoring routes, and the REST API that calls the same
+//! registry commands as the WebSocket.
 
+pub mod caller;
+pub mod envelope;
+pub mod export;
+pub mod extract;
+pub mod headers;
 pub mod health;
+pub mod metrics;
 pub mod origin;
+pub mod prompts;
+pub mod ready;
+pub mod request_id;
+pub mod sessions;
+pub mod stream;
+
+use actix_web::web;
+use actors::command::{Caller, Command, Reply, Request};
+use actors::error::RelayError;
+
+use crate::server::AppState;
+
+/// Sends a command to the registry on behalf of `caller`: the one way a route runs an operation.
+pub async fn call(state: &AppState, caller: Caller, command: Command) -> Result<Reply, RelayError> {
+    state
+        .registry
+        .send(Request { caller, command })
+        .await
+        .unwrap_or_else(|_| Err(RelayError::Unavailable("the server is shutting down".into())))
+}
+
+/// Any other path: `not_found` in the envelope.
+pub async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let error = RelayError::NotFound(format!("no route {} {}", req.method(), req.path()));
+    envelope::error(&req, &error)
+}
+
+/// Registers every HTTP route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(ready::ready))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/ws", web::get().to(crate::ws::upgrade))
+        .route("/api/v1/clients", web::get().to(sessions::clients))
+        .route("/api/v1/sessions", web::get().to(sessions::list))
+        .route("/api/v1/sessions", web::post().to(sessions::create))
+        .route("/api/v1/sessions/{id}", web::get().to(sessions::get))
+        .route("/api/v1/sessions/{id}", web::delete().to(sessions::delete))
+        .route("/api/v1/sessions/{id}/interrupt", web::post().to(sessions::interrupt))
+        .route("/api/v1/sessions/{id}/stop", web::post().to(sessions::stop))
+        .route("/api/v1/sessions/{id}/pause", web::post().to(sessions::pause))
+        .route("/api/v1/sessions/{id}/resume", web::post().to(sessions::resume))
+        .route("/api/v1/sessions/{id}/permissions/{request_id}", web::post().to(sessions::permission))
+        .route("/api/v1/sessions/{id}/events", web::get().to(sessions::events))
+        .route("/api/v1/sessions/{id}/stream", web::get().to(stream::stream))
+        .route("/api/v1/sessions/{id}/prompts", web::post().to(prompts::prompt))
+        .route("/api/v1/sessions/{id}/export", web::get().to(export::export));
+}

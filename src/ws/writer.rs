@@ -2,10 +2,12 @@
 //! the socket, sends pings and the closing frame. It is the only code that writes to the socket.
 //! When the client lags so far that the queue overflows, it closes with 4008.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_ws::{CloseCode, CloseReason, Session as WsSession};
 use actors::client::Outbound;
+use actors::metrics::RelayMetrics;
 use bytestring::ByteString;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +36,7 @@ pub async fn run(
     mut outbound: mpsc::Receiver<Outbound>,
     mut control: mpsc::UnboundedReceiver<Control>,
     overflow: CancellationToken,
+    metrics: Arc<RelayMetrics>,
 ) {
     let close = loop {
         let item = tokio::select! {
@@ -61,14 +64,25 @@ pub async fn run(
                 None => return,
             },
         };
+        let mut committed = None;
         let text = match item {
-            Outbound::Event(event) => event.frame.clone(),
+            Outbound::Event(event) => {
+                committed = event.committed_at.get().copied();
+                event.frame.clone()
+            }
             Outbound::Delta(delta) => delta.frame.clone(),
             Outbound::Frame(frame) => frame,
         };
         // A client that stops reading blocks this send; the overflow still cuts it off.
         tokio::select! {
-            sent = socket.text(text) => if sent.is_err() { return; },
+            sent = socket.text(text) => {
+                if sent.is_err() {
+                    return;
+                }
+                if let Some(committed) = committed {
+                    metrics.fanout_seconds.observe(committed.elapsed().as_secs_f64());
+                }
+            }
             _ = overflow.cancelled() => break (SLOW_CONSUMER, "slow consumer".to_string()),
         }
     };

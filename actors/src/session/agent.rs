@@ -125,6 +125,7 @@ impl Session {
         let config = &self.deps.config.claude;
         match ClaudeProcess::launch(id, &spec, config, ctx.address().recipient()) {
             Ok(addr) => {
+                self.deps.metrics.agents_running.inc();
                 self.agent = Some(AgentHandle {
                     id,
                     addr,
@@ -274,6 +275,7 @@ impl Session {
         ctx: &mut Context<Self>,
     ) {
         let stopping = self.agent.take().and_then(|agent| agent.stopping);
+        self.deps.metrics.agents_running.dec();
         let expected = expected || stopping.is_some();
         self.emit(
             EventData::AgentExited {

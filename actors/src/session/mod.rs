@@ -51,6 +51,7 @@ struct AgentHandle {
 /// Where the session stands with its registry and its world.
 pub struct SessionDeps {
     pub config: Arc<DomainConfig>,
+    pub metrics: Arc<crate::metrics::RelayMetrics>,
     pub store: Arc<dyn EventStore>,
     pub slots: Addr<AgentSlots>,
     pub gone: Recipient<SessionGone>,
@@ -70,6 +71,8 @@ pub struct Session {
     /// Prompts to hand the queue when it starts (restored after a restart).
     restored_queue: Vec<QueuedPrompt>,
     running: Option<PromptId>,
+    /// When the running prompt started, for the prompt-duration metric.
+    prompt_clock: Option<(PromptId, std::time::Instant)>,
     /// The running prompt was interrupted: its end is a failure (`interrupted`).
     interrupted: bool,
     agent: Option<AgentHandle>,
@@ -101,6 +104,7 @@ impl Session {
             prompts: HashMap::new(),
             restored_queue: Vec::new(),
             running: None,
+            prompt_clock: None,
             interrupted: false,
             agent: None,
             next_agent_id: 1,
@@ -121,6 +125,7 @@ impl Session {
 
     /// Records an event and schedules its write; returns its seq.
     fn emit(&mut self, data: EventData, ctx: &mut Context<Self>) -> Seq {
+        self.count_prompt(&data);
         let seq = self.log.append(&data);
         self.info.last_seq = seq;
         self.flush(ctx);
@@ -137,10 +142,35 @@ impl Session {
         if self.info.status == status {
             return;
         }
+        self.deps
+            .metrics
+            .session_status(Some(status_name(self.info.status)), Some(status_name(status)));
         log::info!("session {}: status {:?}", self.info.id, status);
         self.info.status = status;
         self.touch();
         self.emit(EventData::SessionStatus { status, reason }, ctx);
+    }
+
+    /// Records the prompt metrics for a prompt's start or end.
+    fn count_prompt(&mut self, data: &EventData) {
+        let (prompt_id, outcome) = match data {
+            EventData::PromptStarted { prompt_id } => {
+                self.prompt_clock = Some((prompt_id.clone(), std::time::Instant::now()));
+                return;
+            }
+            EventData::PromptCompleted(outcome) if outcome.is_error => (&outcome.prompt_id, "error"),
+            EventData::PromptCompleted(outcome) => (&outcome.prompt_id, "completed"),
+            EventData::PromptFailed { prompt_id, error } => (prompt_id, error.code.as_str()),
+            _ => return,
+        };
+        let seconds = match &self.prompt_clock {
+            Some((running, started)) if running == prompt_id => Some(started.elapsed().as_secs_f64()),
+            _ => None,
+        };
+        if seconds.is_some() {
+            self.prompt_clock = None;
+        }
+        self.deps.metrics.prompt_ended(outcome, seconds);
     }
 
     /// Notes that the session object changed, so the store gets the new one.
@@ -166,16 +196,28 @@ impl Session {
 
     fn write_batch(&mut self, batch: crate::store::WriteBatch, ctx: &mut Context<Self>) {
         let write = self.deps.store.write(batch);
-        ctx.spawn(write.into_actor(self).map(|result, act, ctx| match result {
-            Ok(()) => act.on_committed(ctx),
+        let started = std::time::Instant::now();
+        ctx.spawn(write.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(()) => {
+                let seconds = started.elapsed().as_secs_f64();
+                act.deps.metrics.store_write_seconds.observe(seconds);
+                act.on_committed(ctx)
+            }
             Err(error) => act.on_write_failed(error.to_string(), ctx),
         }));
     }
 
     fn on_committed(&mut self, ctx: &mut Context<Self>) {
         self.store_backoff = Duration::from_millis(100);
+        let now = std::time::Instant::now();
         for event in self.log.committed() {
-            self.subscribers.broadcast(&event);
+            let _ = event.committed_at.set(now);
+            let kind = crate::metrics::KindLabel {
+                kind: event.kind.clone(),
+            };
+            self.deps.metrics.events_stored.get_or_create(&kind).inc();
+            let slow = self.subscribers.broadcast(&event);
+            self.deps.metrics.slow_consumers.inc_by(slow);
         }
         let stored = self.log.stored_seq();
         while let Some(delta) = self.held_deltas.front() {
@@ -235,6 +277,8 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        let status = status_name(self.info.status);
+        self.deps.metrics.session_status(None, Some(status));
         let queue = QueueProcessor::new(
             self.info.id,
             ctx.address(),
@@ -249,6 +293,8 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        let status = status_name(self.info.status);
+        self.deps.metrics.session_status(Some(status), None);
         if let Some(agent) = &self.agent {
             agent.addr.do_send(crate::claude_process::StopAgent(
                 crate::claude_process::StopMode::Kill,
@@ -279,6 +325,7 @@ impl Session {
             generation,
             cancel,
             done: ctx.address().recipient(),
+            metrics: self.deps.metrics.clone(),
         }
     }
 }
@@ -292,5 +339,18 @@ impl Handler<ReplayCaughtUp> for Session {
             let task = self.replay_task(sink, msg.up_to, msg.generation, cancel, ctx);
             actix::spawn(task.run());
         }
+    }
+}
+
+/// A status's name on the wire, as a metrics label.
+fn status_name(status: SessionStatus) -> &'static str {
+    match status {
+        SessionStatus::Idle => "idle",
+        SessionStatus::Waiting => "waiting",
+        SessionStatus::Starting => "starting",
+        SessionStatus::Running => "running",
+        SessionStatus::AwaitingPermission => "awaiting_permission",
+        SessionStatus::Stopped => "stopped",
+        SessionStatus::Crashed => "crashed",
     }
 }

@@ -155,6 +155,20 @@ impl Session {
         )
     }
 
+    /// Reads a page of stored events (never past what clients may already have seen).
+    fn events_page(&mut self, after_seq: Seq, limit: usize) -> Answer {
+        let last_seq = self.log.stored_seq();
+        let limit = limit.clamp(1, 1000);
+        let read = self.deps.store.read_events(self.info.id, after_seq, limit);
+        Box::pin(read.into_actor(self).map(move |page, _, _| match page {
+            Ok(mut events) => {
+                events.retain(|e| e.seq <= last_seq);
+                Ok(Reply::Events { events, last_seq })
+            }
+            Err(error) => Err(RelayError::StoreUnavailable(error.to_string())),
+        }))
+    }
+
     fn pause(&mut self, paused: bool, ctx: &mut Context<Self>) -> Answer {
         if self.info.paused != paused {
             self.info.paused = paused;
@@ -282,7 +296,9 @@ impl Session {
                     ctx,
                 );
             }
-            act.agent = None;
+            if act.agent.take().is_some() {
+                act.deps.metrics.agents_running.dec();
+            }
             act.deleted = true;
             act.log.delete_all();
             act.flush(ctx);
@@ -324,6 +340,7 @@ impl Handler<SessionRequest> for Session {
         }
         match msg.op {
             SessionOp::Get => ready(Ok(Reply::Session(self.info.clone()))),
+            SessionOp::Events { after_seq, limit } => self.events_page(after_seq, limit),
             SessionOp::Subscribe { after_seq, sink } => self.subscribe(after_seq, sink, ctx),
             SessionOp::Unsubscribe => {
                 let connection = msg.caller.connection.as_ref();

@@ -101,8 +101,10 @@ impl Subscribers {
     }
 
     /// Sends a committed event to every live subscriber; slow or gone ones are dropped.
-    pub fn broadcast(&mut self, event: &Arc<EncodedEvent>) {
+    /// Answers how many were cut off as slow consumers.
+    pub fn broadcast(&mut self, event: &Arc<EncodedEvent>) -> u64 {
         let mut dropped = Vec::new();
+        let mut slow = 0;
         for (connection, sub) in &self.map {
             let Some(after) = sub.live_after else {
                 continue;
@@ -118,6 +120,7 @@ impl Subscribers {
                         event.session_id
                     );
                     dropped.push(connection.clone());
+                    slow += 1;
                 }
                 Err(SinkError::Closed) => dropped.push(connection.clone()),
             }
@@ -125,6 +128,7 @@ impl Subscribers {
         for connection in dropped {
             self.remove(&connection);
         }
+        slow
     }
 
     /// Sends a live delta to every live subscriber that has room for it.
@@ -152,6 +156,7 @@ pub struct ReplayTask {
     pub(crate) generation: u64,
     pub(crate) cancel: CancellationToken,
     pub(crate) done: Recipient<ReplayCaughtUp>,
+    pub(crate) metrics: Arc<crate::metrics::RelayMetrics>,
 }
 
 impl std::fmt::Debug for ReplayTask {
@@ -183,6 +188,7 @@ impl ReplayTask {
                     if let Some(last) = page.last() {
                         after = last.seq;
                     }
+                    self.metrics.replay_events.inc_by(page.len() as u64);
                     let pushed = tokio::select! {
                         _ = self.cancel.cancelled() => return,
                         pushed = self.sink.push_replayed(page) => pushed,

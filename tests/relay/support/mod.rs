@@ -2,6 +2,7 @@
 //! client that speaks protocol v1 over a real WebSocket.
 
 pub mod client;
+pub mod http;
 pub mod server;
 
 use std::path::PathBuf;

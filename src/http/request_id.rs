@@ -1,0 +1,70 @@
+//! `X-Request-Id`: every response carries one (the client's, when it sent a sensible one, else a
+//! new one), and the request's log line names it.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
+
+/// The header's name.
+pub const HEADER: &str = "x-request-id";
+
+/// The request's id, kept in the request's extensions.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// The id of `req` (set by [`middleware`]; a fresh one if it somehow is not).
+    pub fn of(req: &HttpRequest) -> String {
+        req.extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    }
+}
+
+/// A client's id is echoed when it is 1–128 visible ASCII characters.
+fn acceptable(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Assigns the id, adds the header to the response, and logs one line per request.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let state = req.app_data::<actix_web::web::Data<crate::server::AppState>>().cloned();
+    let mut response = next.call(req).await?;
+    if let Some(state) = state {
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let label = actors::metrics::HttpLabel {
+            route,
+            status: response.status().as_u16(),
+        };
+        state.metrics.http_requests.get_or_create(&label).inc();
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static(HEADER), value);
+    }
+    log::info!(
+        "{peer} {method} {path} {} {}ms request_id={id}",
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    Ok(response)
+}

@@ -1,0 +1,277 @@
+//! `GET /api/v1/sessions/{id}/stream`: a session's events as Server-Sent Events (protocol §4).
+//!
+//! The stream is a client connection like a WebSocket: it registers with the registry (transport
+//! `sse`), subscribes through the same `session.subscribe` command with its own bounded
+//! [`ClientSink`], and drains that queue into the response body. A consumer too slow for
+//! `limits.client_buffer` is cut off (the stream ends) and resumes with `Last-Event-ID`, losing
+//! nothing. It must never write anything but what the sink delivers, plus heartbeat comments.
+
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, WrapFuture,
+};
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use actors::client::{ClientSink, Outbound};
+use actors::command::{Caller, Command, Reply, SessionOp};
+use actors::error::RelayError;
+use actors::event::{EncodedDelta, EncodedEvent};
+use actors::ids::{ConnectionId, Seq};
+use actors::registry::{ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Registry};
+use actors::session_info::now_ts;
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::call;
+use super::caller::HttpCaller;
+use super::envelope::error;
+use crate::server::AppState;
+
+/// Ends a stream when the server goes away: the registry's handle on one HTTP stream.
+struct StreamCloser {
+    end: CancellationToken,
+}
+
+impl Actor for StreamCloser {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // The actor lives exactly as long as its stream.
+        let end = self.end.clone();
+        ctx.spawn(
+            async move { end.cancelled().await }
+                .into_actor(self)
+                .map(|_, _, ctx: &mut Context<Self>| ctx.stop()),
+        );
+    }
+}
+
+impl Handler<GoingAway> for StreamCloser {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, _: &mut Context<Self>) {
+        self.end.cancel();
+    }
+}
+
+/// An HTTP stream registered as a client (`GET /api/v1/clients` lists it). Dropping it, which
+/// happens when the body ends or the client hangs up, ends its subscriptions.
+pub(crate) struct ClientRegistration {
+    registry: Addr<Registry>,
+    id: ConnectionId,
+    end: CancellationToken,
+}
+
+impl ClientRegistration {
+    /// Registers a new connection of `caller` over `transport`.
+    pub(crate) fn connect(
+        registry: Addr<Registry>,
+        caller: &Caller,
+        transport: &'static str,
+        req: &HttpRequest,
+    ) -> ClientRegistration {
+        let id = ConnectionId::random();
+        let end = CancellationToken::new();
+        let closer = StreamCloser { end: end.clone() }.start();
+        let client = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|agent| json!({ "user_agent": agent.chars().take(256).collect::<String>() }))
+            .unwrap_or(Value::Null);
+        registry.do_send(ClientConnected(ClientInfo {
+            connection_id: id.clone(),
+            user: caller.user.clone(),
+            transport,
+            client,
+            capabilities: Vec::new(),
+            connected_at: now_ts(),
+            subscriptions: Vec::new(),
+            closer: closer.recipient(),
+        }));
+        ClientRegistration { registry, id, end }
+    }
+
+    /// The caller, speaking through this connection.
+    pub(crate) fn caller(&self, caller: &Caller) -> Caller {
+        Caller {
+            user: caller.user.clone(),
+            connection: Some(self.id.clone()),
+        }
+    }
+
+    /// Cancelled when the server goes away.
+    pub(crate) fn end(&self) -> &CancellationToken {
+        &self.end
+    }
+}
+
+impl Drop for ClientRegistration {
+    fn drop(&mut self) {
+        self.end.cancel();
+        self.registry.do_send(ClientDisconnected(self.id.clone()));
+    }
+}
+
+/// A live subscription of one registered connection: its queue and its overflow signal.
+pub(crate) struct Subscription {
+    pub(crate) outbound: mpsc::Receiver<Outbound>,
+    pub(crate) overflow: CancellationToken,
+}
+
+/// Subscribes `registration` to `session_id` after `after_seq` with a fresh queue (replacing any
+/// earlier subscription of that connection), and starts the replay once the answer is in.
+pub(crate) async fn subscribe(
+    state: &AppState,
+    caller: &Caller,
+    registration: &ClientRegistration,
+    session_id: &str,
+    after_seq: Seq,
+) -> Result<Subscription, RelayError> {
+    let (sink, outbound, overflow) =
+        ClientSink::channel(registration.id.clone(), state.config.limits.client_buffer);
+    let command = Command::Session {
+        session_id: session_id.to_string(),
+        op: SessionOp::Subscribe { after_seq, sink },
+    };
+    match call(state, registration.caller(caller), command).await? {
+        Reply::Subscribed { replay, .. } => {
+            actix::spawn(replay.run());
+            Ok(Subscription { outbound, overflow })
+        }
+        other => Err(RelayError::Internal(format!(
+            "subscribe answered {other:?}"
+        ))),
+    }
+}
+
+/// The query of the stream route. Other parameters, such as the `token` an `EventSource` sends,
+/// are ignored here (authentication reads them).
+#[derive(Deserialize)]
+pub struct StreamQuery {
+    #[serde(default)]
+    after_seq: Option<String>,
+}
+
+/// Where to resume: `Last-Event-ID` wins over `?after_seq=`; neither means from the start.
+fn resume_point(req: &HttpRequest, query: &StreamQuery) -> Result<Seq, RelayError> {
+    let header = req
+        .headers()
+        .get("last-event-id")
+        .map(|v| v.to_str().unwrap_or("?").trim().to_string())
+        .filter(|v| !v.is_empty());
+    let (name, value) = match (header, &query.after_seq) {
+        (Some(value), _) => ("Last-Event-ID", value),
+        (None, Some(value)) => ("after_seq", value.trim().to_string()),
+        (None, None) => return Ok(0),
+    };
+    value
+        .parse()
+        .map_err(|_| RelayError::BadRequest(format!("{name} must be a seq number, not {value:?}")))
+}
+
+/// `GET /api/v1/sessions/{id}/stream`.
+pub async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+    query: web::Query<StreamQuery>,
+) -> HttpResponse {
+    let after_seq = match resume_point(&req, &query) {
+        Ok(after_seq) => after_seq,
+        Err(failure) => return error(&req, &failure),
+    };
+    let registration = ClientRegistration::connect(state.registry.clone(), &caller.0, "sse", &req);
+    let subscription = match subscribe(&state, &caller.0, &registration, &id, after_seq).await {
+        Ok(subscription) => subscription,
+        Err(failure) => return error(&req, &failure),
+    };
+    let heartbeat = Duration::from_secs(state.config.server.heartbeat_s.max(1));
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(sse_body(registration, subscription, heartbeat))
+}
+
+/// What the body stream owns; dropping it (the client hung up) unregisters the client.
+struct SseState {
+    subscription: Subscription,
+    heartbeat: tokio::time::Interval,
+    registration: ClientRegistration,
+}
+
+/// The response body: every queued item as an SSE message, a comment every `heartbeat`, and the
+/// end when the client overflows its queue or the server goes away.
+fn sse_body(
+    registration: ClientRegistration,
+    subscription: Subscription,
+    heartbeat: Duration,
+) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    let start = tokio::time::Instant::now() + heartbeat;
+    let state = SseState {
+        subscription,
+        heartbeat: tokio::time::interval_at(start, heartbeat),
+        registration,
+    };
+    stream::unfold(state, |mut state| async move {
+        let chunk = loop {
+            let item = tokio::select! {
+                biased;
+                _ = state.subscription.overflow.cancelled() => return None,
+                _ = state.registration.end().cancelled() => return None,
+                item = state.subscription.outbound.recv() => item,
+                _ = state.heartbeat.tick() => break Bytes::from_static(b": ping\n\n"),
+            };
+            match item? {
+                Outbound::Event(event) => break event_message(&event),
+                Outbound::Delta(delta) => break delta_message(&delta),
+                Outbound::Frame(_) => continue,
+            }
+        };
+        Some((Ok(chunk), state))
+    })
+}
+
+/// `id: <seq>`, `event: <kind>`, `data: <event object>`.
+fn event_message(event: &EncodedEvent) -> Bytes {
+    let mut text = format!("id: {}\nevent: {}\n", event.seq, event.kind);
+    push_data(&mut text, &event.json);
+    Bytes::from(text)
+}
+
+/// `event: delta`, `data: <the WebSocket delta object>`, no `id:` (deltas have no seq).
+fn delta_message(delta: &EncodedDelta) -> Bytes {
+    let mut text = String::from("event: delta\n");
+    push_data(&mut text, &delta.frame);
+    Bytes::from(text)
+}
+
+/// `data:` lines and the blank line ending the message. JSON may hold raw line breaks only as
+/// whitespace, so splitting it over several `data:` lines keeps it intact.
+fn push_data(text: &mut String, data: &str) {
+    for line in data.split(['\n', '\r']).filter(|l| !l.is_empty()) {
+        text.push_str("data: ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_data;
+
+    #[test]
+    fn data_never_carries_a_raw_line_break() {
+        let mut text = String::new();
+        push_data(&mut text, "{\"a\":\r\n1}");
+        assert_eq!(text, "data: {\"a\":\ndata: 1}\n\n");
+    }
+}
