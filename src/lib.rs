@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -13,6 +13,7 @@ use actors::registry::{Registry, Shutdown};
 use actors::store::{EventStore, StoreError};
 
 use crate::config::Config;
+use crate::limits::RateLimits;
 use crate::store::SqliteStore;
 
 /// What every request handler can reach.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// What the relay records.
     pub metrics: Arc<RelayMetrics>,
+    /// Per-user request budgets.
+    pub limits: Arc<RateLimits>,
     /// The registry `GET /metrics` encodes.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
     pub started: Instant,
@@ -44,6 +47,7 @@ pub struct Server {
     registry: Addr<Registry>,
     store: Arc<SqliteStore>,
     config: Arc<Config>,
+    limits: Arc<RateLimits>,
     url: String,
 }
 
@@ -63,10 +67,15 @@ impl Server {
             store.clone() as Arc<dyn EventStore>,
             metrics.clone(),
         )?;
+        let limits = Arc::new(RateLimits::new(
+            config.limits.requests_per_minute,
+            metrics.clone(),
+        ));
         let state = web::Data::new(AppState {
             config: config.clone(),
             registry: registry.clone(),
             store: store.clone() as Arc<dyn EventStore>,
+            limits: limits.clone(),
             metrics,
             metrics_registry: Arc::new(metrics_registry),
             started: Instant::now(),
@@ -80,8 +89,12 @@ impl Server {
                 .app_data(crate::http::extract::json_config(body_limit))
                 .app_data(crate::http::extract::query_config())
                 .wrap(crate::http::headers::cors(&allowed_origins))
-                .wrap(actix_web::middleware::from_fn(crate::http::headers::security))
-                .wrap(actix_web::middleware::from_fn(crate::http::request_id::middleware))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::http::headers::security,
+                ))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::http::request_id::middleware,
+                ))
                 .configure(crate::http::routes)
                 .default_service(web::to(crate::http::not_found))
         })
@@ -96,6 +109,7 @@ impl Server {
             registry,
             store,
             config,
+            limits,
             url: format!("http://{addr}"),
         })
     }
@@ -113,9 +127,17 @@ impl Server {
             registry,
             store,
             config,
+            limits,
             ..
         } = self;
         let serving = actix::spawn(http);
+        actix::spawn(async move {
+            let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                limits.forget_idle();
+            }
+        });
         wait_for_signal().await?;
         log::info!("shutting down");
         handle.pause().await;

@@ -47,6 +47,8 @@ pub enum RelayError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     Forbidden(String),
     #[error("no session {0}")]
     SessionNotFound(String),
@@ -58,6 +60,8 @@ pub enum RelayError {
     TooLarge(String),
     #[error("events before seq {earliest_seq} were pruned")]
     ReplayGap { earliest_seq: u64 },
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error("the store is unavailable: {0}")]
     StoreUnavailable(String),
     #[error("{0}")]
@@ -73,7 +77,9 @@ impl RelayError {
     pub fn code(&self) -> ErrorCode {
         match self {
             RelayError::BadRequest(_) => ErrorCode::BadRequest,
+            RelayError::Unauthorized(_) => ErrorCode::Unauthorized,
             RelayError::Forbidden(_) => ErrorCode::Forbidden,
+            RelayError::RateLimited { .. } => ErrorCode::RateLimited,
             RelayError::SessionNotFound(_) | RelayError::NotFound(_) => ErrorCode::NotFound,
             RelayError::Conflict(_) => ErrorCode::Conflict,
             RelayError::TooLarge(_) => ErrorCode::TooLarge,
@@ -89,6 +95,9 @@ impl RelayError {
         match self {
             RelayError::ReplayGap { earliest_seq } => {
                 Some(serde_json::json!({ "earliest_seq": earliest_seq }))
+            }
+            RelayError::RateLimited { retry_after_s } => {
+                Some(serde_json::json!({ "retry_after_s": retry_after_s }))
             }
             _ => None,
         }

@@ -2,7 +2,6 @@
 //! globals). Actors hold an `Arc<RelayMetrics>` and record what they do; `GET /metrics` encodes
 //! the registry. Labels never carry a session id, a user or anything a client sent.
 
-
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -89,19 +88,47 @@ impl RelayMetrics {
             http_requests: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("relay");
-        r.register("clients", "Connected clients by transport", metrics.clients.clone());
+        r.register(
+            "clients",
+            "Connected clients by transport",
+            metrics.clients.clone(),
+        );
         r.register("sessions", "Sessions by status", metrics.sessions.clone());
-        r.register("agents_running", "Claude Code processes running", metrics.agents_running.clone());
-        r.register("events_stored", "Events stored, by kind", metrics.events_stored.clone());
-        r.register("store_write_seconds", "Time to commit a batch of events", metrics.store_write_seconds.clone());
+        r.register(
+            "agents_running",
+            "Claude Code processes running",
+            metrics.agents_running.clone(),
+        );
+        r.register(
+            "events_stored",
+            "Events stored, by kind",
+            metrics.events_stored.clone(),
+        );
+        r.register(
+            "store_write_seconds",
+            "Time to commit a batch of events",
+            metrics.store_write_seconds.clone(),
+        );
         r.register(
             "fanout_seconds",
             "Time from an event's commit to its being written to a client",
             metrics.fanout_seconds.clone(),
         );
-        r.register("replay_events", "Stored events served by replays", metrics.replay_events.clone());
-        r.register("prompts", "Prompts ended, by outcome", metrics.prompts.clone());
-        r.register("prompt_seconds", "Time from a prompt's start to its end", metrics.prompt_seconds.clone());
+        r.register(
+            "replay_events",
+            "Stored events served by replays",
+            metrics.replay_events.clone(),
+        );
+        r.register(
+            "prompts",
+            "Prompts ended, by outcome",
+            metrics.prompts.clone(),
+        );
+        r.register(
+            "prompt_seconds",
+            "Time from a prompt's start to its end",
+            metrics.prompt_seconds.clone(),
+        );
         r.register(
             "permission_requests_pending",
             "Permission requests waiting for a decision",
@@ -112,9 +139,21 @@ impl RelayMetrics {
             "Time a permission request waited for its resolution",
             metrics.permission_wait_seconds.clone(),
         );
-        r.register("slow_consumers", "Clients cut off for not reading", metrics.slow_consumers.clone());
-        r.register("rate_limited", "Requests answered rate_limited", metrics.rate_limited.clone());
-        r.register("http_requests", "HTTP requests by route and status", metrics.http_requests.clone());
+        r.register(
+            "slow_consumers",
+            "Clients cut off for not reading",
+            metrics.slow_consumers.clone(),
+        );
+        r.register(
+            "rate_limited",
+            "Requests answered rate_limited",
+            metrics.rate_limited.clone(),
+        );
+        r.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            metrics.http_requests.clone(),
+        );
         metrics
     }
 
@@ -126,23 +165,37 @@ impl RelayMetrics {
     /// Moves one session from status `from` (if any) to `to` (if any).
     pub fn session_status(&self, from: Option<&str>, to: Option<&str>) {
         if let Some(from) = from {
-            self.sessions.get_or_create(&StatusLabel { status: from.to_string() }).dec();
+            self.sessions
+                .get_or_create(&StatusLabel {
+                    status: from.to_string(),
+                })
+                .dec();
         }
         if let Some(to) = to {
-            self.sessions.get_or_create(&StatusLabel { status: to.to_string() }).inc();
+            self.sessions
+                .get_or_create(&StatusLabel {
+                    status: to.to_string(),
+                })
+                .inc();
         }
     }
 
     /// One client connected (+1) or left (-1) on `transport`.
     pub fn client(&self, transport: &str, delta: i64) {
         self.clients
-            .get_or_create(&TransportLabel { transport: transport.to_string() })
+            .get_or_create(&TransportLabel {
+                transport: transport.to_string(),
+            })
             .inc_by(delta);
     }
 
     /// A prompt ended with `outcome` after `seconds` (when it had started).
     pub fn prompt_ended(&self, outcome: &str, seconds: Option<f64>) {
-        self.prompts.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
+        self.prompts
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.to_string(),
+            })
+            .inc();
         if let Some(seconds) = seconds {
             self.prompt_seconds.observe(seconds);
         }

@@ -52,7 +52,11 @@ pub fn error(req: &HttpRequest, error: &RelayError) -> HttpResponse {
 }
 
 /// `ok` with `status` or the envelope's error.
-pub fn respond(req: &HttpRequest, status: StatusCode, result: Result<Value, RelayError>) -> HttpResponse {
+pub fn respond(
+    req: &HttpRequest,
+    status: StatusCode,
+    result: Result<Value, RelayError>,
+) -> HttpResponse {
     match result {
         Ok(data) => ok(req, status, data),
         Err(failure) => error(req, &failure),
@@ -89,7 +93,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(json!({
+        let mut response = HttpResponse::build(self.status_code());
+        if let RelayError::RateLimited { retry_after_s } = &self.error {
+            response.insert_header(("Retry-After", retry_after_s.to_string()));
+        }
+        response.json(json!({
             "success": false,
             "error": error_object(&self.error),
             "request_id": self.request_id,

@@ -48,7 +48,12 @@ pub async fn export(
     // Both reads come before the response starts, so their errors go out in the envelope.
     let info = match call(&state, caller.0.clone(), on(&id, SessionOp::Get)).await {
         Ok(Reply::Session(info)) => info,
-        Ok(_) => return error(&req, &RelayError::Internal("get answered something else".into())),
+        Ok(_) => {
+            return error(
+                &req,
+                &RelayError::Internal("get answered something else".into()),
+            )
+        }
         Err(failure) => return error(&req, &failure),
     };
     let (first, last_seq) = match page(&state, &caller.0, &id, 0).await {
@@ -91,7 +96,9 @@ async fn page(
     };
     match call(state, caller.clone(), on(session_id, op)).await? {
         Reply::Events { events, last_seq } => Ok((events, last_seq)),
-        _ => Err(RelayError::Internal("events answered something else".into())),
+        _ => Err(RelayError::Internal(
+            "events answered something else".into(),
+        )),
     }
 }
 
@@ -125,7 +132,10 @@ impl Export {
                     }
                 },
             };
-            let events: Vec<_> = events.into_iter().filter(|e| e.seq <= self.last_seq).collect();
+            let events: Vec<_> = events
+                .into_iter()
+                .filter(|e| e.seq <= self.last_seq)
+                .collect();
             let Some(last) = events.last() else {
                 self.finished = true;
                 self.markdown.finish(&mut out);
@@ -196,12 +206,23 @@ impl Markdown {
                 let tool = data["tool_name"].as_str().unwrap_or("a tool");
                 let request = data["request_id"].as_str().unwrap_or_default();
                 self.asked.insert(request.to_string(), tool.to_string());
-                let why = data["description"].as_str().map(|d| format!(": {}", one_line(d)));
-                self.line(out, &format!("**Permission asked** for `{tool}`{}", why.unwrap_or_default()));
+                let why = data["description"]
+                    .as_str()
+                    .map(|d| format!(": {}", one_line(d)));
+                self.line(
+                    out,
+                    &format!(
+                        "**Permission asked** for `{tool}`{}",
+                        why.unwrap_or_default()
+                    ),
+                );
             }
             "permission.resolved" => {
                 let request = data["request_id"].as_str().unwrap_or_default();
-                let tool = self.asked.remove(request).unwrap_or_else(|| "a tool".into());
+                let tool = self
+                    .asked
+                    .remove(request)
+                    .unwrap_or_else(|| "a tool".into());
                 let decision = data["decision"].as_str().unwrap_or("unknown");
                 let by = &data["by"];
                 let by = match (by["user"].as_str(), by["reason"].as_str()) {
@@ -210,7 +231,10 @@ impl Markdown {
                     _ if by["timeout"] == true => "(timed out)".to_string(),
                     _ => String::new(),
                 };
-                self.line(out, &format!("**Permission for `{tool}`:** {decision} {by}"));
+                self.line(
+                    out,
+                    &format!("**Permission for `{tool}`:** {decision} {by}"),
+                );
             }
             "prompt.completed" => {
                 self.prompt(out, prompt_id, " (never started)");
@@ -221,10 +245,19 @@ impl Markdown {
                 let error = &data["error"];
                 let code = error["code"].as_str().unwrap_or("failed");
                 let message = error["message"].as_str().unwrap_or_default();
-                self.line(out, &format!("**Outcome:** failed ({code}): {}", one_line(message)));
+                self.line(
+                    out,
+                    &format!("**Outcome:** failed ({code}): {}", one_line(message)),
+                );
             }
             "agent.exited" if data["expected"] == false => {
-                self.line(out, &format!("*Claude Code exited unexpectedly (code {}, signal {}).*", data["code"], data["signal"]));
+                self.line(
+                    out,
+                    &format!(
+                        "*Claude Code exited unexpectedly (code {}, signal {}).*",
+                        data["code"], data["signal"]
+                    ),
+                );
             }
             _ => {}
         }
@@ -242,7 +275,10 @@ impl Markdown {
         let mut waiting: Vec<_> = self.queued.drain().collect();
         waiting.sort();
         for (_, text) in waiting {
-            self.line(out, &format!("## Prompt (still queued)\n\n{}", quote(&text)));
+            self.line(
+                out,
+                &format!("## Prompt (still queued)\n\n{}", quote(&text)),
+            );
         }
     }
 
@@ -257,8 +293,16 @@ impl Markdown {
         if let Some(cost) = data["cost_usd"].as_f64() {
             facts.push(format!("${cost:.4}"));
         }
-        let how = if data["is_error"] == true { "completed with an error" } else { "completed" };
-        let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
+        let how = if data["is_error"] == true {
+            "completed with an error"
+        } else {
+            "completed"
+        };
+        let facts = if facts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", facts.join(", "))
+        };
         let mut text = format!("**Outcome:** {how}{facts}");
         if let Some(result) = data["result"].as_str().filter(|r| !r.is_empty()) {
             text.push_str("\n\n");
@@ -287,11 +331,21 @@ impl Markdown {
                 ("assistant", "tool_use") => {
                     let name = block["name"].as_str().unwrap_or("a tool");
                     let input = serde_json::to_string_pretty(&block["input"]).unwrap_or_default();
-                    self.line(out, &format!("**Tool call:** `{name}`\n\n{}", fence("json", &input)));
+                    self.line(
+                        out,
+                        &format!("**Tool call:** `{name}`\n\n{}", fence("json", &input)),
+                    );
                 }
                 ("user", "tool_result") => {
-                    let label = if block["is_error"] == true { "**Tool result (error):**" } else { "**Tool result:**" };
-                    self.line(out, &format!("{label}\n\n{}", fence("", &content_text(&block["content"]))));
+                    let label = if block["is_error"] == true {
+                        "**Tool result (error):**"
+                    } else {
+                        "**Tool result:**"
+                    };
+                    self.line(
+                        out,
+                        &format!("{label}\n\n{}", fence("", &content_text(&block["content"]))),
+                    );
                 }
                 ("user", "text") => {
                     let text = block["text"].as_str().unwrap_or_default();
@@ -329,11 +383,7 @@ fn content_text(content: &Value) -> String {
 
 /// A fenced block whose fence is longer than any run of backticks inside.
 fn fence(lang: &str, content: &str) -> String {
-    let longest = content
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = content.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let ticks = "`".repeat(longest.max(2) + 1);
     format!("{ticks}{lang}\n{}\n{ticks}", content.trim_end_matches('\n'))
 }
@@ -341,7 +391,13 @@ fn fence(lang: &str, content: &str) -> String {
 /// A block quote of `text`, every line of it.
 fn quote(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                ">".to_string()
+            } else {
+                format!("> {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -17,11 +17,16 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
 
 fn json_error(error: JsonPayloadError, _: &HttpRequest) -> RelayError {
     match error {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
             RelayError::TooLarge(format!("the body is over the limit of {limit} bytes"))
         }
-        JsonPayloadError::ContentType => RelayError::BadRequest("the body must be `Content-Type: application/json`".into()),
-        JsonPayloadError::Deserialize(error) => RelayError::BadRequest(format!("the body is not valid: {error}")),
+        JsonPayloadError::ContentType => {
+            RelayError::BadRequest("the body must be `Content-Type: application/json`".into())
+        }
+        JsonPayloadError::Deserialize(error) => {
+            RelayError::BadRequest(format!("the body is not valid: {error}"))
+        }
         other => RelayError::BadRequest(format!("the body could not be read: {other}")),
     }
 }
@@ -29,6 +34,10 @@ fn json_error(error: JsonPayloadError, _: &HttpRequest) -> RelayError {
 /// Query strings: a bad one is `bad_request`.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error: QueryPayloadError, req| {
-        ApiError::new(req, RelayError::BadRequest(format!("the query string is not valid: {error}"))).into()
+        ApiError::new(
+            req,
+            RelayError::BadRequest(format!("the query string is not valid: {error}")),
+        )
+        .into()
     })
 }

@@ -27,7 +27,11 @@ pub async fn call(state: &AppState, caller: Caller, command: Command) -> Result<
         .registry
         .send(Request { caller, command })
         .await
-        .unwrap_or_else(|_| Err(RelayError::Unavailable("the server is shutting down".into())))
+        .unwrap_or_else(|_| {
+            Err(RelayError::Unavailable(
+                "the server is shutting down".into(),
+            ))
+        })
 }
 
 /// Any other path: `not_found` in the envelope.
@@ -47,13 +51,37 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/sessions", web::post().to(sessions::create))
         .route("/api/v1/sessions/{id}", web::get().to(sessions::get))
         .route("/api/v1/sessions/{id}", web::delete().to(sessions::delete))
-        .route("/api/v1/sessions/{id}/interrupt", web::post().to(sessions::interrupt))
+        .route(
+            "/api/v1/sessions/{id}/interrupt",
+            web::post().to(sessions::interrupt),
+        )
         .route("/api/v1/sessions/{id}/stop", web::post().to(sessions::stop))
-        .route("/api/v1/sessions/{id}/pause", web::post().to(sessions::pause))
-        .route("/api/v1/sessions/{id}/resume", web::post().to(sessions::resume))
-        .route("/api/v1/sessions/{id}/permissions/{request_id}", web::post().to(sessions::permission))
-        .route("/api/v1/sessions/{id}/events", web::get().to(sessions::events))
-        .route("/api/v1/sessions/{id}/stream", web::get().to(stream::stream))
-        .route("/api/v1/sessions/{id}/prompts", web::post().to(prompts::prompt))
-        .route("/api/v1/sessions/{id}/export", web::get().to(export::export));
+        .route(
+            "/api/v1/sessions/{id}/pause",
+            web::post().to(sessions::pause),
+        )
+        .route(
+            "/api/v1/sessions/{id}/resume",
+            web::post().to(sessions::resume),
+        )
+        .route(
+            "/api/v1/sessions/{id}/permissions/{request_id}",
+            web::post().to(sessions::permission),
+        )
+        .route(
+            "/api/v1/sessions/{id}/events",
+            web::get().to(sessions::events),
+        )
+        .route(
+            "/api/v1/sessions/{id}/stream",
+            web::get().to(stream::stream),
+        )
+        .route(
+            "/api/v1/sessions/{id}/prompts",
+            web::post().to(prompts::prompt),
+        )
+        .route(
+            "/api/v1/sessions/{id}/export",
+            web::get().to(export::export),
+        );
 }

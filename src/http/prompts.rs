@@ -159,7 +159,9 @@ async fn queued_since(
             op,
         };
         let Reply::Events { events, last_seq } = call(state, caller.clone(), command).await? else {
-            return Err(RelayError::Internal("events answered something else".into()));
+            return Err(RelayError::Internal(
+                "events answered something else".into(),
+            ));
         };
         if events
             .iter()

@@ -16,7 +16,10 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     };
     let claude = match resolve_executable(&state.config.claude.binary) {
         Some(_) => "ok".to_string(),
-        None => format!("{} is not an executable file (nor found in PATH)", state.config.claude.binary),
+        None => format!(
+            "{} is not an executable file (nor found in PATH)",
+            state.config.claude.binary
+        ),
     };
     let ready = store == "ok" && claude == "ok";
     let body = json!({"ready": ready, "checks": {"store": store, "claude_binary": claude}});

@@ -47,11 +47,19 @@ pub async fn middleware(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let state = req.app_data::<actix_web::web::Data<crate::server::AppState>>().cloned();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let state = req
+        .app_data::<actix_web::web::Data<crate::server::AppState>>()
+        .cloned();
     let mut response = next.call(req).await?;
     if let Some(state) = state {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
         let label = actors::metrics::HttpLabel {
             route,
             status: response.status().as_u16(),
@@ -59,7 +67,9 @@ pub async fn middleware(
         state.metrics.http_requests.get_or_create(&label).inc();
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(HEADER), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(HEADER), value);
     }
     log::info!(
         "{peer} {method} {path} {} {}ms request_id={id}",

@@ -10,60 +10,127 @@ use actors::registry::ListClients;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::call;
 use super::caller::HttpCaller;
 use super::envelope::respond;
-use super::call;
 use crate::protocol::reply_data;
 use crate::server::AppState;
 
 /// Runs `command` and answers its data with `status`.
-async fn run(req: &HttpRequest, state: &AppState, caller: HttpCaller, command: Command, status: StatusCode) -> HttpResponse {
-    let result = call(state, caller.0, command).await.map(|reply| reply_data(&reply));
+async fn run(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: HttpCaller,
+    command: Command,
+    status: StatusCode,
+) -> HttpResponse {
+    let result = call(state, caller.0, command)
+        .await
+        .map(|reply| reply_data(&reply));
     respond(req, status, result)
 }
 
 /// Runs `op` on the session named in the path.
-async fn on_session(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: String, op: SessionOp) -> HttpResponse {
-    run(&req, &state, caller, Command::Session { session_id: id, op }, StatusCode::OK).await
+async fn on_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: String,
+    op: SessionOp,
+) -> HttpResponse {
+    run(
+        &req,
+        &state,
+        caller,
+        Command::Session { session_id: id, op },
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `GET /api/v1/sessions`.
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller) -> HttpResponse {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+) -> HttpResponse {
     run(&req, &state, caller, Command::List, StatusCode::OK).await
 }
 
 /// `POST /api/v1/sessions` → 201 `{session}`.
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, body: web::Json<CreateSession>) -> HttpResponse {
-    run(&req, &state, caller, Command::Create(body.into_inner()), StatusCode::CREATED).await
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    body: web::Json<CreateSession>,
+) -> HttpResponse {
+    run(
+        &req,
+        &state,
+        caller,
+        Command::Create(body.into_inner()),
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 /// `GET /api/v1/sessions/{id}`.
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Get).await
 }
 
 /// `DELETE /api/v1/sessions/{id}` → `{}`.
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Delete).await
 }
 
 /// `POST /api/v1/sessions/{id}/interrupt`.
-pub async fn interrupt(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn interrupt(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Interrupt).await
 }
 
 /// `POST /api/v1/sessions/{id}/stop`.
-pub async fn stop(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn stop(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Stop).await
 }
 
 /// `POST /api/v1/sessions/{id}/pause`.
-pub async fn pause(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn pause(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Pause).await
 }
 
 /// `POST /api/v1/sessions/{id}/resume`.
-pub async fn resume(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller, id: web::Path<String>) -> HttpResponse {
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> HttpResponse {
     on_session(req, state, caller, id.into_inner(), SessionOp::Resume).await
 }
 
@@ -131,7 +198,11 @@ pub async fn events(
 }
 
 /// `GET /api/v1/clients`: the caller's connected clients.
-pub async fn clients(req: HttpRequest, state: web::Data<AppState>, caller: HttpCaller) -> HttpResponse {
+pub async fn clients(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+) -> HttpResponse {
     let result = state
         .registry
         .send(ListClients(caller.0.user))

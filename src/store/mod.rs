@@ -8,6 +8,7 @@
 
 mod reader;
 mod schema;
+pub mod tokens;
 mod writer;
 
 use std::collections::HashMap;
@@ -113,6 +114,14 @@ impl EventStore for SqliteStore {
             })
             .boxed()
     }
+}
+
+/// A plain read-write connection to the store's file, for the few tables written synchronously
+/// outside the writer thread (the tokens of [`tokens`]). Creates and migrates the file like
+/// [`SqliteStore::open`], so it also works before the server ever ran, and while it runs (WAL
+/// lets a second connection, in this process or another, write between the writer's commits).
+pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    schema::open_writer(path).map(|(conn, _)| conn)
 }
 
 /// `limit` events of the session after seq `after`, in order.

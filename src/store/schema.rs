@@ -40,6 +40,16 @@ const MIGRATIONS: &[&str] = &[
      );
      -- Start-up reads only the prompts still open, in queue order.
      CREATE INDEX prompts_open ON prompts (session_id, queued_seq) WHERE state <> 'done';",
+    // 2: bearer tokens (src/auth), stored only as the SHA-256 of their text.
+    "CREATE TABLE tokens (
+         id TEXT PRIMARY KEY,
+         hash TEXT UNIQUE NOT NULL,  -- hex SHA-256 of the token text; the token itself is never stored
+         user TEXT NOT NULL,
+         label TEXT,
+         created_at TEXT,
+         expires_at TEXT NOT NULL,
+         revoked_at TEXT
+     );",
 ];
 
 /// The schema version this build writes.

@@ -37,10 +37,11 @@ enum Phase {
 }
 
 /// Settings a connection needs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConnectionSettings {
     pub heartbeat: Duration,
     pub handshake_timeout: Duration,
+    pub limits: std::sync::Arc<crate::limits::RateLimits>,
 }
 
 /// A WebSocket connection actor.
@@ -224,6 +225,9 @@ impl WsConnection {
             let error = RelayError::BadRequest("a request needs a `type`".into());
             return self.send(frames::error(Some(&id), &error), ctx);
         };
+        if let Err(error) = self.settings.limits.check(&self.user) {
+            return self.send(frames::error(Some(&id), &error), ctx);
+        }
         if kind == "ping" {
             return self.send(frames::ok(&id, serde_json::json!({})), ctx);
         }

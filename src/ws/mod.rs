@@ -39,12 +39,19 @@ pub async fn upgrade(
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
-    actix::spawn(writer::run(socket, outbound, control_rx, overflow, state.metrics.clone()));
+    actix::spawn(writer::run(
+        socket,
+        outbound,
+        control_rx,
+        overflow,
+        state.metrics.clone(),
+    ));
     let settings = ConnectionSettings {
         heartbeat: std::time::Duration::from_secs(state.config.server.heartbeat_s),
         handshake_timeout: std::time::Duration::from_secs(
             state.config.auth.handshake_timeout_s.max(1),
         ),
+        limits: state.limits.clone(),
     };
     let connection = WsConnection::new(
         id,

@@ -18,7 +18,12 @@ fn assert_envelope_error(body: &Value, code: &str) {
 async fn sessions_over_rest_share_state_with_the_websocket() {
     let server = TestServer::start();
     let base = server.url.clone();
-    let created = post_json(&base, "/api/v1/sessions", &json!({"cwd": server.project(), "title": "rest"})).await;
+    let created = post_json(
+        &base,
+        "/api/v1/sessions",
+        &json!({"cwd": server.project(), "title": "rest"}),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let body = created.json();
     assert_eq!(body["success"], true);
@@ -48,26 +53,62 @@ async fn sessions_over_rest_share_state_with_the_websocket() {
     assert_eq!(one.json()["data"]["session"]["title"], "rest");
 
     // Paging through the store.
-    let page = get(&base, &format!("/api/v1/sessions/{session}/events?after_seq=0&limit=2")).await;
+    let page = get(
+        &base,
+        &format!("/api/v1/sessions/{session}/events?after_seq=0&limit=2"),
+    )
+    .await;
     assert_eq!(page.status, 200);
     let data = page.json()["data"].clone();
     assert_eq!(data["events"].as_array().unwrap().len(), 2);
     assert_eq!(data["events"][0]["seq"], 1);
     assert_eq!(data["events"][1]["seq"], 2);
-    let next = get(&base, &format!("/api/v1/sessions/{session}/events?after_seq=2&limit=1000")).await;
+    let next = get(
+        &base,
+        &format!("/api/v1/sessions/{session}/events?after_seq=2&limit=1000"),
+    )
+    .await;
     let rest = next.json()["data"]["events"].as_array().unwrap().clone();
     assert_eq!(rest.first().map(|e| e["seq"].clone()), Some(json!(3)));
     assert_eq!(rest.last().unwrap()["seq"], next.json()["data"]["last_seq"]);
 
     // Control routes answer like their WebSocket twins.
-    let paused = request(&base, "POST", &format!("/api/v1/sessions/{session}/pause"), &[], None).await;
+    let paused = request(
+        &base,
+        "POST",
+        &format!("/api/v1/sessions/{session}/pause"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(paused.status, 200);
     assert_eq!(paused.json()["data"]["session"]["paused"], true);
-    let resumed = request(&base, "POST", &format!("/api/v1/sessions/{session}/resume"), &[], None).await;
+    let resumed = request(
+        &base,
+        "POST",
+        &format!("/api/v1/sessions/{session}/resume"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(resumed.json()["data"]["session"]["paused"], false);
-    let interrupted = request(&base, "POST", &format!("/api/v1/sessions/{session}/interrupt"), &[], None).await;
+    let interrupted = request(
+        &base,
+        "POST",
+        &format!("/api/v1/sessions/{session}/interrupt"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(interrupted.json()["data"], json!({"interrupted": false}));
-    let stopped = request(&base, "POST", &format!("/api/v1/sessions/{session}/stop"), &[], None).await;
+    let stopped = request(
+        &base,
+        "POST",
+        &format!("/api/v1/sessions/{session}/stop"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(stopped.json()["data"]["session"]["status"], "stopped");
     let unknown_permission = post_json(
         &base,
@@ -80,10 +121,22 @@ async fn sessions_over_rest_share_state_with_the_websocket() {
 
     // The WebSocket client shows up among the caller's clients.
     let clients = get(&base, "/api/v1/clients").await;
-    let list = clients.json()["data"]["clients"].as_array().unwrap().clone();
-    assert!(list.iter().any(|c| c["transport"] == "websocket" && c["subscriptions"][0] == session.as_str()));
+    let list = clients.json()["data"]["clients"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(list
+        .iter()
+        .any(|c| c["transport"] == "websocket" && c["subscriptions"][0] == session.as_str()));
 
-    let deleted = request(&base, "DELETE", &format!("/api/v1/sessions/{session}"), &[], None).await;
+    let deleted = request(
+        &base,
+        "DELETE",
+        &format!("/api/v1/sessions/{session}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(deleted.status, 200);
     assert_eq!(deleted.json()["data"], json!({}));
     let gone = get(&base, &format!("/api/v1/sessions/{session}")).await;
@@ -96,10 +149,24 @@ async fn bad_requests_get_the_envelope_and_the_right_status() {
     let server = TestServer::start();
     let base = server.url.clone();
     let path = "/api/v1/sessions";
-    let not_json = request(&base, "POST", path, &[("Content-Type", "application/json")], Some(b"{nope")).await;
+    let not_json = request(
+        &base,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        Some(b"{nope"),
+    )
+    .await;
     assert_eq!(not_json.status, 400);
     assert_envelope_error(&not_json.json(), "bad_request");
-    let wrong_type = request(&base, "POST", path, &[("Content-Type", "text/plain")], Some(b"{}")).await;
+    let wrong_type = request(
+        &base,
+        "POST",
+        path,
+        &[("Content-Type", "text/plain")],
+        Some(b"{}"),
+    )
+    .await;
     assert_eq!(wrong_type.status, 400);
     assert_envelope_error(&wrong_type.json(), "bad_request");
     let missing = post_json(&base, path, &json!({"title": "no cwd"})).await;
@@ -110,10 +177,19 @@ async fn bad_requests_get_the_envelope_and_the_right_status() {
     assert_eq!(forbidden.status, 403);
     assert_envelope_error(&forbidden.json(), "forbidden");
     let huge = "x".repeat(400_000);
-    let too_large = post_json(&base, path, &json!({"cwd": server.project(), "title": huge})).await;
+    let too_large = post_json(
+        &base,
+        path,
+        &json!({"cwd": server.project(), "title": huge}),
+    )
+    .await;
     assert_eq!(too_large.status, 413);
     assert_envelope_error(&too_large.json(), "too_large");
-    let bad_query = get(&base, "/api/v1/sessions/00000000-0000-4000-8000-000000000000/events?after_seq=minus").await;
+    let bad_query = get(
+        &base,
+        "/api/v1/sessions/00000000-0000-4000-8000-000000000000/events?after_seq=minus",
+    )
+    .await;
     assert_eq!(bad_query.status, 400);
     let no_route = get(&base, "/api/v1/nothing-here").await;
     assert_eq!(no_route.status, 404);
@@ -126,11 +202,20 @@ async fn bad_requests_get_the_envelope_and_the_right_status() {
 async fn every_response_carries_a_request_id_and_security_headers() {
     let server = TestServer::start();
     let base = server.url.clone();
-    let echoed = request(&base, "GET", "/api/v1/sessions", &[("X-Request-Id", "trace-42")], None).await;
+    let echoed = request(
+        &base,
+        "GET",
+        "/api/v1/sessions",
+        &[("X-Request-Id", "trace-42")],
+        None,
+    )
+    .await;
     assert_eq!(echoed.header("x-request-id"), Some("trace-42"));
     assert_eq!(echoed.json()["request_id"], "trace-42");
     let fresh = get(&base, "/health").await;
-    assert!(fresh.header("x-request-id").is_some_and(|id| id.len() >= 16));
+    assert!(fresh
+        .header("x-request-id")
+        .is_some_and(|id| id.len() >= 16));
     assert_eq!(fresh.header("x-content-type-options"), Some("nosniff"));
     assert!(fresh.header("referrer-policy").is_some());
     let not_json = get(&base, "/nothing").await;
@@ -162,11 +247,15 @@ async fn ready_checks_the_store_and_the_claude_binary() {
     assert_eq!(ready.json()["checks"]["claude_binary"], "ok");
 
     let broken = TestServer::start_with(
-        crate::support::server::Settings::default().set("claude", "binary = \"/nonexistent/claude\""),
+        crate::support::server::Settings::default()
+            .set("claude", "binary = \"/nonexistent/claude\""),
     );
     let not_ready = get(&broken.url, "/ready").await;
     assert_eq!(not_ready.status, 503);
     assert_eq!(not_ready.json()["ready"], false);
     assert_eq!(not_ready.json()["checks"]["store"], "ok");
-    assert!(not_ready.json()["checks"]["claude_binary"].as_str().unwrap().contains("/nonexistent/claude"));
+    assert!(not_ready.json()["checks"]["claude_binary"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/claude"));
 }

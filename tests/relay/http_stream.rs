@@ -75,7 +75,10 @@ impl Response {
             if let Some(end) = find(&self.raw, b"\r\n\r\n") {
                 break end;
             }
-            assert!(self.fill().await, "the connection closed before the headers");
+            assert!(
+                self.fill().await,
+                "the connection closed before the headers"
+            );
         };
         let head = String::from_utf8_lossy(&self.raw[..end]).into_owned();
         self.raw.drain(..end + 4);
@@ -293,7 +296,9 @@ async fn next_event(stream: &mut Response, session: &str) -> Value {
                 assert_eq!(data["session_id"], session, "{data}");
                 return data;
             }
-            Sse::Message { id: None, event, .. } => assert_eq!(event, "delta"),
+            Sse::Message {
+                id: None, event, ..
+            } => assert_eq!(event, "delta"),
             Sse::Comment(_) => {}
         }
     }
@@ -304,8 +309,10 @@ fn stream_path(session: &str) -> String {
 }
 
 fn is_end_of(event: &Value, prompt: &str) -> bool {
-    matches!(event["kind"].as_str(), Some("prompt.completed" | "prompt.failed"))
-        && event["data"]["prompt_id"] == prompt
+    matches!(
+        event["kind"].as_str(),
+        Some("prompt.completed" | "prompt.failed")
+    ) && event["data"]["prompt_id"] == prompt
 }
 
 #[tokio::test]
@@ -372,7 +379,11 @@ async fn live_deltas_arrive_as_sse_messages_without_an_id() {
     let mut deltas = Vec::new();
     loop {
         match next_sse(&mut stream).await.expect("the stream ended") {
-            Sse::Message { id: None, event, data } => {
+            Sse::Message {
+                id: None,
+                event,
+                data,
+            } => {
                 assert_eq!(event, "delta");
                 deltas.push(data);
             }
@@ -457,17 +468,31 @@ async fn a_prompt_posted_over_http_is_accepted_and_runs() {
         ("X-Request-Id", "my-request-1"),
     ];
     let body = json!({"text": "hello over http"}).to_string();
-    let answer =
-        Response::send(&server, "POST", &prompts_path(&session), &headers, body.as_bytes()).await;
+    let answer = Response::send(
+        &server,
+        "POST",
+        &prompts_path(&session),
+        &headers,
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(answer.status, 202);
     assert_eq!(answer.header("x-request-id"), Some("my-request-1"));
     let answer = answer.json().await;
     assert_eq!(answer["success"], true, "{answer}");
     assert_eq!(answer["request_id"], "my-request-1");
     assert_eq!(answer["data"]["position"], 0);
-    let prompt = answer["data"]["prompt_id"].as_str().expect("prompt_id").to_string();
+    let prompt = answer["data"]["prompt_id"]
+        .as_str()
+        .expect("prompt_id")
+        .to_string();
 
-    let again = post_json(&server, &prompts_path(&session), &json!({"text": "second", "prompt_id": "p-2"})).await;
+    let again = post_json(
+        &server,
+        &prompts_path(&session),
+        &json!({"text": "second", "prompt_id": "p-2"}),
+    )
+    .await;
     assert_eq!(again.status, 202);
     assert!(again.header("x-request-id").is_some());
     assert_eq!(again.json().await["data"]["prompt_id"], "p-2");
@@ -488,7 +513,12 @@ async fn an_ndjson_prompt_streams_its_own_events_to_its_end() {
     let before = phone.prompt(&session, "emit 3").await;
 
     let path = format!("{}?stream=ndjson", prompts_path(&session));
-    let response = post_json(&server, &path, &json!({"text": "emit 2", "prompt_id": "nd-1"})).await;
+    let response = post_json(
+        &server,
+        &path,
+        &json!({"text": "emit 2", "prompt_id": "nd-1"}),
+    )
+    .await;
     assert_eq!(response.status, 200);
     assert!(response
         .header("content-type")
@@ -505,8 +535,12 @@ async fn an_ndjson_prompt_streams_its_own_events_to_its_end() {
         .iter()
         .position(|e| e["kind"] == "prompt.started")
         .expect("prompt.started");
-    assert!(lines[..started].iter().all(|e| e["data"]["prompt_id"] == "nd-1"));
-    assert!(lines.iter().all(|e| e["data"]["prompt_id"] != before.as_str()));
+    assert!(lines[..started]
+        .iter()
+        .all(|e| e["data"]["prompt_id"] == "nd-1"));
+    assert!(lines
+        .iter()
+        .all(|e| e["data"]["prompt_id"] != before.as_str()));
     let seqs: Vec<u64> = lines.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     let outputs: Vec<&Value> = lines
@@ -516,7 +550,12 @@ async fn an_ndjson_prompt_streams_its_own_events_to_its_end() {
     assert_eq!(outputs.len(), 2);
 
     // A retry of the same prompt_id queues nothing and streams the same prompt again.
-    let retry = post_json(&server, &path, &json!({"text": "emit 2", "prompt_id": "nd-1"})).await;
+    let retry = post_json(
+        &server,
+        &path,
+        &json!({"text": "emit 2", "prompt_id": "nd-1"}),
+    )
+    .await;
     assert_eq!(ndjson_lines(retry).await, lines);
 
     // Without a prompt_id the server picks one and the stream follows it.
@@ -572,26 +611,58 @@ async fn bad_prompt_requests_are_answered_in_the_envelope() {
 
     let json = [("Content-Type", "application/json")];
     for target in [&path, &ndjson] {
-        expect(Response::send(&server, "POST", target, &json, b"{not json").await, 400, "bad_request").await;
-        expect(post_json(&server, target, &json!({"prompt_id": "x"})).await, 400, "bad_request").await;
+        expect(
+            Response::send(&server, "POST", target, &json, b"{not json").await,
+            400,
+            "bad_request",
+        )
+        .await;
+        expect(
+            post_json(&server, target, &json!({"prompt_id": "x"})).await,
+            400,
+            "bad_request",
+        )
+        .await;
         let text = [("Content-Type", "text/plain")];
         let body = json!({"text": "hi"}).to_string();
-        expect(Response::send(&server, "POST", target, &text, body.as_bytes()).await, 400, "bad_request").await;
+        expect(
+            Response::send(&server, "POST", target, &text, body.as_bytes()).await,
+            400,
+            "bad_request",
+        )
+        .await;
         let huge = json!({"text": "x".repeat(2000)});
         expect(post_json(&server, target, &huge).await, 413, "too_large").await;
     }
     let unknown = prompts_path("6f1c2c9e-8a53-4c57-9d7e-1b1d2a3b4c5d");
-    expect(post_json(&server, &unknown, &json!({"text": "hi"})).await, 404, "not_found").await;
+    expect(
+        post_json(&server, &unknown, &json!({"text": "hi"})).await,
+        404,
+        "not_found",
+    )
+    .await;
     let unknown = format!("{unknown}?stream=ndjson");
-    expect(post_json(&server, &unknown, &json!({"text": "hi"})).await, 404, "not_found").await;
+    expect(
+        post_json(&server, &unknown, &json!({"text": "hi"})).await,
+        404,
+        "not_found",
+    )
+    .await;
     let bogus = format!("{path}?stream=sse");
-    expect(post_json(&server, &bogus, &json!({"text": "hi"})).await, 400, "bad_request").await;
+    expect(
+        post_json(&server, &bogus, &json!({"text": "hi"})).await,
+        400,
+        "bad_request",
+    )
+    .await;
     // A body far over the limit is refused before it is read.
     let enormous = json!({"text": "x".repeat(200_000)});
     expect(post_json(&server, &path, &enormous).await, 413, "too_large").await;
 
     // Nothing of it was queued.
-    let info = phone.ok("session.get", json!({"session_id": session})).await;
+    let info = phone
+        .ok("session.get", json!({"session_id": session}))
+        .await;
     assert_eq!(info["session"]["last_seq"], 1);
 }
 
@@ -600,7 +671,10 @@ async fn the_markdown_export_tells_the_conversation() {
     let server = TestServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let created = phone
-        .ok("session.create", json!({"cwd": server.project(), "title": "export demo"}))
+        .ok(
+            "session.create",
+            json!({"cwd": server.project(), "title": "export demo"}),
+        )
         .await;
     let session = created["session"]["id"].as_str().unwrap().to_string();
     phone.subscribe(&session, 0).await;
@@ -620,7 +694,10 @@ async fn the_markdown_export_tells_the_conversation() {
     let path = format!("/api/v1/sessions/{session}/export");
     let answer = get(&server, &format!("{path}?format=markdown"), &[]).await;
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.header("content-type"), Some("text/markdown; charset=utf-8"));
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/markdown; charset=utf-8")
+    );
     let markdown = answer.text().await;
     for expected in [
         "# export demo",
@@ -636,7 +713,10 @@ async fn the_markdown_export_tells_the_conversation() {
         "tool finished",
         "**Outcome:** completed",
     ] {
-        assert!(markdown.contains(expected), "{expected:?} missing from:\n{markdown}");
+        assert!(
+            markdown.contains(expected),
+            "{expected:?} missing from:\n{markdown}"
+        );
     }
     assert_eq!(markdown.matches("## Prompt").count(), 2, "{markdown}");
     // Without `format` it is Markdown too.
@@ -646,7 +726,12 @@ async fn the_markdown_export_tells_the_conversation() {
     let html = get(&server, &format!("{path}?format=html"), &[]).await;
     assert_eq!(html.status, 400);
     assert_eq!(html.json().await["error"]["code"], "bad_request");
-    let unknown = get(&server, "/api/v1/sessions/6f1c2c9e-8a53-4c57-9d7e-1b1d2a3b4c5d/export", &[]).await;
+    let unknown = get(
+        &server,
+        "/api/v1/sessions/6f1c2c9e-8a53-4c57-9d7e-1b1d2a3b4c5d/export",
+        &[],
+    )
+    .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json().await["error"]["code"], "not_found");
 }

@@ -11,6 +11,7 @@ mod http_stream;
 mod metrics;
 mod permissions;
 mod prompts;
+mod rate_limits;
 mod real_claude;
 mod reconnect;
 mod restart;

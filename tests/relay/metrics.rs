@@ -18,35 +18,66 @@ async fn metrics_move_when_the_things_they_count_happen() {
     let before = get(&server.url, "/metrics").await;
     assert_eq!(before.status, 200);
     assert!(before.header("content-type").unwrap().contains("text"));
-    assert_eq!(sample(&before.body, "relay_prompts_total{outcome=\"completed\"}"), None);
+    assert_eq!(
+        sample(&before.body, "relay_prompts_total{outcome=\"completed\"}"),
+        None
+    );
 
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
     let prompt = phone.prompt(&session, "emit 3").await;
     phone.wait_prompt_end(&prompt).await;
-    phone.wait_event(|e| e["kind"] == "session.status" && e["data"]["status"] == "idle").await;
+    phone
+        .wait_event(|e| e["kind"] == "session.status" && e["data"]["status"] == "idle")
+        .await;
 
     let after = get(&server.url, "/metrics").await.body;
-    assert_eq!(sample(&after, "relay_clients{transport=\"websocket\"}"), Some(1.0), "{after}");
-    assert_eq!(sample(&after, "relay_prompts_total{outcome=\"completed\"}"), Some(1.0));
+    assert_eq!(
+        sample(&after, "relay_clients{transport=\"websocket\"}"),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "relay_prompts_total{outcome=\"completed\"}"),
+        Some(1.0)
+    );
     assert_eq!(sample(&after, "relay_prompt_seconds_count"), Some(1.0));
-    assert_eq!(sample(&after, "relay_events_stored_total{kind=\"prompt.queued\"}"), Some(1.0));
-    assert_eq!(sample(&after, "relay_events_stored_total{kind=\"agent.output\"}"), Some(5.0));
+    assert_eq!(
+        sample(&after, "relay_events_stored_total{kind=\"prompt.queued\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, "relay_events_stored_total{kind=\"agent.output\"}"),
+        Some(5.0)
+    );
     assert!(sample(&after, "relay_store_write_seconds_count").unwrap() >= 1.0);
     assert!(sample(&after, "relay_fanout_seconds_count").unwrap() >= 1.0);
     assert!(sample(&after, "relay_replay_events_total").unwrap() >= 1.0);
     assert_eq!(sample(&after, "relay_agents_running"), Some(1.0));
     assert_eq!(sample(&after, "relay_sessions{status=\"idle\"}"), Some(1.0));
-    assert_eq!(sample(&after, "relay_sessions{status=\"running\"}"), Some(0.0));
-    assert!(sample(&after, "relay_http_requests_total{route=\"/metrics\",status=\"200\"}").unwrap() >= 1.0);
+    assert_eq!(
+        sample(&after, "relay_sessions{status=\"running\"}"),
+        Some(0.0)
+    );
+    assert!(
+        sample(
+            &after,
+            "relay_http_requests_total{route=\"/metrics\",status=\"200\"}"
+        )
+        .unwrap()
+            >= 1.0
+    );
     assert!(!after.contains(&session), "no session ids in labels");
 
     drop(phone);
     // The disconnect is noticed: poll the metric until it drops (each poll is a real request).
     let mut clients = Some(1.0);
     for _ in 0..200 {
-        clients = sample(&get(&server.url, "/metrics").await.body, "relay_clients{transport=\"websocket\"}");
+        clients = sample(
+            &get(&server.url, "/metrics").await.body,
+            "relay_clients{transport=\"websocket\"}",
+        );
         if clients == Some(0.0) {
             break;
         }

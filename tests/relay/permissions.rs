@@ -188,7 +188,10 @@ async fn two_phones_race_to_answer_and_exactly_one_wins() {
             .expect("a status after the answer");
         assert_eq!(running["data"]["status"], "running");
         let ran = tool_result(client, &tool_use_id(&requested));
-        assert_eq!(ran["content"], r#"ran Bash with {"command":"rm -rf build"}"#);
+        assert_eq!(
+            ran["content"],
+            r#"ran Bash with {"command":"rm -rf build"}"#
+        );
         assert_eq!(ran["is_error"], false);
     }
     let info = session_info(&mut phone, &session).await;
@@ -201,7 +204,14 @@ async fn allow_with_updated_input_runs_the_edited_input() {
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let edited = json!({"updated_input": {"command": "rm -rf build/tmp"}});
-    let answered = answer(&mut phone, &session, &request_id(&requested), "allow", edited).await;
+    let answered = answer(
+        &mut phone,
+        &session,
+        &request_id(&requested),
+        "allow",
+        edited,
+    )
+    .await;
     assert_eq!(answered["ok"], true, "{answered}");
     assert_eq!(answered["data"], json!({}));
     let done = phone.wait_prompt_end(&prompt).await;
@@ -258,7 +268,14 @@ async fn allow_always_is_not_asked_again_in_the_same_process() {
         .prompt(&session, r#"permission Bash {"command":"rm -rf dist"}"#)
         .await;
     let always = json!({"always": true});
-    let answered = answer(&mut phone, &session, &request_id(&requested), "allow", always).await;
+    let answered = answer(
+        &mut phone,
+        &session,
+        &request_id(&requested),
+        "allow",
+        always,
+    )
+    .await;
     assert_eq!(answered["ok"], true, "{answered}");
     assert_eq!(
         phone.wait_prompt_end(&first).await["kind"],
@@ -541,12 +558,12 @@ async fn bad_permission_answers_are_refused_and_the_connection_stays_open() {
     assert_eq!(maybe["error"]["code"], "bad_request", "{maybe}");
     let not_an_object = json!({"updated_input": "rm -rf /"});
     let string_input = answer(&mut phone, &session, &id, "allow", not_an_object).await;
-    assert_eq!(string_input["error"]["code"], "bad_request", "{string_input}");
-    let no_id = json!({"session_id": session, "decision": "allow"});
     assert_eq!(
-        phone.err("session.permission", no_id).await,
-        "bad_request"
+        string_input["error"]["code"], "bad_request",
+        "{string_input}"
     );
+    let no_id = json!({"session_id": session, "decision": "allow"});
+    assert_eq!(phone.err("session.permission", no_id).await, "bad_request");
 
     // Nothing was decided: the request is still open, and a good answer still works.
     let info = session_info(&mut phone, &session).await;

@@ -142,9 +142,10 @@ impl Session {
         if self.info.status == status {
             return;
         }
-        self.deps
-            .metrics
-            .session_status(Some(status_name(self.info.status)), Some(status_name(status)));
+        self.deps.metrics.session_status(
+            Some(status_name(self.info.status)),
+            Some(status_name(status)),
+        );
         log::info!("session {}: status {:?}", self.info.id, status);
         self.info.status = status;
         self.touch();
@@ -158,13 +159,17 @@ impl Session {
                 self.prompt_clock = Some((prompt_id.clone(), std::time::Instant::now()));
                 return;
             }
-            EventData::PromptCompleted(outcome) if outcome.is_error => (&outcome.prompt_id, "error"),
+            EventData::PromptCompleted(outcome) if outcome.is_error => {
+                (&outcome.prompt_id, "error")
+            }
             EventData::PromptCompleted(outcome) => (&outcome.prompt_id, "completed"),
             EventData::PromptFailed { prompt_id, error } => (prompt_id, error.code.as_str()),
             _ => return,
         };
         let seconds = match &self.prompt_clock {
-            Some((running, started)) if running == prompt_id => Some(started.elapsed().as_secs_f64()),
+            Some((running, started)) if running == prompt_id => {
+                Some(started.elapsed().as_secs_f64())
+            }
             _ => None,
         };
         if seconds.is_some() {
@@ -197,14 +202,18 @@ impl Session {
     fn write_batch(&mut self, batch: crate::store::WriteBatch, ctx: &mut Context<Self>) {
         let write = self.deps.store.write(batch);
         let started = std::time::Instant::now();
-        ctx.spawn(write.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(()) => {
-                let seconds = started.elapsed().as_secs_f64();
-                act.deps.metrics.store_write_seconds.observe(seconds);
-                act.on_committed(ctx)
-            }
-            Err(error) => act.on_write_failed(error.to_string(), ctx),
-        }));
+        ctx.spawn(
+            write
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => {
+                        let seconds = started.elapsed().as_secs_f64();
+                        act.deps.metrics.store_write_seconds.observe(seconds);
+                        act.on_committed(ctx)
+                    }
+                    Err(error) => act.on_write_failed(error.to_string(), ctx),
+                }),
+        );
     }
 
     fn on_committed(&mut self, ctx: &mut Context<Self>) {

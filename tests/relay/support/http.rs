@@ -25,12 +25,20 @@ impl Response {
 
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
 /// Sends one request and reads the whole response (`Connection: close`).
-pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Response {
+pub async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
     let host = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).await.expect("connect");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
@@ -56,7 +64,14 @@ pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &st
 /// `POST` a JSON body.
 pub async fn post_json(base: &str, path: &str, body: &Value) -> Response {
     let bytes = body.to_string();
-    request(base, "POST", path, &[("Content-Type", "application/json")], Some(bytes.as_bytes())).await
+    request(
+        base,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        Some(bytes.as_bytes()),
+    )
+    .await
 }
 
 /// `GET`.
@@ -65,7 +80,11 @@ pub async fn get(base: &str, path: &str) -> Response {
 }
 
 fn parse(raw: &[u8]) -> Response {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("headers end") + 4;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end")
+        + 4;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.lines();
     let status = lines
@@ -78,7 +97,10 @@ fn parse(raw: &[u8]) -> Response {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let mut body = raw[split..].to_vec();
-    if headers.get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
     Response {
@@ -90,11 +112,9 @@ fn parse(raw: &[u8]) -> Response {
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            break;
-        };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }

@@ -280,7 +280,12 @@ fn config_text(dir: &Path, settings: &Settings) -> String {
         vec![format!("allowed_roots = [\"{d}\"]")],
         &settings.sessions,
     );
-    section(&mut text, "limits", vec![], &settings.limits);
+    section(
+        &mut text,
+        "limits",
+        vec!["requests_per_minute = 100000".into()],
+        &settings.limits,
+    );
     section(&mut text, "permissions", vec![], &settings.permissions);
     text
 }

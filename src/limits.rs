@@ -1,0 +1,52 @@
+//! Rate limits (`limits.requests_per_minute`, per user over all transports), with `governor`.
+//! A request over the limit gets `rate_limited` with `retry_after_s`; nothing is closed for it.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use actors::error::RelayError;
+use actors::ids::UserId;
+use actors::metrics::RelayMetrics;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// The per-user request budget shared by the WebSocket and HTTP transports.
+pub struct RateLimits {
+    per_user: Option<DefaultKeyedRateLimiter<String>>,
+    metrics: Arc<RelayMetrics>,
+}
+
+impl RateLimits {
+    /// `requests_per_minute` per user, allowing a burst of that many; 0 turns the limit off.
+    pub fn new(requests_per_minute: u32, metrics: Arc<RelayMetrics>) -> Self {
+        let per_user = NonZeroU32::new(requests_per_minute)
+            .map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate)));
+        RateLimits { per_user, metrics }
+    }
+
+    /// Counts one request of `user`; `rate_limited` when the budget is spent.
+    pub fn check(&self, user: &UserId) -> Result<(), RelayError> {
+        let Some(limiter) = &self.per_user else {
+            return Ok(());
+        };
+        match limiter.check_key(&user.as_str().to_string()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                self.metrics.rate_limited.inc();
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let retry_after_s = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                log::info!("user {user}: rate limited for {retry_after_s} s");
+                Err(RelayError::RateLimited {
+                    retry_after_s: retry_after_s.max(1),
+                })
+            }
+        }
+    }
+
+    /// Forgets users idle long enough to have a full budget again (bounded memory).
+    pub fn forget_idle(&self) {
+        if let Some(limiter) = &self.per_user {
+            limiter.retain_recent();
+        }
+    }
+}
