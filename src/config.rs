@@ -156,9 +156,9 @@ impl Config {
                 "auth.enabled = true: sign-in is not available in this version".into(),
             ));
         }
-        if self.tls.cert.is_some() || self.tls.key.is_some() {
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Refused(
-                "tls.*: TLS is not available in this version".into(),
+                "tls.cert and tls.key go together: set both or neither".into(),
             ));
         }
         if self.server.heartbeat_s == 0 {

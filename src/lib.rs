@@ -1,10 +1,13 @@
 //! The pocket-relay server: configuration, the HTTP and WebSocket endpoints, and the SQLite
 //! store, around the domain actors of the `actors` crate.
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod limits;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod tls;
+pub mod token_cli;
 pub mod ws;

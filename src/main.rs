@@ -1,4 +1,5 @@
-//! The `pocket-relay` command: `pocket-relay [--config PATH] [serve]`.
+//! The `pocket-relay` command: `pocket-relay [--config PATH] [serve]`, and
+//! `pocket-relay token issue|list|revoke` (see [`pocket_relay::token_cli`]).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use pocket_relay::config::Config;
 use pocket_relay::server::Server;
+use pocket_relay::token_cli::{self, TokenCommand};
 
 /// Drive your machine's Claude Code sessions from a phone, a browser or a script.
 #[derive(Parser)]
@@ -24,6 +26,11 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Issue, list or revoke bearer tokens (works while the server runs).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,18 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
+        Command::Token { command } => token(&config, &command),
+    }
+}
+
+fn token(config: &Config, command: &TokenCommand) -> ExitCode {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+    match token_cli::run(config, command, &mut out, &mut err) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pocket-relay: {error}");
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("auth: {0}")]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// A started server: its address, and what stopping it needs.
@@ -80,12 +84,19 @@ impl Server {
             metrics_registry: Arc::new(metrics_registry),
             started: Instant::now(),
         });
+        // Sign-in (src/auth): reached by handlers as `web::Data<Arc<Auth>>`.
+        let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
         let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
         let allowed_origins = config.cors.allowed_origins.clone();
         let addr = listener.local_addr()?;
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
         let http = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web::Data::new(auth.clone()))
                 .app_data(crate::http::extract::json_config(body_limit))
                 .app_data(crate::http::extract::query_config())
                 .wrap(crate::http::headers::cors(&allowed_origins))
@@ -99,9 +110,12 @@ impl Server {
                 .default_service(web::to(crate::http::not_found))
         })
         .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)?
-        .run();
+        .shutdown_timeout(1);
+        let (http, scheme) = match &tls {
+            Some(tls) => (http.listen_rustls_0_23(listener, tls.clone())?, "https"),
+            None => (http.listen(listener)?, "http"),
+        };
+        let http = http.run();
         let handle = http.handle();
         Ok(Server {
             http,
@@ -110,7 +124,7 @@ impl Server {
             store,
             config,
             limits,
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
         })
     }
 

@@ -105,7 +105,8 @@ mod tests {
     use chrono::{Duration, TimeZone};
 
     fn key() -> KeyData {
-        let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti test";
+        let line =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti test";
         ssh_key::PublicKey::from_openssh(line)
             .expect("a valid key")
             .key_data()
@@ -129,7 +130,9 @@ mod tests {
     #[test]
     fn a_challenge_is_single_use() {
         let table = Challenges::new(10);
-        table.insert("a".into(), challenge(60), t(0)).expect("insert");
+        table
+            .insert("a".into(), challenge(60), t(0))
+            .expect("insert");
         assert!(table.take("a", t(1)).is_some());
         assert!(table.take("a", t(2)).is_none(), "a replay must fail");
         assert!(table.take("never", t(2)).is_none());
@@ -138,11 +141,24 @@ mod tests {
     #[test]
     fn an_expired_challenge_is_refused_and_removed() {
         let table = Challenges::new(10);
-        table.insert("a".into(), challenge(60), t(0)).expect("insert");
-        table.insert("b".into(), challenge(60), t(0)).expect("insert");
-        assert!(table.take("a", t(60)).is_none(), "expired at its expiry time");
-        assert!(table.take("a", t(30)).is_none(), "removed even though it had expired");
-        assert!(table.take("b", t(59)).is_some(), "still valid a second before");
+        table
+            .insert("a".into(), challenge(60), t(0))
+            .expect("insert");
+        table
+            .insert("b".into(), challenge(60), t(0))
+            .expect("insert");
+        assert!(
+            table.take("a", t(60)).is_none(),
+            "expired at its expiry time"
+        );
+        assert!(
+            table.take("a", t(30)).is_none(),
+            "removed even though it had expired"
+        );
+        assert!(
+            table.take("b", t(59)).is_some(),
+            "still valid a second before"
+        );
         assert!(table.is_empty());
     }
 
@@ -161,7 +177,11 @@ mod tests {
         assert_eq!(table.len(), 3);
         // Once the first has expired, it makes room for a new one.
         table
-            .insert("d".into(), challenge(200), t(60) + Duration::milliseconds(1))
+            .insert(
+                "d".into(),
+                challenge(200),
+                t(60) + Duration::milliseconds(1),
+            )
             .expect("room after expiry");
         assert_eq!(table.len(), 3);
         assert!(table.take("a", t(61)).is_none());

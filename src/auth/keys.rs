@@ -246,7 +246,10 @@ mod tests {
         let keys = parse(&text, Path::new("test"));
         assert_eq!(keys.len(), 1);
         let entry = keys.get(&key_data(ALICE)).expect("alice's key");
-        assert_eq!(entry.comment, "second alice", "the first line of a key wins");
+        assert_eq!(
+            entry.comment, "second alice",
+            "the first line of a key wins"
+        );
         assert!(entry.fingerprint.starts_with("SHA256:"));
 
         let ca = format!("cert-authority,principals=\"a,b\" {ALICE}");

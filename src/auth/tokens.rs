@@ -189,7 +189,8 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
 /// `N` bytes from the operating system's random source.
 pub fn random<const N: usize>() -> Result<[u8; N], AuthError> {
     let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes).map_err(|e| AuthError::Internal(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| AuthError::Internal(format!("no randomness: {e}")))?;
     Ok(bytes)
 }
 
@@ -223,7 +224,9 @@ mod tests {
     #[test]
     fn only_the_hash_is_stored_and_lookup_finds_the_user() {
         let (dir, tokens) = open();
-        let issued = tokens.issue("alice", Some("phone"), 3600, t(0)).expect("issue");
+        let issued = tokens
+            .issue("alice", Some("phone"), 3600, t(0))
+            .expect("issue");
         assert!(issued.token.starts_with("prt_"));
         assert_eq!(issued.token.len(), TOKEN_LEN);
         assert_eq!(issued.id.len(), 12);
@@ -248,7 +251,11 @@ mod tests {
         // Lookalikes fail.
         let mut other = issued.token.clone();
         other.pop();
-        other.push(if issued.token.ends_with('A') { 'B' } else { 'A' });
+        other.push(if issued.token.ends_with('A') {
+            'B'
+        } else {
+            'A'
+        });
         for wrong in [other.as_str(), "", "prt_", "Bearer x", &issued.token[4..]] {
             assert!(matches!(
                 tokens.authenticate(wrong, t(1)),
@@ -288,7 +295,9 @@ mod tests {
         let server = Tokens::open(&path).expect("open");
         let cli = Tokens::open(&path).expect("open a second time");
         let keep = cli.issue("carol", Some("ci"), 3600, t(0)).expect("issue");
-        let gone = cli.issue("carol", Some("laptop"), 3600, t(0)).expect("issue");
+        let gone = cli
+            .issue("carol", Some("laptop"), 3600, t(0))
+            .expect("issue");
         assert!(server.authenticate(&gone.token, t(1)).is_ok());
 
         assert_eq!(cli.revoke(&gone.id, t(2)).expect("revoke"), Revoked::Now);

@@ -1,5 +1,6 @@
 //! What a browser-facing API sends besides its data: CORS from `cors.allowed_origins`, and the
-//! security headers (`nosniff`, `Referrer-Policy`, a restrictive CSP on anything that is not JSON).
+//! security headers (`nosniff`, `Referrer-Policy`, a restrictive CSP on anything that is not JSON,
+//! HSTS over TLS).
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -30,6 +31,7 @@ pub async fn security(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let https = req.connection_info().scheme() == "https";
     let mut response = next.call(req).await?;
     let headers = response.headers_mut();
     headers.insert(
@@ -40,6 +42,12 @@ pub async fn security(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,6 +1,7 @@
 //! The HTTP surface (protocol §4): monitoring routes, and the REST API that calls the same
 //! registry commands as the WebSocket.
 
+pub mod auth_routes;
 pub mod caller;
 pub mod envelope;
 pub mod export;
@@ -46,6 +47,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ready", web::get().to(ready::ready))
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/ws", web::get().to(crate::ws::upgrade))
+        .route(
+            "/api/v1/auth/challenge",
+            web::post().to(auth_routes::challenge),
+        )
+        .route("/api/v1/auth/verify", web::post().to(auth_routes::verify))
         .route("/api/v1/clients", web::get().to(sessions::clients))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))

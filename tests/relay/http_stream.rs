@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::client::Client;
 use crate::support::server::{Settings, TestServer};
@@ -43,8 +43,26 @@ impl Response {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Response {
+        Response::send_with(server, method, path, headers, body, None).await
+    }
+
+    /// `send` with a small receive buffer when given, so that a reader that stops falls behind
+    /// quickly.
+    async fn send_with(
+        server: &TestServer,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        recv_buffer: Option<u32>,
+    ) -> Response {
         let host = server.url.trim_start_matches("http://");
-        let socket = TcpStream::connect(host).await.expect("connect");
+        let addr = host.parse().expect("an ip:port");
+        let socket = TcpSocket::new_v4().expect("socket");
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
+        let socket = socket.connect(addr).await.expect("connect");
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -367,6 +385,47 @@ async fn an_sse_stream_resumes_after_last_event_id_with_nothing_lost_or_repeated
 }
 
 #[tokio::test]
+async fn a_slow_sse_consumer_is_cut_off_and_resumes_without_loss() {
+    let server = TestServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
+    let mut phone = Client::connect(&server.ws_url()).await;
+    let session = phone.create(&server.project()).await;
+    phone.subscribe(&session, 0).await;
+    let path = stream_path(&session);
+    let mut slow = Response::send_with(&server, "GET", &path, &[], b"", Some(16 * 1024)).await;
+    assert_eq!(slow.status, 200);
+    // Big lines fill the socket buffers quickly; the stream is not read meanwhile.
+    let mut prompt = String::new();
+    for _ in 0..100 {
+        prompt = phone.prompt(&session, "bigline 100000").await;
+    }
+    phone.wait_prompt_end(&prompt).await;
+    let end = phone.events.last().unwrap()["seq"].as_u64().unwrap();
+
+    // What was on its way arrives, then the stream ends early.
+    let mut seqs = Vec::new();
+    while let Some(item) = next_sse(&mut slow).await {
+        if let Sse::Message { id: Some(id), .. } = item {
+            seqs.push(id);
+        }
+    }
+    let last = seqs.last().copied().unwrap_or(0);
+    assert!(
+        last < end,
+        "the slow stream should have been cut off before {end}"
+    );
+
+    let mut resumed = get(&server, &path, &[("Last-Event-ID", &last.to_string())]).await;
+    while seqs.last() != Some(&end) {
+        seqs.push(
+            next_event(&mut resumed, &session).await["seq"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(seqs, (1..=end).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn live_deltas_arrive_as_sse_messages_without_an_id() {
     let server = TestServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
@@ -589,6 +648,58 @@ async fn a_client_that_hangs_up_does_not_disturb_its_prompt() {
         .filter(|e| e["kind"] == "agent.output" && e["data"]["message"]["type"] == "assistant")
         .count();
     assert_eq!(lines, 5);
+}
+
+#[tokio::test]
+async fn a_slow_ndjson_reader_still_gets_every_event_of_the_run() {
+    let server = TestServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
+    let mut phone = Client::connect(&server.ws_url()).await;
+    let session = phone.create(&server.project()).await;
+    let path = format!("{}?stream=ndjson", prompts_path(&session));
+    let headers = [("Content-Type", "application/json")];
+    let body = json!({"text": "sleep 5000", "prompt_id": "long"}).to_string();
+    let mut reader = Response::send_with(
+        &server,
+        "POST",
+        &path,
+        &headers,
+        body.as_bytes(),
+        Some(16 * 1024),
+    )
+    .await;
+    assert_eq!(reader.status, 200);
+    // While it runs, big prompts queue behind it: their `prompt.queued` events belong to its run
+    // and overflow the reader, who does not read.
+    let text = "y".repeat(200_000);
+    for _ in 0..100 {
+        phone.prompt(&session, &text).await;
+    }
+    let mut lines: Vec<Value> = Vec::new();
+    while let Some(line) = reader.line().await {
+        lines.push(serde_json::from_str(&line).expect("JSON"));
+    }
+    assert_eq!(lines[0]["kind"], "prompt.queued");
+    let last = lines.last().unwrap();
+    assert_eq!(last["kind"], "prompt.completed", "{}", last["kind"]);
+    assert_eq!(last["data"]["prompt_id"], "long");
+    let started = lines
+        .iter()
+        .position(|e| e["kind"] == "prompt.started")
+        .expect("prompt.started");
+    let seqs: Vec<u64> = lines[started..]
+        .iter()
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    let queued = lines
+        .iter()
+        .filter(|e| e["kind"] == "prompt.queued")
+        .count();
+    assert_eq!(queued, 101);
+    assert!(
+        server.log().contains("slow consumer"),
+        "the reader never fell behind"
+    );
 }
 
 #[tokio::test]

@@ -15,3 +15,4 @@ mod rate_limits;
 mod real_claude;
 mod reconnect;
 mod restart;
+mod tls;

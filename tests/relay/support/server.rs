@@ -29,6 +29,8 @@ pub struct Settings {
     pub storage: Vec<String>,
     pub sessions: Vec<String>,
     pub permissions: Vec<String>,
+    /// Any other section (`auth`, `tls`, `cors`, …), emitted as given.
+    pub other: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Settings {
@@ -42,7 +44,7 @@ impl Settings {
             "storage" => &mut self.storage,
             "sessions" => &mut self.sessions,
             "permissions" => &mut self.permissions,
-            other => panic!("unknown section {other}"),
+            other => self.other.entry(other.to_string()).or_default(),
         };
         list.push(line.to_string());
         self
@@ -125,7 +127,8 @@ impl TestServer {
 
     /// `ws://…/ws`.
     pub fn ws_url(&self) -> String {
-        format!("{}/ws", self.url.replacen("http://", "ws://", 1))
+        let url = self.url.replacen("https://", "wss://", 1);
+        format!("{}/ws", url.replacen("http://", "ws://", 1))
     }
 
     /// The project directory sessions are created in.
@@ -287,5 +290,8 @@ fn config_text(dir: &Path, settings: &Settings) -> String {
         &settings.limits,
     );
     section(&mut text, "permissions", vec![], &settings.permissions);
+    for (name, lines) in &settings.other {
+        section(&mut text, name, vec![], lines);
+    }
     text
 }

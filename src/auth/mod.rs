@@ -1,0 +1,543 @@
+//! Sign-in (protocol §3, §4 `/api/v1/auth/*`): SSH-key challenges answered with SSHSIG
+//! signatures, and the bearer tokens they earn. [`Auth`] is the one entry point; the transports
+//! hold it in an `Arc` and call [`Auth::authenticate`] on every token they receive.
+//!
+//! The flow: a client sends its OpenSSH public key line and gets a challenge (a random nonce,
+//! single-use, bound to that key, expiring after `auth.challenge_ttl_s`); it signs the nonce
+//! with `ssh-keygen -Y sign -n <auth.namespace>` and sends the armored signature; if the
+//! signature is by that key over exactly the nonce, in the namespace, and the key is in
+//! `auth.authorized_keys`, it gets a token for the key's user.
+//!
+//! Every sign-in failure answers the same [`AuthError::Unauthorized`] with one fixed message,
+//! so a client learns nothing about which keys are authorized or what was wrong; the reason is
+//! in the server's log. Must never: log a token, a nonce or a signature, or accept a challenge
+//! twice.
+
+pub mod challenge;
+pub mod keys;
+pub mod tokens;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use actors::error::RelayError;
+use actors::ids::UserId;
+use actors::store::StoreError;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use ssh_key::{Fingerprint, HashAlg, PublicKey, SshSig};
+
+use crate::config::AuthConfig;
+use challenge::{Challenges, Pending};
+use keys::{AuthorizedKey, AuthorizedKeys};
+use tokens::Tokens;
+
+/// The one message of every sign-in or token failure.
+pub const UNAUTHORIZED_MESSAGE: &str = "authentication failed";
+
+/// The longest public key line accepted (a 16384-bit RSA key is about 2.8 KiB).
+const MAX_KEY_LINE: usize = 16 * 1024;
+
+/// The longest armored signature accepted.
+const MAX_SIGNATURE: usize = 64 * 1024;
+
+/// Why a sign-in or token operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Any failed sign-in or token check; deliberately says nothing more.
+    #[error("authentication failed")]
+    Unauthorized,
+    /// The request cannot be read (e.g. `public_key` is not an OpenSSH public key line).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Too many challenges are pending.
+    #[error("too many sign-in challenges are pending; retry in {retry_after_s} s")]
+    Busy { retry_after_s: u64 },
+    /// No such token (the `token revoke` command).
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    /// The domain error the transports answer with (code `unauthorized` for every sign-in
+    /// failure).
+    pub fn to_relay(&self) -> RelayError {
+        match self {
+            AuthError::Unauthorized => RelayError::Unauthorized(UNAUTHORIZED_MESSAGE.into()),
+            AuthError::BadRequest(message) => RelayError::BadRequest(message.clone()),
+            AuthError::Busy { retry_after_s } => RelayError::RateLimited {
+                retry_after_s: *retry_after_s,
+            },
+            AuthError::NotFound(message) => RelayError::NotFound(message.clone()),
+            AuthError::Store(error) => RelayError::StoreUnavailable(error.0.clone()),
+            AuthError::Internal(message) => RelayError::Internal(message.clone()),
+        }
+    }
+}
+
+/// The answer to `POST /api/v1/auth/challenge`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Challenge {
+    pub challenge_id: String,
+    /// What the client signs, exactly: its UTF-8 bytes, no trailing newline.
+    pub nonce: String,
+    pub namespace: String,
+    pub expires_at: String,
+}
+
+/// The answer to a successful `POST /api/v1/auth/verify`.
+#[derive(Clone, Serialize, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token: String,
+    pub user: String,
+    pub expires_at: String,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("token", &"<redacted>")
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Where "now" comes from (a made-up clock in tests).
+type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Sign-in and token checks for one server (or one `token` command).
+pub struct Auth {
+    namespace: String,
+    challenge_ttl: Duration,
+    token_ttl_s: u64,
+    users: BTreeMap<String, String>,
+    keys: AuthorizedKeys,
+    challenges: Challenges,
+    tokens: Tokens,
+    clock: Clock,
+}
+
+impl Auth {
+    /// Reads `config.authorized_keys` (a missing file authorizes nobody) and opens the tokens
+    /// table of the store at `store_path`.
+    pub fn new(config: &AuthConfig, store_path: &Path) -> Result<Auth, AuthError> {
+        Auth::with_clock(config, store_path, Arc::new(Utc::now))
+    }
+
+    fn with_clock(config: &AuthConfig, store_path: &Path, clock: Clock) -> Result<Auth, AuthError> {
+        let keys = AuthorizedKeys::new(&config.authorized_keys, !config.enabled);
+        if config.enabled {
+            log::info!(
+                "auth: {} authorized keys in {}",
+                keys.len(),
+                keys.path().display()
+            );
+        }
+        let ttl_s = i64::try_from(config.challenge_ttl_s.max(1)).unwrap_or(i64::MAX);
+        Ok(Auth {
+            namespace: config.namespace.clone(),
+            challenge_ttl: Duration::try_seconds(ttl_s).unwrap_or(Duration::MAX),
+            token_ttl_s: config.token_ttl_s,
+            users: config.users.clone(),
+            keys,
+            challenges: Challenges::new(challenge::DEFAULT_CAPACITY),
+            tokens: Tokens::open(store_path)?,
+            clock,
+        })
+    }
+
+    /// A new challenge for the key of `public_key_line` (an OpenSSH public key line). A key
+    /// that is not authorized gets one too: the refusal comes at [`Auth::verify`], like every
+    /// other failure.
+    pub fn challenge(&self, public_key_line: &str) -> Result<Challenge, AuthError> {
+        let line = public_key_line.trim();
+        if line.is_empty() || line.len() > MAX_KEY_LINE || line.contains(['\n', '\r']) {
+            return Err(not_a_key());
+        }
+        let key = PublicKey::from_openssh(line).map_err(|_| not_a_key())?;
+        let now = (self.clock)();
+        let expires_at = now
+            .checked_add_signed(self.challenge_ttl)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let challenge_id = tokens::hex(&tokens::random::<16>()?);
+        let nonce = tokens::hex(&tokens::random::<32>()?);
+        self.challenges
+            .insert(
+                challenge_id.clone(),
+                Pending {
+                    key: key.key_data().clone(),
+                    nonce: nonce.clone(),
+                    expires_at,
+                },
+                now,
+            )
+            .map_err(|full| {
+                log::warn!(
+                    "auth: {} sign-in challenges pending; refusing new ones for now",
+                    self.challenges.capacity()
+                );
+                AuthError::Busy {
+                    retry_after_s: full.retry_after_s,
+                }
+            })?;
+        Ok(Challenge {
+            challenge_id,
+            nonce,
+            namespace: self.namespace.clone(),
+            expires_at: tokens::timestamp(expires_at),
+        })
+    }
+
+    /// Answers the challenge `challenge_id` with `armored_signature` (the output of
+    /// `ssh-keygen -Y sign`). The challenge is used up whatever the outcome. Every failure is
+    /// [`AuthError::Unauthorized`], except a store that cannot save the token.
+    pub fn verify(
+        &self,
+        challenge_id: &str,
+        armored_signature: &str,
+        peer_ip: Option<IpAddr>,
+    ) -> Result<IssuedToken, AuthError> {
+        let now = (self.clock)();
+        let ip = peer_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+        let Some(pending) = self.challenges.take(challenge_id, now) else {
+            log::info!("auth: sign-in failed from {ip}: unknown, used or expired challenge");
+            return Err(AuthError::Unauthorized);
+        };
+        let fingerprint = Fingerprint::new(HashAlg::Sha256, &pending.key).to_string();
+        let (user, entry) = match self.check(&pending, armored_signature) {
+            Ok(found) => found,
+            Err(reason) => {
+                log::info!("auth: sign-in failed for key {fingerprint} from {ip}: {reason}");
+                return Err(AuthError::Unauthorized);
+            }
+        };
+        let label = format!("ssh:{}", entry.fingerprint);
+        let issued = self
+            .tokens
+            .issue(&user, Some(&label), self.token_ttl_s, now)
+            .inspect_err(|error| {
+                log::error!(
+                    "auth: sign-in of user {user} (key {fingerprint}) from {ip}: \
+                     cannot issue a token: {error}"
+                );
+            })?;
+        log::info!(
+            "auth: sign-in of user {user} with key {fingerprint} from {ip}: token {}",
+            issued.id
+        );
+        Ok(IssuedToken {
+            token: issued.token,
+            user,
+            expires_at: issued.expires_at,
+        })
+    }
+
+    /// The user of `token`, checked against the store on every call: a revoked or expired
+    /// token fails at once. Every failure is [`AuthError::Unauthorized`], except a store that
+    /// does not answer ([`AuthError::Store`]). Runs one indexed query; blocking but short.
+    pub fn authenticate(&self, token: &str) -> Result<UserId, AuthError> {
+        self.tokens.authenticate(token, (self.clock)())
+    }
+
+    /// Whether `token` is still valid (for live connections, closed with 4003 when not). A
+    /// store that does not answer keeps the connection: `true`, with a warning.
+    pub fn token_still_valid(&self, token: &str) -> bool {
+        match self.authenticate(token) {
+            Ok(_) => true,
+            Err(AuthError::Unauthorized) => false,
+            Err(error) => {
+                log::warn!("auth: cannot check a live token: {error}");
+                true
+            }
+        }
+    }
+
+    /// The namespace signatures must be made in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The tokens table, for the `token` command.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Everything a valid answer must satisfy; `Err` carries the reason for the log only.
+    fn check(
+        &self,
+        pending: &Pending,
+        armored: &str,
+    ) -> Result<(String, AuthorizedKey), &'static str> {
+        let armored = armored.trim();
+        if armored.is_empty() || armored.len() > MAX_SIGNATURE {
+            return Err("no signature, or one too long");
+        }
+        let signature = SshSig::from_pem(armored).map_err(|_| "not an armored SSH signature")?;
+        if signature.namespace() != self.namespace {
+            return Err("the signature's namespace is not auth.namespace");
+        }
+        if signature.public_key() != &pending.key {
+            return Err("the signature is by another key than the challenge's");
+        }
+        PublicKey::from(pending.key.clone())
+            .verify(&self.namespace, pending.nonce.as_bytes(), &signature)
+            .map_err(|_| "the signature does not verify")?;
+        let entry = self
+            .keys
+            .lookup(&pending.key)
+            .ok_or("the key is not in auth.authorized_keys")?;
+        let user = self
+            .user_for(&entry)
+            .ok_or("the key has no comment and auth.users does not map it")?;
+        Ok((user, entry))
+    }
+
+    /// `auth.users[fingerprint]`, else `auth.users[comment]`, else the comment.
+    fn user_for(&self, entry: &AuthorizedKey) -> Option<String> {
+        let comment = (!entry.comment.is_empty()).then_some(entry.comment.as_str());
+        self.users
+            .get(&entry.fingerprint)
+            .or_else(|| comment.and_then(|c| self.users.get(c)))
+            .map(String::as_str)
+            .or(comment)
+            .map(str::trim)
+            .filter(|user| !user.is_empty())
+            .map(str::to_string)
+    }
+}
+
+fn not_a_key() -> AuthError {
+    AuthError::BadRequest("public_key must be one OpenSSH public key line".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::sync::Mutex;
+
+    /// The example of the `ssh-key` crate's docs: this key signed "testing" in namespace
+    /// "example".
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILM+rvN+ot98qgEN796jTiQfZfG1KaT0PtFDJ/XFSqti";
+    const MESSAGE: &str = "testing";
+    const SIGNATURE: &str = "-----BEGIN SSH SIGNATURE-----
+U1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgsz6u836i33yqAQ3v3qNOJB9l8b
+UppPQ+0UMn9cVKq2IAAAAHZXhhbXBsZQAAAAAAAAAGc2hhNTEyAAAAUwAAAAtzc2gtZWQy
+NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
+/FowYwqhgCABUJSvRX3AERVBUP
+-----END SSH SIGNATURE-----
+";
+    const OTHER_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFyQAHKHGlYxmV3o0q05VJ8LqOJyW/XeMPB2j7eVTi+Z";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        auth: Auth,
+        now: Arc<Mutex<DateTime<Utc>>>,
+    }
+
+    impl Fixture {
+        fn advance(&self, seconds: i64) {
+            let mut now = self.now.lock().unwrap_or_else(|p| p.into_inner());
+            *now += Duration::seconds(seconds);
+        }
+
+        /// A challenge for `key` through the API, with its nonce replaced by `MESSAGE` so the
+        /// fixed signature answers it.
+        fn challenge(&self, key: &str) -> String {
+            let challenge = self.auth.challenge(key).expect("a challenge");
+            assert_eq!(challenge.nonce.len(), 64);
+            let now = *self.now.lock().unwrap_or_else(|p| p.into_inner());
+            let mut pending = self
+                .auth
+                .challenges
+                .take(&challenge.challenge_id, now)
+                .expect("pending");
+            pending.nonce = MESSAGE.into();
+            self.auth
+                .challenges
+                .insert(challenge.challenge_id.clone(), pending, now)
+                .expect("put back");
+            challenge.challenge_id
+        }
+    }
+
+    fn fixture(authorized: &str, users: &[(&str, &str)], namespace: &str) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys = dir.path().join("authorized_keys");
+        std::fs::write(&keys, authorized).expect("write keys");
+        let config = AuthConfig {
+            authorized_keys: keys.to_string_lossy().into_owned(),
+            namespace: namespace.into(),
+            challenge_ttl_s: 60,
+            token_ttl_s: 3600,
+            users: users
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..AuthConfig::default()
+        };
+        let start = Utc
+            .timestamp_opt(1_700_000_000, 0)
+            .single()
+            .expect("a valid time");
+        let now = Arc::new(Mutex::new(start));
+        let clock_now = now.clone();
+        let clock: Clock = Arc::new(move || *clock_now.lock().unwrap_or_else(|p| p.into_inner()));
+        let auth = Auth::with_clock(&config, &dir.path().join("relay.db"), clock).expect("auth");
+        Fixture {
+            _dir: dir,
+            auth,
+            now,
+        }
+    }
+
+    fn unauthorized<T: std::fmt::Debug>(result: Result<T, AuthError>) {
+        match result {
+            Err(AuthError::Unauthorized) => {}
+            other => panic!("expected Unauthorized, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_signature_earns_a_token_once() {
+        let f = fixture(&format!("{KEY} user@example.com\n"), &[], "example");
+        let id = f.challenge(&format!("{KEY} any comment\n"));
+        let ip = Some(IpAddr::from([127, 0, 0, 1]));
+        let issued = f.auth.verify(&id, SIGNATURE, ip).expect("signed in");
+        assert_eq!(issued.user, "user@example.com");
+        assert_eq!(issued.expires_at, "2023-11-14T23:13:20.000Z");
+        assert!(!format!("{issued:?}").contains(&issued.token));
+        assert_eq!(
+            f.auth.authenticate(&issued.token).expect("valid").as_str(),
+            "user@example.com"
+        );
+        assert!(f.auth.token_still_valid(&issued.token));
+        unauthorized(f.auth.verify(&id, SIGNATURE, ip));
+
+        // The token expires with its ttl, and a revoked one fails at once.
+        f.advance(3599);
+        assert!(f.auth.token_still_valid(&issued.token));
+        f.advance(1);
+        assert!(!f.auth.token_still_valid(&issued.token));
+        unauthorized(f.auth.authenticate(&issued.token));
+
+        let id = f.challenge(KEY);
+        let second = f
+            .auth
+            .verify(&id, SIGNATURE, None)
+            .expect("signed in again");
+        let listed = f.auth.tokens().list().expect("list");
+        let record = listed.last().expect("a record");
+        assert!(record
+            .label
+            .as_deref()
+            .is_some_and(|l| l.starts_with("ssh:SHA256:")));
+        f.auth
+            .tokens()
+            .revoke(&record.id, *f.now.lock().expect("now"))
+            .expect("revoke");
+        unauthorized(f.auth.authenticate(&second.token));
+    }
+
+    #[test]
+    fn an_expired_challenge_fails() {
+        let f = fixture(&format!("{KEY} alice\n"), &[], "example");
+        let id = f.challenge(KEY);
+        f.advance(60);
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        let id = f.challenge(KEY);
+        f.advance(59);
+        assert!(f.auth.verify(&id, SIGNATURE, None).is_ok());
+    }
+
+    #[test]
+    fn every_failure_is_the_same_unauthorized() {
+        // Wrong namespace.
+        let f = fixture(&format!("{KEY} alice\n"), &[], "pocket-relay");
+        let id = f.challenge(KEY);
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+
+        // The key is not authorized: it still gets a challenge.
+        let f = fixture(&format!("{OTHER_KEY} bob\n"), &[], "example");
+        let id = f.challenge(KEY);
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+
+        // A signature by another key than the challenge's.
+        let f = fixture(&format!("{KEY} alice\n{OTHER_KEY} bob\n"), &[], "example");
+        let id = f.challenge(OTHER_KEY);
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+
+        // Garbage, an unknown challenge, a tampered signature, a signature over another text.
+        let id = f.challenge(KEY);
+        unauthorized(f.auth.verify(&id, "not a signature", None));
+        unauthorized(f.auth.verify("no-such-challenge", SIGNATURE, None));
+        let tampered = SIGNATURE.replace("BPEav", "BPEaw");
+        let id = f.challenge(KEY);
+        unauthorized(f.auth.verify(&id, &tampered, None));
+        let id = f.auth.challenge(KEY).expect("challenge").challenge_id;
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+
+        // No comment and no mapping: no user.
+        let f = fixture(&format!("{KEY}\n"), &[], "example");
+        let id = f.challenge(KEY);
+        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+
+        assert_eq!(
+            AuthError::Unauthorized.to_relay().to_string(),
+            UNAUTHORIZED_MESSAGE
+        );
+    }
+
+    #[test]
+    fn users_maps_fingerprints_and_comments() {
+        let fingerprint = PublicKey::from_openssh(KEY)
+            .expect("key")
+            .fingerprint(HashAlg::Sha256)
+            .to_string();
+        let f = fixture(
+            &format!("{KEY} laptop\n"),
+            &[(fingerprint.as_str(), "alice"), ("laptop", "bob")],
+            "example",
+        );
+        let id = f.challenge(KEY);
+        assert_eq!(
+            f.auth.verify(&id, SIGNATURE, None).expect("in").user,
+            "alice"
+        );
+
+        let f = fixture(&format!("{KEY} laptop\n"), &[("laptop", "bob")], "example");
+        let id = f.challenge(KEY);
+        assert_eq!(f.auth.verify(&id, SIGNATURE, None).expect("in").user, "bob");
+    }
+
+    #[test]
+    fn a_bad_key_line_is_a_bad_request() {
+        let f = fixture("", &[], "example");
+        for line in [
+            "",
+            "ssh-ed25519",
+            "ssh-ed25519 AAAA",
+            "hello world",
+            &"a".repeat(20_000),
+        ] {
+            assert!(matches!(
+                f.auth.challenge(line),
+                Err(AuthError::BadRequest(_))
+            ));
+        }
+        let two_lines = format!("{KEY} a\n{OTHER_KEY} b");
+        assert!(matches!(
+            f.auth.challenge(&two_lines),
+            Err(AuthError::BadRequest(_))
+        ));
+    }
+}

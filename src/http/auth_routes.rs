@@ -1,0 +1,74 @@
+//! `POST /api/v1/auth/challenge` and `POST /api/v1/auth/verify` (protocol §4): sign-in with an
+//! SSH key, answered in the envelope. Both run on a blocking thread (they read the
+//! `authorized_keys` file and write the store). Every sign-in failure is the same 401
+//! `unauthorized`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actors::error::RelayError;
+use serde::Deserialize;
+
+use super::envelope::respond;
+use crate::auth::{Auth, AuthError};
+
+/// The body of `POST /api/v1/auth/challenge`.
+#[derive(Deserialize)]
+pub struct ChallengeBody {
+    /// An OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
+    public_key: String,
+}
+
+/// The body of `POST /api/v1/auth/verify`.
+#[derive(Deserialize)]
+pub struct VerifyBody {
+    challenge_id: String,
+    /// The armored SSHSIG of the challenge's nonce.
+    signature: String,
+}
+
+/// `POST /api/v1/auth/challenge` → `{challenge_id, nonce, namespace, expires_at}`.
+pub async fn challenge(
+    req: HttpRequest,
+    auth: web::Data<Arc<Auth>>,
+    body: web::Json<ChallengeBody>,
+) -> HttpResponse {
+    let auth = auth.get_ref().clone();
+    let ChallengeBody { public_key } = body.into_inner();
+    let result = run(move || auth.challenge(&public_key)).await;
+    respond(&req, StatusCode::OK, result)
+}
+
+/// `POST /api/v1/auth/verify` → `{token, user, expires_at}`, or 401 `unauthorized`.
+pub async fn verify(
+    req: HttpRequest,
+    auth: web::Data<Arc<Auth>>,
+    body: web::Json<VerifyBody>,
+) -> HttpResponse {
+    let auth = auth.get_ref().clone();
+    let VerifyBody {
+        challenge_id,
+        signature,
+    } = body.into_inner();
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    let result = run(move || auth.verify(&challenge_id, &signature, peer)).await;
+    respond(&req, StatusCode::OK, result)
+}
+
+/// Runs `work` on a blocking thread and turns its answer into the envelope's data or error.
+async fn run<T, F>(work: F) -> Result<serde_json::Value, RelayError>
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Result<T, AuthError> + Send + 'static,
+    T: Send + 'static,
+{
+    match web::block(work).await {
+        Ok(Ok(answer)) => serde_json::to_value(answer)
+            .map_err(|e| RelayError::Internal(format!("cannot encode the answer: {e}"))),
+        Ok(Err(error)) => Err(error.to_relay()),
+        Err(_) => Err(RelayError::Unavailable(
+            "the server is shutting down".into(),
+        )),
+    }
+}
