@@ -41,10 +41,9 @@ async fn sessions_over_rest_share_state_with_the_websocket() {
         Some(br#"{"text": "hello over rest", "prompt_id": "rest-1"}"#),
     )
     .await;
-    if queued.status == 202 {
-        assert_eq!(queued.json()["data"]["prompt_id"], "rest-1");
-        phone.wait_prompt_end("rest-1").await;
-    }
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    assert_eq!(queued.json()["data"]["prompt_id"], "rest-1");
+    phone.wait_prompt_end("rest-1").await;
 
     let listed = get(&base, "/api/v1/sessions").await;
     assert_eq!(listed.status, 200);
@@ -258,4 +257,36 @@ async fn ready_checks_the_store_and_the_claude_binary() {
         .as_str()
         .unwrap()
         .contains("/nonexistent/claude"));
+}
+
+#[tokio::test]
+async fn cors_allows_the_configured_origins_only() {
+    let server = TestServer::start_with(
+        crate::support::server::Settings::default().set("cors", "allowed_origins = [\"https://app.example\"]"),
+    );
+    let preflight = |origin: &'static str| {
+        let base = server.url.clone();
+        async move {
+            request(
+                &base,
+                "OPTIONS",
+                "/api/v1/sessions",
+                &[
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "content-type"),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let allowed = preflight("https://app.example").await;
+    assert_eq!(allowed.status, 200, "{allowed:?}");
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://app.example"));
+    let refused = preflight("https://evil.example").await;
+    assert!(refused.header("access-control-allow-origin").is_none(), "{refused:?}");
+    let simple = request(&server.url, "GET", "/api/v1/sessions", &[("Origin", "https://app.example")], None).await;
+    assert_eq!(simple.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(simple.header("access-control-expose-headers").is_some_and(|h| h.to_ascii_lowercase().contains("x-request-id")));
 }
