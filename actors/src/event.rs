@@ -236,9 +236,10 @@ pub struct EncodedDelta {
     pub session_id: SessionId,
     /// The seq of the last event before it.
     pub after_seq: Seq,
-    /// The `stream_event` line itself, as SSE `data:` carries it.
+    /// The `stream_event` line itself.
     pub message: ByteString,
-    /// The WebSocket frame `{"type":"delta", …}`.
+    /// The delta object `{"type":"delta", session_id, after_seq, message}`: the WebSocket frame,
+    /// and the `data:` of an SSE `event: delta`.
     pub frame: ByteString,
 }
 

@@ -53,7 +53,13 @@ pub async fn verify(
     } = body.into_inner();
     let peer = req.peer_addr().map(|addr| addr.ip());
     let result = run(move || auth.verify(&challenge_id, &signature, peer)).await;
-    respond(&req, StatusCode::OK, result)
+    let mut response = respond(&req, StatusCode::OK, result);
+    // A token must not be kept by a cache on the way.
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// Runs `work` on a blocking thread and turns its answer into the envelope's data or error.

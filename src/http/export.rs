@@ -288,7 +288,7 @@ impl Markdown {
             facts.push(format!("{ms} ms"));
         }
         if let Some(turns) = data["num_turns"].as_u64() {
-            facts.push(format!("{turns} turns"));
+            facts.push(format!("{turns} turn{}", if turns == 1 { "" } else { "s" }));
         }
         if let Some(cost) = data["cost_usd"].as_f64() {
             facts.push(format!("${cost:.4}"));

@@ -262,7 +262,8 @@ async fn ready_checks_the_store_and_the_claude_binary() {
 #[tokio::test]
 async fn cors_allows_the_configured_origins_only() {
     let server = TestServer::start_with(
-        crate::support::server::Settings::default().set("cors", "allowed_origins = [\"https://app.example\"]"),
+        crate::support::server::Settings::default()
+            .set("cors", "allowed_origins = [\"https://app.example\"]"),
     );
     let preflight = |origin: &'static str| {
         let base = server.url.clone();
@@ -283,10 +284,28 @@ async fn cors_allows_the_configured_origins_only() {
     };
     let allowed = preflight("https://app.example").await;
     assert_eq!(allowed.status, 200, "{allowed:?}");
-    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
     let refused = preflight("https://evil.example").await;
-    assert!(refused.header("access-control-allow-origin").is_none(), "{refused:?}");
-    let simple = request(&server.url, "GET", "/api/v1/sessions", &[("Origin", "https://app.example")], None).await;
-    assert_eq!(simple.header("access-control-allow-origin"), Some("https://app.example"));
-    assert!(simple.header("access-control-expose-headers").is_some_and(|h| h.to_ascii_lowercase().contains("x-request-id")));
+    assert!(
+        refused.header("access-control-allow-origin").is_none(),
+        "{refused:?}"
+    );
+    let simple = request(
+        &server.url,
+        "GET",
+        "/api/v1/sessions",
+        &[("Origin", "https://app.example")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(simple
+        .header("access-control-expose-headers")
+        .is_some_and(|h| h.to_ascii_lowercase().contains("x-request-id")));
 }

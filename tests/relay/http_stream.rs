@@ -474,6 +474,40 @@ async fn an_idle_sse_stream_gets_heartbeat_comments() {
     .await
     .expect("a heartbeat comment within 5 s");
     assert_eq!(comment, "ping");
+
+    // A client that hangs up is gone from the list of clients.
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let clients = get(&server, "/api/v1/clients", &[]).await.json().await;
+        let list = clients["data"]["clients"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !list.iter().any(|c| c["transport"] == "sse") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still listed: {clients}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sse_streams_end_cleanly_when_the_server_shuts_down() {
+    let mut server = TestServer::start();
+    let mut phone = Client::connect(&server.ws_url()).await;
+    let session = phone.create(&server.project()).await;
+    let mut stream = get(&server, &stream_path(&session), &[]).await;
+    next_event(&mut stream, &session).await;
+    assert_eq!(server.terminate(), Some(0));
+    while next_sse(&mut stream).await.is_some() {}
+    assert!(
+        stream.done(),
+        "the body should end with its last chunk, not a cut"
+    );
 }
 
 #[tokio::test]
@@ -657,7 +691,7 @@ async fn a_slow_ndjson_reader_still_gets_every_event_of_the_run() {
     let session = phone.create(&server.project()).await;
     let path = format!("{}?stream=ndjson", prompts_path(&session));
     let headers = [("Content-Type", "application/json")];
-    let body = json!({"text": "sleep 5000", "prompt_id": "long"}).to_string();
+    let body = json!({"text": "stall", "prompt_id": "long"}).to_string();
     let mut reader = Response::send_with(
         &server,
         "POST",
@@ -668,20 +702,22 @@ async fn a_slow_ndjson_reader_still_gets_every_event_of_the_run() {
     )
     .await;
     assert_eq!(reader.status, 200);
-    // While it runs, big prompts queue behind it: their `prompt.queued` events belong to its run
+    // While it stalls, big prompts queue behind it: their `prompt.queued` events belong to its run
     // and overflow the reader, who does not read.
     let text = "y".repeat(200_000);
     for _ in 0..100 {
         phone.prompt(&session, &text).await;
     }
+    phone
+        .ok("session.interrupt", json!({"session_id": session}))
+        .await;
     let mut lines: Vec<Value> = Vec::new();
     while let Some(line) = reader.line().await {
         lines.push(serde_json::from_str(&line).expect("JSON"));
     }
     assert_eq!(lines[0]["kind"], "prompt.queued");
     let last = lines.last().unwrap();
-    assert_eq!(last["kind"], "prompt.completed", "{}", last["kind"]);
-    assert_eq!(last["data"]["prompt_id"], "long");
+    assert!(is_end_of(last, "long"), "{}", last["kind"]);
     let started = lines
         .iter()
         .position(|e| e["kind"] == "prompt.started")

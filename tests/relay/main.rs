@@ -4,6 +4,8 @@
 mod support;
 
 mod agent_lifecycle;
+mod auth;
+mod chaos;
 mod handshake;
 mod heartbeat;
 mod http_api;

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::server::{Settings, TestServer};
+use crate::support::PATIENCE;
 
 const RM_BUILD: &str = r#"permission Bash {"command":"rm -rf build"}"#;
 
@@ -17,18 +18,46 @@ async fn phone_with_session(server: &TestServer) -> (Client, String) {
     (phone, session)
 }
 
-/// An event already received that matches `pred`, or the next one that does.
-async fn seen_or_wait(client: &mut Client, pred: impl Fn(&Value) -> bool) -> Value {
+/// The first event (already received or still to come) that matches `pred`. The deadline covers
+/// the whole wait: heartbeat pings alone must not keep a test waiting forever.
+async fn until(client: &mut Client, pred: impl Fn(&Value) -> bool) -> Value {
     if let Some(event) = client.events.iter().find(|e| pred(e)) {
         return event.clone();
     }
-    client.wait_event(pred).await
+    match tokio::time::timeout(PATIENCE, client.wait_event(&pred)).await {
+        Ok(event) => event,
+        Err(_) => {
+            let kinds: Vec<String> = client
+                .events
+                .iter()
+                .map(|e| format!("{} {} {}", e["seq"], e["kind"], e["data"]))
+                .collect();
+            panic!(
+                "the awaited event did not come; events so far:\n{}",
+                kinds.join("\n")
+            )
+        }
+    }
+}
+
+/// The first event of `kind`.
+async fn kind(client: &mut Client, kind: &str) -> Value {
+    until(client, |e| e["kind"] == kind).await
+}
+
+/// The end (`prompt.completed` or `prompt.failed`) of `prompt_id`.
+async fn prompt_end(client: &mut Client, prompt_id: &str) -> Value {
+    until(client, |e| {
+        (e["kind"] == "prompt.completed" || e["kind"] == "prompt.failed")
+            && e["data"]["prompt_id"] == prompt_id
+    })
+    .await
 }
 
 /// Queues `text` and waits for the permission request it causes; answers (prompt id, request).
 async fn ask(phone: &mut Client, session: &str, text: &str) -> (String, Value) {
     let prompt = phone.prompt(session, text).await;
-    let requested = phone.wait_kind("permission.requested").await;
+    let requested = kind(phone, "permission.requested").await;
     (prompt, requested)
 }
 
@@ -56,7 +85,7 @@ async fn answer(
 
 /// The `permission.resolved` event of `request_id`.
 async fn resolved(phone: &mut Client, request_id: &str) -> Value {
-    seen_or_wait(phone, |e| {
+    until(phone, |e| {
         e["kind"] == "permission.resolved" && e["data"]["request_id"] == request_id
     })
     .await
@@ -111,14 +140,19 @@ async fn a_permission_request_reaches_every_phone_and_one_that_connects_later() 
     assert_eq!(data["suggestions"][0]["type"], "addRules");
     let id = request_id(&requested);
     assert!(!id.is_empty());
-    let awaiting = phone.wait_kind("session.status").await;
-    assert_eq!(awaiting["data"]["status"], "awaiting_permission");
+    let awaiting = until(&mut phone, |e| {
+        e["kind"] == "session.status" && e["data"]["status"] == "awaiting_permission"
+    })
+    .await;
+    assert!(awaiting["seq"].as_u64() > requested["seq"].as_u64());
 
     // The other phone got the same event, with the same seq.
-    let on_tablet = tablet.wait_kind("permission.requested").await;
+    let on_tablet = kind(&mut tablet, "permission.requested").await;
     assert_eq!(on_tablet, requested);
-    let status = tablet.wait_kind("session.status").await;
-    assert_eq!(status["data"]["status"], "awaiting_permission");
+    let status = until(&mut tablet, |e| {
+        e["kind"] == "session.status" && e["data"]["status"] == "awaiting_permission"
+    })
+    .await;
     assert!(status["seq"].as_u64() > requested["seq"].as_u64());
 
     // A laptop that connects now learns of it by replay and from the session object.
@@ -126,7 +160,7 @@ async fn a_permission_request_reaches_every_phone_and_one_that_connects_later() 
     let subscribed = laptop.subscribe(&session, 0).await;
     assert_eq!(subscribed["session"]["pending_permissions"], json!([id]));
     assert_eq!(subscribed["session"]["status"], "awaiting_permission");
-    let replayed = laptop.wait_kind("permission.requested").await;
+    let replayed = kind(&mut laptop, "permission.requested").await;
     assert_eq!(replayed, requested);
     let info = session_info(&mut laptop, &session).await;
     assert_eq!(info["pending_permissions"], json!([id]));
@@ -141,7 +175,7 @@ async fn two_phones_race_to_answer_and_exactly_one_wins() {
     tablet.subscribe(&session, 0).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
-    tablet.wait_kind("permission.requested").await;
+    kind(&mut tablet, "permission.requested").await;
 
     // Both frames are on the wire before either answer is read.
     let allow = |rid: &str| {
@@ -162,7 +196,7 @@ async fn two_phones_race_to_answer_and_exactly_one_wins() {
     assert!(winner_connection.is_string());
 
     for client in [&mut phone, &mut tablet] {
-        let done = client.wait_prompt_end(&prompt).await;
+        let done = prompt_end(client, &prompt).await;
         assert_eq!(done["kind"], "prompt.completed", "{done}");
         let resolutions: Vec<&Value> = client
             .events
@@ -214,7 +248,7 @@ async fn allow_with_updated_input_runs_the_edited_input() {
     .await;
     assert_eq!(answered["ok"], true, "{answered}");
     assert_eq!(answered["data"], json!({}));
-    let done = phone.wait_prompt_end(&prompt).await;
+    let done = prompt_end(&mut phone, &prompt).await;
     assert_eq!(done["kind"], "prompt.completed");
     let ran = tool_result(&phone, &tool_use_id(&requested));
     assert_eq!(
@@ -234,7 +268,7 @@ async fn deny_with_a_message_tells_claude_and_the_prompt_completes() {
     assert_eq!(answered["ok"], true, "{answered}");
     let resolution = resolved(&mut phone, &id).await;
     assert_eq!(resolution["data"]["decision"], "deny");
-    let done = phone.wait_prompt_end(&prompt).await;
+    let done = prompt_end(&mut phone, &prompt).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "tool denied");
     let result = tool_result(&phone, &tool_use_id(&requested));
@@ -251,10 +285,10 @@ async fn deny_with_interrupt_fails_the_prompt_and_the_queue_goes_on() {
     let stop = json!({"message": "stop right there", "interrupt": true});
     let answered = answer(&mut phone, &session, &request_id(&requested), "deny", stop).await;
     assert_eq!(answered["ok"], true, "{answered}");
-    let failed = phone.wait_prompt_end(&prompt).await;
+    let failed = prompt_end(&mut phone, &prompt).await;
     assert_eq!(failed["kind"], "prompt.failed", "{failed}");
     assert_eq!(failed["data"]["error"]["code"], "interrupted");
-    let done = phone.wait_prompt_end(&next).await;
+    let done = prompt_end(&mut phone, &next).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "echo: what now");
 }
@@ -278,10 +312,10 @@ async fn allow_always_is_not_asked_again_in_the_same_process() {
     .await;
     assert_eq!(answered["ok"], true, "{answered}");
     assert_eq!(
-        phone.wait_prompt_end(&first).await["kind"],
+        prompt_end(&mut phone, &first).await["kind"],
         "prompt.completed"
     );
-    let done = phone.wait_prompt_end(&second).await;
+    let done = prompt_end(&mut phone, &second).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "tool finished");
     assert_eq!(count(&phone, "permission.requested"), 1);
@@ -304,11 +338,17 @@ async fn an_unanswered_request_is_denied_after_the_timeout() {
     let resolution = resolved(&mut phone, &id).await;
     assert_eq!(resolution["data"]["decision"], "deny");
     assert_eq!(resolution["data"]["by"], json!({"timeout": true}));
-    let done = phone.wait_prompt_end(&prompt).await;
+    let done = prompt_end(&mut phone, &prompt).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "tool denied");
     let result = tool_result(&phone, &tool_use_id(&requested));
     assert_eq!(result["is_error"], true);
+    assert!(
+        result["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("no decision within 1 seconds")),
+        "{result}"
+    );
     let info = session_info(&mut phone, &session).await;
     assert_eq!(info["pending_permissions"], json!([]));
     let late = answer(&mut phone, &session, &id, "allow", json!({})).await;
@@ -325,7 +365,7 @@ async fn without_a_timeout_a_request_waits() {
     let clock = phone.create(&server.new_project("clock")).await;
     phone.subscribe(&clock, 0).await;
     let tick = phone.prompt(&clock, "sleep 1500").await;
-    let done = phone.wait_prompt_end(&tick).await;
+    let done = prompt_end(&mut phone, &tick).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert!(done["data"]["duration_ms"].as_u64().unwrap() >= 1500);
     assert_eq!(count(&phone, "permission.resolved"), 0);
@@ -351,7 +391,7 @@ async fn an_interrupt_cancels_a_pending_request() {
         reason == "agent_cancelled" || reason == "interrupted",
         "{resolution}"
     );
-    let failed = phone.wait_prompt_end(&prompt).await;
+    let failed = prompt_end(&mut phone, &prompt).await;
     assert_eq!(failed["kind"], "prompt.failed");
     assert_eq!(failed["data"]["error"]["code"], "interrupted");
     let late = answer(&mut phone, &session, &id, "allow", json!({})).await;
@@ -377,7 +417,7 @@ async fn stopping_the_session_cancels_a_pending_request() {
         resolution["data"]["by"],
         json!({"reason": "process_exited"})
     );
-    let failed = phone.wait_prompt_end(&prompt).await;
+    let failed = prompt_end(&mut phone, &prompt).await;
     assert_eq!(failed["kind"], "prompt.failed");
     assert_eq!(failed["data"]["error"]["code"], "session_stopped");
     let late = answer(&mut phone, &session, &id, "allow", json!({})).await;
@@ -387,12 +427,51 @@ async fn stopping_the_session_cancels_a_pending_request() {
 }
 
 #[tokio::test]
+async fn a_crash_with_a_request_pending_cancels_it() {
+    let server = TestServer::start();
+    let (mut phone, session) = phone_with_session(&server).await;
+    let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
+    let id = request_id(&requested);
+    let pid = server.spawns()[0]["pid"].to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+
+    let exited = kind(&mut phone, "agent.exited").await;
+    assert_eq!(exited["data"]["expected"], false);
+    let resolution = resolved(&mut phone, &id).await;
+    assert_eq!(resolution["data"]["decision"], "cancelled");
+    assert_eq!(
+        resolution["data"]["by"],
+        json!({"reason": "process_exited"})
+    );
+    let failed = prompt_end(&mut phone, &prompt).await;
+    assert_eq!(failed["data"]["error"]["code"], "agent_crashed");
+    let crashed = until(&mut phone, |e| {
+        e["kind"] == "session.status" && e["data"]["status"] == "crashed"
+    })
+    .await;
+    // Nothing claims the session runs again once its process is gone.
+    let exited_seq = exited["seq"].as_u64().unwrap();
+    let after_exit: Vec<&Value> = phone
+        .events
+        .iter()
+        .filter(|e| e["kind"] == "session.status" && e["seq"].as_u64().unwrap() > exited_seq)
+        .collect();
+    assert_eq!(after_exit, vec![&crashed], "{after_exit:?}");
+    let late = answer(&mut phone, &session, &id, "allow", json!({})).await;
+    assert_eq!(late["error"]["code"], "conflict", "{late}");
+}
+
+#[tokio::test]
 async fn after_a_restart_a_pending_request_is_cancelled() {
     let mut server = TestServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
-    phone.wait_kind("session.status").await;
+    until(&mut phone, |e| e["data"]["status"] == "awaiting_permission").await;
 
     server.restart();
 
@@ -404,7 +483,7 @@ async fn after_a_restart_a_pending_request_is_cancelled() {
         resolution["data"]["by"],
         json!({"reason": "server_restarted"})
     );
-    let failed = phone.wait_prompt_end(&prompt).await;
+    let failed = prompt_end(&mut phone, &prompt).await;
     assert_eq!(failed["kind"], "prompt.failed");
     assert_eq!(failed["data"]["error"]["code"], "server_restarted");
     let info = session_info(&mut phone, &session).await;
@@ -424,18 +503,19 @@ async fn interrupt_stops_the_running_prompt_and_the_queue_goes_on() {
     assert_eq!(idle, json!({"interrupted": false}));
 
     let stalled = phone.prompt(&session, "stall").await;
-    phone
-        .wait_event(|e| e["kind"] == "agent.output" && e["data"]["message"]["subtype"] == "init")
-        .await;
+    until(&mut phone, |e| {
+        e["kind"] == "agent.output" && e["data"]["message"]["subtype"] == "init"
+    })
+    .await;
     let next = phone.prompt(&session, "after the stall").await;
     let interrupted = phone
         .ok("session.interrupt", json!({"session_id": session}))
         .await;
     assert_eq!(interrupted, json!({"interrupted": true}));
-    let failed = phone.wait_prompt_end(&stalled).await;
+    let failed = prompt_end(&mut phone, &stalled).await;
     assert_eq!(failed["kind"], "prompt.failed");
     assert_eq!(failed["data"]["error"]["code"], "interrupted");
-    let done = phone.wait_prompt_end(&next).await;
+    let done = prompt_end(&mut phone, &next).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "echo: after the stall");
 }
@@ -444,17 +524,33 @@ async fn interrupt_stops_the_running_prompt_and_the_queue_goes_on() {
 async fn a_paused_queue_finishes_the_running_prompt_and_starts_nothing_until_resumed() {
     let server = TestServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
-    let first = phone.prompt(&session, "sleep 700").await;
-    phone
-        .wait_event(|e| e["kind"] == "prompt.started" && e["data"]["prompt_id"] == first)
-        .await;
+    // The first prompt runs until we answer its permission request: no clock involved.
+    let (first, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let second = phone.prompt(&session, "after the pause").await;
     let paused = phone
         .ok("session.pause", json!({"session_id": session}))
         .await;
     assert_eq!(paused["session"]["paused"], true);
-    let done = phone.wait_prompt_end(&first).await;
+    assert_eq!(paused["session"]["queue_length"], 1);
+    let answered = answer(
+        &mut phone,
+        &session,
+        &request_id(&requested),
+        "allow",
+        json!({}),
+    )
+    .await;
+    assert_eq!(answered["ok"], true, "{answered}");
+    let done = prompt_end(&mut phone, &first).await;
     assert_eq!(done["kind"], "prompt.completed");
+    // The running prompt finished; the queued one stays put.
+    let idle = until(&mut phone, |e| {
+        e["kind"] == "session.status"
+            && e["data"]["status"] == "idle"
+            && e["seq"].as_u64() > done["seq"].as_u64()
+    })
+    .await;
+    assert!(idle["seq"].is_u64());
     let info = session_info(&mut phone, &session).await;
     assert_eq!(info["paused"], true);
     assert_eq!(info["queue_length"], 1);
@@ -463,17 +559,35 @@ async fn a_paused_queue_finishes_the_running_prompt_and_starts_nothing_until_res
         .ok("session.resume", json!({"session_id": session}))
         .await;
     assert_eq!(resumed["session"]["paused"], false);
-    let started = phone
-        .wait_event(|e| e["kind"] == "prompt.started" && e["data"]["prompt_id"] == second)
-        .await;
-    let unpaused = phone
+    let started = until(&mut phone, |e| {
+        e["kind"] == "prompt.started" && e["data"]["prompt_id"] == second
+    })
+    .await;
+    let updates: Vec<(u64, bool)> = phone
         .events
         .iter()
-        .find(|e| e["kind"] == "session.updated" && e["data"]["session"]["paused"] == false)
-        .expect("a session.updated for the resume");
-    assert!(started["seq"].as_u64() > unpaused["seq"].as_u64());
+        .filter(|e| e["kind"] == "session.updated")
+        .map(|e| {
+            let paused = e["data"]["session"]["paused"].as_bool().unwrap();
+            (e["seq"].as_u64().unwrap(), paused)
+        })
+        .collect();
+    let pause_seq = updates
+        .iter()
+        .find(|(_, paused)| *paused)
+        .expect("a session.updated for the pause")
+        .0;
+    let resume_seq = updates
+        .iter()
+        .find(|(seq, paused)| *seq > pause_seq && !paused)
+        .expect("a session.updated for the resume")
+        .0;
+    assert!(
+        started["seq"].as_u64().unwrap() > resume_seq,
+        "the queued prompt started before the resume"
+    );
     assert_eq!(
-        phone.wait_prompt_end(&second).await["kind"],
+        prompt_end(&mut phone, &second).await["kind"],
         "prompt.completed"
     );
 }
@@ -483,7 +597,7 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
     let server = TestServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let warm = phone.prompt(&session, "hello").await;
-    phone.wait_prompt_end(&warm).await;
+    prompt_end(&mut phone, &warm).await;
 
     // A running process is told at once.
     let set = phone
@@ -493,7 +607,7 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
         )
         .await;
     assert_eq!(set["session"]["permission_mode"], "acceptEdits");
-    let updated = seen_or_wait(&mut phone, |e| {
+    let updated = until(&mut phone, |e| {
         e["kind"] == "session.updated" && e["data"]["session"]["permission_mode"] == "acceptEdits"
     })
     .await;
@@ -502,7 +616,7 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
     let write = phone
         .prompt(&session, r#"permission Write {"file_path":"a.txt"}"#)
         .await;
-    let done = phone.wait_prompt_end(&write).await;
+    let done = prompt_end(&mut phone, &write).await;
     assert_eq!(done["data"]["result"], "tool finished");
     assert_eq!(count(&phone, "permission.requested"), 0);
     assert_eq!(server.spawns().len(), 1);
@@ -531,7 +645,7 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
     assert_eq!(set["session"]["permission_mode"], "acceptEdits");
     let prompt = phone.prompt(&later, "hello").await;
     phone.subscribe(&later, 0).await;
-    phone.wait_prompt_end(&prompt).await;
+    prompt_end(&mut phone, &prompt).await;
     let spawns = server.spawns();
     assert_eq!(spawns.len(), 2);
     let argv: Vec<&str> = spawns[1]["argv"]
@@ -562,6 +676,12 @@ async fn bad_permission_answers_are_refused_and_the_connection_stays_open() {
         string_input["error"]["code"], "bad_request",
         "{string_input}"
     );
+    let edited_deny = json!({"updated_input": {"command": "ls"}});
+    let deny_with_input = answer(&mut phone, &session, &id, "deny", edited_deny).await;
+    assert_eq!(
+        deny_with_input["error"]["code"], "bad_request",
+        "{deny_with_input}"
+    );
     let no_id = json!({"session_id": session, "decision": "allow"});
     assert_eq!(phone.err("session.permission", no_id).await, "bad_request");
 
@@ -573,7 +693,7 @@ async fn bad_permission_answers_are_refused_and_the_connection_stays_open() {
     let answered = answer(&mut phone, &session, &id, "allow", json!({})).await;
     assert_eq!(answered["ok"], true, "{answered}");
     assert_eq!(
-        phone.wait_prompt_end(&prompt).await["kind"],
+        prompt_end(&mut phone, &prompt).await["kind"],
         "prompt.completed"
     );
 }

@@ -169,7 +169,15 @@ impl Session {
 
     pub(super) fn on_control_cancel(&mut self, raw: &RawValue, ctx: &mut Context<Self>) {
         if let Ok(line) = serde_json::from_str::<CancelLine>(raw.get()) {
-            self.cancel_permission_by_cli_id(&line.request_id, "agent_cancelled", ctx);
+            // While we end the process (`session.stop`), the CLI cancels its open request because
+            // of the interrupt we sent to stop it: the request is moot because the process ends.
+            let stopping = self.agent.as_ref().is_some_and(|a| a.stopping.is_some());
+            let reason = if stopping {
+                "process_exited"
+            } else {
+                "agent_cancelled"
+            };
+            self.cancel_permission_by_cli_id(&line.request_id, reason, ctx);
         }
     }
 }

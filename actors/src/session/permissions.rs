@@ -252,7 +252,12 @@ impl Session {
             },
             ctx,
         );
-        if self.permissions.open.is_empty() && self.info.status == SessionStatus::AwaitingPermission
+        // Back to running only while the turn goes on: when the turn or the process has ended,
+        // the caller sets the status that fits (idle, stopped, crashed) right after.
+        let turn_goes_on = self.running.is_some() && self.agent.is_some();
+        if self.permissions.open.is_empty()
+            && self.info.status == SessionStatus::AwaitingPermission
+            && turn_goes_on
         {
             self.set_status(SessionStatus::Running, None, ctx);
         }

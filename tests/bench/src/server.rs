@@ -35,6 +35,8 @@ pub struct ServerOptions {
     pub max_sessions: usize,
     /// `limits.client_buffer`, when the scenario overrides the server's default.
     pub client_buffer: Option<usize>,
+    /// `auth.handshake_timeout_s`, for clients that stay connected without `hello`.
+    pub handshake_timeout_s: Option<u64>,
 }
 
 /// A running server and its scratch directory.
@@ -80,8 +82,12 @@ impl BenchServer {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir,
         };
-        let line = first_line(stdout)
-            .ok_or_else(|| format!("the server did not print its address; log:\n{}", server.log()))?;
+        let line = first_line(stdout).ok_or_else(|| {
+            format!(
+                "the server did not print its address; log:\n{}",
+                server.log()
+            )
+        })?;
         let url = line
             .strip_prefix("listening on http://")
             .ok_or_else(|| format!("unexpected first line {line:?}"))?;
@@ -96,14 +102,13 @@ impl BenchServer {
         self.child.id()
     }
 
-    /// `ws://ip:port/ws`.
-    pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
     /// The directory sessions are created in.
     pub fn project(&self) -> String {
-        self.dir.path().join("project").to_string_lossy().into_owned()
+        self.dir
+            .path()
+            .join("project")
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// The last lines of the server's stderr.
@@ -151,12 +156,16 @@ fn config_text(dir: &Path, load_claude: &Path, options: &ServerOptions) -> Strin
     if let Some(buffer) = options.client_buffer {
         limits.push_str(&format!("client_buffer = {buffer}\n"));
     }
+    let auth = options
+        .handshake_timeout_s
+        .map(|s| format!("\n[auth]\nhandshake_timeout_s = {s}\n"))
+        .unwrap_or_default();
     format!(
         "[server]\nbind = \"127.0.0.1:0\"\nheartbeat_s = 30\n\n\
          [storage]\npath = {store}\n\n\
          [claude]\nbinary = {claude}\nmax_running = {max_running}\n\n\
          [sessions]\nallowed_roots = [{root}]\nmax_per_user = {max_sessions}\n\n\
-         [limits]\n{limits}",
+         [limits]\n{limits}{auth}",
         store = toml_str(&format!("{root}/store/relay.db")),
         claude = toml_str(&load_claude.to_string_lossy()),
         max_running = options.max_running.max(1),
@@ -177,10 +186,8 @@ impl ScratchDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "pocket-relay-bench-{}-{nanos}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("pocket-relay-bench-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         // Resolve symlinks (e.g. /tmp), so the session cwd check sees the same path we send.
         let path = path.canonicalize()?;

@@ -88,8 +88,10 @@ impl Client {
 
     /// Reads one frame; `Err` with the close when the connection ends.
     async fn read_frame(&mut self) -> Result<Value, Closed> {
+        // One deadline for the whole wait: the server's pings must not keep a test waiting.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("a frame in time");
             match message {

@@ -114,7 +114,10 @@ fn parse_load(prompt: &str) -> Option<(u64, f64)> {
     let count = words.next()?.parse().ok()?;
     let rate = match words.next()? {
         "max" => 0.0,
-        rate => rate.parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0)?,
+        rate => rate
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r >= 0.0)?,
     };
     words.next().is_none().then_some((count, rate))
 }

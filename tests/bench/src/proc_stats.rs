@@ -1,0 +1,199 @@
+//! What the benchmark reads about processes from `/proc` (memory, CPU time), and the open-file
+//! limit it raises for itself and the server it starts.
+
+use std::time::{Duration, Instant};
+
+/// Resident memory (`VmRSS`) of a process, in bytes.
+pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| std::io::Error::other("no VmRSS line"))
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time(pid: &str) -> std::io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may contain spaces; the fields after it are plain numbers.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| std::io::Error::other("bad /proc stat"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5); `fields[0]` is field 3 (state).
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let total = ticks(11) + ticks(12);
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_nanos(total * 1_000_000_000 / per_second))
+}
+
+/// CPU use of a process over an interval, as a percentage of one core.
+pub struct CpuMeter {
+    pid: String,
+    start_cpu: Duration,
+    start: Instant,
+}
+
+impl CpuMeter {
+    /// Starts measuring `pid` ("self" for this process).
+    pub fn start(pid: impl ToString) -> CpuMeter {
+        let pid = pid.to_string();
+        let start_cpu = cpu_time(&pid).unwrap_or_default();
+        CpuMeter {
+            pid,
+            start_cpu,
+            start: Instant::now(),
+        }
+    }
+
+    /// Percent of one core used since `start` (200 = both cores of a 2-core machine).
+    pub fn percent(&self) -> f64 {
+        let used = cpu_time(&self.pid)
+            .unwrap_or_default()
+            .saturating_sub(self.start_cpu);
+        let wall = self.start.elapsed().as_secs_f64().max(1e-9);
+        used.as_secs_f64() / wall * 100.0
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; the server inherits it. Answers the new
+/// soft limit.
+pub fn raise_open_files() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for the call to fill in and read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
+/// Processors online, for reading CPU percentages.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Per thread name (`comm`): CPU time, time spent runnable but waiting for a CPU (from
+/// `schedstat`: contention for the cores), and how many threads carry the name.
+#[derive(Clone, Copy, Default)]
+struct ThreadTimes {
+    cpu: Duration,
+    waiting: Duration,
+    count: usize,
+}
+
+fn threads_cpu(pid: u32) -> std::collections::BTreeMap<String, ThreadTimes> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let Ok(cpu) = cpu_time(&format!("{pid}/task/{tid}")) else {
+            continue;
+        };
+        let waiting = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map(Duration::from_nanos)
+            .unwrap_or_default();
+        let entry: &mut ThreadTimes = by_name.entry(name.trim().to_string()).or_default();
+        entry.cpu += cpu;
+        entry.waiting += waiting;
+        entry.count += 1;
+    }
+    by_name
+}
+
+/// One row of [`ThreadCpuMeter::busiest`].
+pub struct ThreadUse {
+    pub name: String,
+    pub count: usize,
+    /// CPU used, in percent of one core.
+    pub cpu: f64,
+    /// Time runnable but not running, in percent of the wall time (per thread, summed).
+    pub waiting: f64,
+}
+
+/// Where a process spends its CPU over an interval, by thread name.
+pub struct ThreadCpuMeter {
+    pid: u32,
+    start: std::collections::BTreeMap<String, ThreadTimes>,
+    started: Instant,
+}
+
+impl ThreadCpuMeter {
+    pub fn start(pid: u32) -> ThreadCpuMeter {
+        ThreadCpuMeter {
+            pid,
+            start: threads_cpu(pid),
+            started: Instant::now(),
+        }
+    }
+
+    /// Threads by name since `start`, busiest first; those under 0.5% of a core are left out.
+    pub fn busiest(&self) -> Vec<ThreadUse> {
+        let wall = self.started.elapsed().as_secs_f64().max(1e-9);
+        let mut rows: Vec<ThreadUse> = threads_cpu(self.pid)
+            .into_iter()
+            .map(|(name, now)| {
+                let before = self.start.get(&name).copied().unwrap_or_default();
+                let cpu = now.cpu.saturating_sub(before.cpu).as_secs_f64();
+                let waiting = now.waiting.saturating_sub(before.waiting).as_secs_f64();
+                ThreadUse {
+                    name,
+                    count: now.count,
+                    cpu: cpu / wall * 100.0,
+                    waiting: waiting / wall * 100.0,
+                }
+            })
+            .filter(|row| row.cpu >= 0.5)
+            .collect();
+        rows.sort_by(|a, b| b.cpu.total_cmp(&a.cpu));
+        rows
+    }
+}
+
+/// Total CPU time used so far by the live children of `pid` (the agents a server started).
+pub fn children_cpu(pid: u32) -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    let parent = pid.to_string();
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1).map(|ppid| ppid == parent)
+                })
+                .unwrap_or(false)
+        })
+        .filter_map(|child| cpu_time(&child).ok())
+        .sum()
+}

@@ -1,0 +1,201 @@
+//! `prompt-overhead`: what the relay adds to a prompt. Sequential prompts through the relay
+//! (`session.prompt` sent → `prompt.completed` received), then the same turns written to a
+//! load-claude process directly over its pipes (user line written → `result` line read).
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+use super::{check_alive, thread_figures, Env};
+use crate::client::{Conn, Incoming, PATIENCE};
+use crate::frame::Frame;
+use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
+use crate::report::{Comparison, Report};
+use crate::server::ServerOptions;
+use crate::stats::{ms, ns, Summary};
+use crate::Error;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Prompts measured on each path
+    #[arg(long, default_value_t = 200)]
+    pub prompts: usize,
+    /// Prompts sent first and not measured (the first one starts the process)
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            prompts: 200,
+            warmup: 5,
+        }
+    }
+}
+
+impl Args {
+    fn to_args(&self) -> Vec<String> {
+        vec![
+            "--prompts".into(),
+            self.prompts.to_string(),
+            "--warmup".into(),
+            self.warmup.to_string(),
+        ]
+    }
+}
+
+/// The command line the relay gives Claude Code for a session without live deltas.
+const CLAUDE_ARGS: [&str; 8] = [
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--permission-prompt-tool",
+    "stdio",
+];
+
+pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
+    let mut server = env
+        .start_server(ServerOptions {
+            max_running: 4,
+            max_sessions: 10,
+            client_buffer: None,
+            handshake_timeout_s: None,
+        })
+        .await?;
+    let mut conn = Conn::open(server.addr, None).await?;
+    let session = conn.create_session(&server.project()).await?;
+    conn.subscribe(&session, 0).await?;
+    let cpu = CpuMeter::start(server.pid());
+    let threads = ThreadCpuMeter::start(server.pid());
+    let mut relay = Vec::with_capacity(args.prompts);
+    for i in 0..args.warmup + args.prompts {
+        let took = through_relay(&mut conn, &session, i).await?;
+        if i >= args.warmup {
+            relay.push(ns(took));
+        }
+    }
+    let server_cpu = cpu.percent();
+    let threads = threads.busiest();
+    check_alive(&mut server)?;
+    let direct = directly(env, args, &server.project()).await?;
+
+    let (mut relay, mut direct) = (relay, direct);
+    let relay = Summary::of(&mut relay);
+    let direct = Summary::of(&mut direct);
+    let added_p50 = ms(relay.p50) - ms(direct.p50);
+    let mut report = Report::new(
+        "prompt-overhead",
+        env.command("prompt-overhead", &args.to_args()),
+    );
+    report.figure("prompts", args.prompts, "");
+    report.float("relay_p50", ms(relay.p50), "ms");
+    report.float("relay_p99", ms(relay.p99), "ms");
+    report.float("relay_max", ms(relay.max), "ms");
+    report.float("relay_mean", ms(relay.mean), "ms");
+    report.float("direct_p50", ms(direct.p50), "ms");
+    report.float("direct_p99", ms(direct.p99), "ms");
+    report.float("direct_max", ms(direct.max), "ms");
+    report.float("direct_mean", ms(direct.mean), "ms");
+    report.float("added_p50", added_p50, "ms");
+    report.float("added_p99", ms(relay.p99) - ms(direct.p99), "ms");
+    report.float(
+        "ratio_p50",
+        relay.p50 as f64 / (direct.p50 as f64).max(1.0),
+        "x",
+    );
+    report.float(
+        "server_cpu_during_relay_prompts",
+        server_cpu,
+        "% of one core",
+    );
+    thread_figures(&mut report, &threads);
+    report.target(
+        "added by the relay at p50",
+        added_p50,
+        Comparison::Below,
+        2.0,
+        "ms",
+    );
+    Ok(report)
+}
+
+/// One prompt through the relay, with a prompt id of our own so that its `prompt.completed` is
+/// recognised whether it comes before or after the response.
+async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Duration, Error> {
+    let prompt_id = format!("overhead-{i}");
+    let started = Instant::now();
+    conn.send_request(
+        "session.prompt",
+        json!({"session_id": session, "text": format!("ping {i}"), "prompt_id": prompt_id}),
+    )
+    .await?;
+    loop {
+        let Incoming::Text(text, _) = conn.recv(PATIENCE).await? else {
+            return Err("the server closed the connection".into());
+        };
+        let Some(frame) = Frame::parse(&text) else {
+            continue;
+        };
+        if frame.prompt_id() != Some(prompt_id.as_str()) {
+            continue;
+        }
+        if frame.kind_is("prompt.completed") {
+            return Ok(started.elapsed());
+        }
+        if frame.kind_is("prompt.failed") {
+            return Err(format!("prompt {prompt_id} failed: {text}").into());
+        }
+    }
+}
+
+/// The same turns written to load-claude over its pipes; answers the measured times in ns.
+async fn directly(env: &Env, args: &Args, cwd: &str) -> Result<Vec<u64>, Error> {
+    let mut child = Command::new(&env.bins.load_claude)
+        .args(CLAUDE_ARGS)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err("load-claude has no pipes".into());
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let mut times = Vec::with_capacity(args.prompts);
+    for i in 0..args.warmup + args.prompts {
+        let turn =
+            json!({"type": "user", "message": {"role": "user", "content": format!("ping {i}")}});
+        let started = Instant::now();
+        stdin.write_all(format!("{turn}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        loop {
+            let line = tokio::time::timeout(PATIENCE, lines.next_line())
+                .await
+                .map_err(|_| "load-claude did not answer in time")??
+                .ok_or("load-claude ended early")?;
+            if is_result(&line) {
+                break;
+            }
+        }
+        if i >= args.warmup {
+            times.push(ns(started.elapsed()));
+        }
+    }
+    drop(stdin);
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    Ok(times)
+}
+
+fn is_result(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line)
+        .map(|v| v["type"] == "result")
+        .unwrap_or(false)
+}

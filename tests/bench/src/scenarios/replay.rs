@@ -1,0 +1,198 @@
+//! `replay`: how fast a stored history reaches a client that reconnects from 0, and whether the
+//! server's memory stays flat while it streams (the replay is paged and flow-controlled).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{check_alive, mib, thread_figures, Env};
+use crate::client::{Conn, Incoming};
+use crate::frame::Frame;
+use crate::proc_stats::{rss_bytes, CpuMeter, ThreadCpuMeter};
+use crate::report::{Comparison, Report};
+use crate::server::ServerOptions;
+use crate::Error;
+
+/// How often the server's RSS is sampled during the replay.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Events (assistant lines) the session stores before the replay
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Lines per second load-claude writes them at (high: as fast as the relay takes them)
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub rate: f64,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            events: 100_000,
+            rate: 1_000_000.0,
+        }
+    }
+}
+
+impl Args {
+    fn to_args(&self) -> Vec<String> {
+        vec![
+            "--events".into(),
+            self.events.to_string(),
+            "--rate".into(),
+            self.rate.to_string(),
+        ]
+    }
+}
+
+pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
+    let mut server = env
+        .start_server(ServerOptions {
+            max_running: 4,
+            max_sessions: 10,
+            client_buffer: None,
+            handshake_timeout_s: None,
+        })
+        .await?;
+    let pid = server.pid();
+    let rss_rest = rss_bytes(pid)?;
+    let (session, fill_time) = fill(&server.addr, &server.project(), args).await?;
+    eprintln!(
+        "[bench] replay: {} events stored in {:.1} s; replaying",
+        args.events,
+        fill_time.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = rss_bytes(pid)?;
+
+    let mut reader = Conn::open(server.addr, None).await?;
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_rss(pid, sampling.clone()));
+    let cpu = CpuMeter::start(pid);
+    let threads = ThreadCpuMeter::start(pid);
+    let started = Instant::now();
+    let last_seq = reader.subscribe(&session, 0).await?;
+    let (received, gaps) = read_until(&mut reader, last_seq).await?;
+    let elapsed = started.elapsed();
+    let server_cpu = cpu.percent();
+    let threads = threads.busiest();
+    sampling.store(false, Ordering::Relaxed);
+    let samples = sampler.await.unwrap_or_default();
+    check_alive(&mut server)?;
+
+    let min = samples.iter().copied().min().unwrap_or(0);
+    let max = samples.iter().copied().max().unwrap_or(0);
+    let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
+    let mut report = Report::new("replay", env.command("replay", &args.to_args()));
+    report.figure("lines_loaded", args.events, "");
+    report.float("load_time", fill_time.as_secs_f64(), "s");
+    report.float(
+        "ingest_rate",
+        last_seq as f64 / fill_time.as_secs_f64().max(1e-9),
+        "events/s",
+    );
+    report.figure("events_replayed", received, "");
+    report.figure("last_seq", last_seq, "");
+    report.figure("seq_gaps", gaps, "");
+    report.float("replay_time", elapsed.as_secs_f64(), "s");
+    report.float("replay_rate", rate, "events/s");
+    report.float("server_cpu_during_replay", server_cpu, "% of one core");
+    thread_figures(&mut report, &threads);
+    report.float("server_rss_at_rest", mib(rss_rest as f64), "MiB");
+    report.float(
+        "server_rss_after_load_before_replay",
+        mib(rss_before as f64),
+        "MiB",
+    );
+    report.float("server_rss_min_during_replay", mib(min as f64), "MiB");
+    report.float("server_rss_max_during_replay", mib(max as f64), "MiB");
+    report.float(
+        "server_rss_growth_during_replay",
+        mib(max.saturating_sub(rss_before) as f64),
+        "MiB",
+    );
+    report.figure("rss_samples", samples.len(), "");
+    report.target(
+        "replay rate",
+        rate,
+        Comparison::AtLeast,
+        200_000.0,
+        "events/s",
+    );
+    Ok(report)
+}
+
+/// Creates a session and has load-claude write `events` lines into it; answers the session and
+/// how long storing them took (prompt sent → the session idle again with every line stored).
+/// Nobody subscribes meanwhile: a live subscriber this far behind a burst is cut off (4008).
+async fn fill(
+    addr: &std::net::SocketAddr,
+    project: &str,
+    args: &Args,
+) -> Result<(String, Duration), Error> {
+    let mut writer = Conn::open(*addr, None).await?;
+    let session = writer.create_session(project).await?;
+    let started = Instant::now();
+    let text = format!("load {} {}", args.events, args.rate);
+    writer
+        .request(
+            "session.prompt",
+            json!({"session_id": session, "text": text}),
+        )
+        .await?;
+    // Generous: at least a minute, plus a millisecond per event.
+    let deadline = Instant::now() + Duration::from_secs(60) + Duration::from_millis(args.events);
+    loop {
+        let data = writer
+            .request("session.get", json!({"session_id": session}))
+            .await?;
+        let info = &data["session"];
+        let stored = info["last_seq"].as_u64().unwrap_or(0);
+        let idle = info["status"] == "idle" && info["queue_length"].as_u64() == Some(0);
+        if idle && stored >= args.events {
+            return Ok((session, started.elapsed()));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the load did not finish in time ({stored} events stored)").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads the replay until the event with `last_seq`; answers events received and seq gaps.
+async fn read_until(reader: &mut Conn, last_seq: u64) -> Result<(u64, u64), Error> {
+    let (mut received, mut gaps, mut previous) = (0u64, 0u64, 0u64);
+    while previous < last_seq {
+        let Incoming::Text(text, _) = reader.recv(Duration::from_secs(30)).await? else {
+            return Err(format!("closed after {received} replayed events").into());
+        };
+        let Some(frame) = Frame::parse(&text) else {
+            continue;
+        };
+        let (true, Some(seq)) = (frame.is_event(), frame.seq) else {
+            continue;
+        };
+        received += 1;
+        if seq != previous + 1 {
+            gaps += 1;
+        }
+        previous = seq;
+    }
+    Ok((received, gaps))
+}
+
+/// Samples the server's RSS until told to stop.
+async fn sample_rss(pid: u32, running: Arc<AtomicBool>) -> Vec<u64> {
+    let mut samples = Vec::new();
+    let mut every = tokio::time::interval(SAMPLE_EVERY);
+    while running.load(Ordering::Relaxed) {
+        every.tick().await;
+        if let Ok(rss) = rss_bytes(pid) {
+            samples.push(rss);
+        }
+    }
+    samples
+}
