@@ -22,6 +22,16 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub cors: CorsConfig,
     pub tls: TlsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `metrics.*`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics` without a token even when auth is on (for a scraper on a trusted
+    /// network).
+    pub public: bool,
 }
 
 /// `server.*`.
@@ -66,7 +76,7 @@ impl Default for StorageConfig {
     }
 }
 
-/// `auth.*`: sign-in arrives with the authentication issue; until then every client is `local`
+/// `auth.*`: sign-in with SSH keys and tokens. With `enabled = false` every client is `local`
 /// and only a loopback `server.bind` is accepted.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -150,11 +160,6 @@ impl Config {
                 "auth.enabled = false is only allowed with a loopback server.bind, not {}",
                 self.server.bind
             )));
-        }
-        if self.auth.enabled {
-            return Err(ConfigError::Refused(
-                "auth.enabled = true: sign-in is not available in this version".into(),
-            ));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Refused(

@@ -1,6 +1,7 @@
 //! Rate limits (`limits.requests_per_minute`, per user over all transports), with `governor`.
 //! A request over the limit gets `rate_limited` with `retry_after_s`; nothing is closed for it.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -10,9 +11,21 @@ use actors::metrics::RelayMetrics;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+/// Sign-in attempts one address may make per minute, after a burst of [`SIGN_IN_BURST`].
+const SIGN_INS_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(10) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+const SIGN_IN_BURST: NonZeroU32 = match NonZeroU32::new(20) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
+
 /// The per-user request budget shared by the WebSocket and HTTP transports.
 pub struct RateLimits {
     per_user: Option<DefaultKeyedRateLimiter<String>>,
+    /// Sign-in attempts per client address.
+    sign_in: DefaultKeyedRateLimiter<IpAddr>,
     metrics: Arc<RelayMetrics>,
 }
 
@@ -21,7 +34,14 @@ impl RateLimits {
     pub fn new(requests_per_minute: u32, metrics: Arc<RelayMetrics>) -> Self {
         let per_user = NonZeroU32::new(requests_per_minute)
             .map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate)));
-        RateLimits { per_user, metrics }
+        let sign_in = DefaultKeyedRateLimiter::keyed(
+            Quota::per_minute(SIGN_INS_PER_MINUTE).allow_burst(SIGN_IN_BURST),
+        );
+        RateLimits {
+            per_user,
+            sign_in,
+            metrics,
+        }
     }
 
     /// Counts one request of `user`; `rate_limited` when the budget is spent.
@@ -43,10 +63,24 @@ impl RateLimits {
         }
     }
 
+    /// Counts one sign-in attempt from `peer`; `rate_limited` when it tries too often.
+    pub fn check_sign_in(&self, peer: Option<IpAddr>) -> Result<(), RelayError> {
+        let peer = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        self.sign_in.check_key(&peer).map_err(|not_until| {
+            self.metrics.rate_limited.inc();
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            log::warn!("sign-in from {peer}: too many attempts");
+            RelayError::RateLimited {
+                retry_after_s: (wait.as_secs() + 1).max(1),
+            }
+        })
+    }
+
     /// Forgets users idle long enough to have a full budget again (bounded memory).
     pub fn forget_idle(&self) {
         if let Some(limiter) = &self.per_user {
             limiter.retain_recent();
         }
+        self.sign_in.retain_recent();
     }
 }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Arc<dyn EventStore>,
     /// What the relay records.
     pub metrics: Arc<RelayMetrics>,
+    /// Sign-in and token checks.
+    pub auth: Arc<crate::auth::Auth>,
     /// Per-user request budgets.
     pub limits: Arc<RateLimits>,
     /// The registry `GET /metrics` encodes.
@@ -75,7 +77,9 @@ impl Server {
             config.limits.requests_per_minute,
             metrics.clone(),
         ));
+        let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
         let state = web::Data::new(AppState {
+            auth,
             config: config.clone(),
             registry: registry.clone(),
             store: store.clone() as Arc<dyn EventStore>,
@@ -84,8 +88,6 @@ impl Server {
             metrics_registry: Arc::new(metrics_registry),
             started: Instant::now(),
         });
-        // Sign-in (src/auth): reached by handlers as `web::Data<Arc<Auth>>`.
-        let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
         let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
         let allowed_origins = config.cors.allowed_origins.clone();
         let addr = listener.local_addr()?;
@@ -96,7 +98,6 @@ impl Server {
         let http = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::Data::new(auth.clone()))
                 .app_data(crate::http::extract::json_config(body_limit))
                 .app_data(crate::http::extract::query_config())
                 .wrap(crate::http::headers::cors(&allowed_origins))

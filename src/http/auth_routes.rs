@@ -3,15 +3,14 @@
 //! `authorized_keys` file and write the store). Every sign-in failure is the same 401
 //! `unauthorized`.
 
-use std::sync::Arc;
-
+use crate::server::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::error::RelayError;
 use serde::Deserialize;
 
 use super::envelope::respond;
-use crate::auth::{Auth, AuthError};
+use crate::auth::AuthError;
 
 /// The body of `POST /api/v1/auth/challenge`.
 #[derive(Deserialize)]
@@ -31,10 +30,10 @@ pub struct VerifyBody {
 /// `POST /api/v1/auth/challenge` → `{challenge_id, nonce, namespace, expires_at}`.
 pub async fn challenge(
     req: HttpRequest,
-    auth: web::Data<Arc<Auth>>,
+    state: web::Data<AppState>,
     body: web::Json<ChallengeBody>,
 ) -> HttpResponse {
-    let auth = auth.get_ref().clone();
+    let auth = state.auth.clone();
     let ChallengeBody { public_key } = body.into_inner();
     let result = run(move || auth.challenge(&public_key)).await;
     respond(&req, StatusCode::OK, result)
@@ -43,15 +42,19 @@ pub async fn challenge(
 /// `POST /api/v1/auth/verify` → `{token, user, expires_at}`, or 401 `unauthorized`.
 pub async fn verify(
     req: HttpRequest,
-    auth: web::Data<Arc<Auth>>,
+    state: web::Data<AppState>,
     body: web::Json<VerifyBody>,
 ) -> HttpResponse {
-    let auth = auth.get_ref().clone();
+    let auth = state.auth.clone();
     let VerifyBody {
         challenge_id,
         signature,
     } = body.into_inner();
     let peer = req.peer_addr().map(|addr| addr.ip());
+    // Sign-in attempts are limited per client address, so keys cannot be guessed at speed.
+    if let Err(error) = state.limits.check_sign_in(peer) {
+        return crate::http::envelope::error(&req, &error);
+    }
     let result = run(move || auth.verify(&challenge_id, &signature, peer)).await;
     let mut response = respond(&req, StatusCode::OK, result);
     // A token must not be kept by a cache on the way.

@@ -1,12 +1,15 @@
-//! Who is calling an HTTP route. Until sign-in arrives every client is the user `local`
-//! (protocol §5); this extractor is the one place that will check a token. It also counts the
-//! request against the caller's rate limit.
+//! Who is calling an HTTP route: the one place an HTTP request is authenticated. With
+//! `auth.enabled` the token comes in `Authorization: Bearer …` or `?token=…` (browsers'
+//! EventSource sends no headers); without it every client is the user `local` (protocol §5).
+//! It also counts the request against the caller's rate limit.
 
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use actors::command::Caller;
+use actors::error::RelayError;
 use actors::ids::UserId;
 
 use super::envelope::ApiError;
@@ -15,21 +18,53 @@ use crate::server::AppState;
 /// The caller of an HTTP request.
 pub struct HttpCaller(pub Caller);
 
+/// The token a request carries, from the `Authorization` header or the `token` query parameter.
+pub fn request_token(req: &HttpRequest) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    bearer.or_else(|| {
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .ok()
+            .and_then(|q| q.get("token").cloned())
+    })
+}
+
+/// The user a request acts for: `local` without auth, else the owner of its valid token.
+pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<UserId, RelayError> {
+    if !state.config.auth.enabled {
+        return Ok(UserId::new("local"));
+    }
+    let token = request_token(req).ok_or_else(|| {
+        RelayError::Unauthorized("a token is required (Authorization: Bearer …)".into())
+    })?;
+    state
+        .auth
+        .authenticate(&token)
+        .map_err(|error| error.to_relay())
+}
+
 impl FromRequest for HttpCaller {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let caller = Caller {
-            user: UserId::new("local"),
-            connection: None,
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            let error = RelayError::Internal("the server state is missing".into());
+            return ready(Err(ApiError::new(req, error).into()));
         };
-        let limited = req
-            .app_data::<web::Data<AppState>>()
-            .map(|state| state.limits.check(&caller.user))
-            .unwrap_or(Ok(()));
-        ready(match limited {
-            Ok(()) => Ok(HttpCaller(caller)),
+        let caller = authenticate(req, state).and_then(|user| {
+            state.limits.check(&user)?;
+            Ok(Caller {
+                user,
+                connection: None,
+            })
+        });
+        ready(match caller {
+            Ok(caller) => Ok(HttpCaller(caller)),
             Err(error) => Err(ApiError::new(req, error).into()),
         })
     }

@@ -17,16 +17,22 @@ use actors::session_info::now_ts;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
+use super::authn::WsAuth;
 use super::frames;
 use super::writer::Control;
 use crate::protocol::{parse_command, reply_data};
 
 /// Close codes of protocol v1 §3.
 pub mod close {
+    pub const AUTH_FAILED: u16 = 4001;
+    pub const FORBIDDEN: u16 = 4003;
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_LARGE: u16 = 1009;
     pub const PROTOCOL: u16 = 4000;
 }
+
+/// How often a signed-in connection checks that its token still holds.
+const TOKEN_CHECK: Duration = Duration::from_secs(1);
 
 /// Where the handshake stands.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,7 +53,9 @@ pub struct ConnectionSettings {
 /// A WebSocket connection actor.
 pub struct WsConnection {
     id: ConnectionId,
+    /// `local` until sign-in settles at `hello`.
     user: UserId,
+    auth: WsAuth,
     registry: Addr<Registry>,
     sink: ClientSink,
     control: mpsc::UnboundedSender<Control>,
@@ -59,7 +67,7 @@ pub struct WsConnection {
 impl WsConnection {
     pub fn new(
         id: ConnectionId,
-        user: UserId,
+        auth: WsAuth,
         registry: Addr<Registry>,
         sink: ClientSink,
         control: mpsc::UnboundedSender<Control>,
@@ -67,7 +75,8 @@ impl WsConnection {
     ) -> Self {
         WsConnection {
             id,
-            user,
+            user: UserId::new("local"),
+            auth,
             registry,
             sink,
             control,
@@ -174,6 +183,20 @@ impl WsConnection {
                 Some(frames::error(None, &error)),
                 ctx,
             );
+        }
+        let hello_token = object.get("token").and_then(Value::as_str);
+        match self.auth.on_hello(hello_token) {
+            Ok(user) => self.user = user,
+            Err(error) => {
+                log::info!("ws {}: sign-in failed at hello", self.id);
+                let frame = frames::error(None, &error);
+                return self.close(
+                    close::AUTH_FAILED,
+                    "authentication failed",
+                    Some(frame),
+                    ctx,
+                );
+            }
         }
         self.phase = Phase::Ready;
         let capabilities = object
@@ -287,16 +310,33 @@ impl Actor for WsConnection {
             let _ = act.control.send(Control::Ping);
         });
         ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
-            if act.phase == Phase::AwaitingHello {
-                let error = RelayError::BadRequest("no `hello` in time".into());
+            if act.phase != Phase::AwaitingHello {
+                return;
+            }
+            if act.auth.required() {
+                let error = RelayError::Unauthorized("no valid token in time".into());
+                let frame = frames::error(None, &error);
                 act.close(
-                    close::PROTOCOL,
-                    "no hello",
-                    Some(frames::error(None, &error)),
+                    close::AUTH_FAILED,
+                    "authentication required",
+                    Some(frame),
                     ctx,
                 );
+            } else {
+                let error = RelayError::BadRequest("no `hello` in time".into());
+                let frame = frames::error(None, &error);
+                act.close(close::PROTOCOL, "no hello", Some(frame), ctx);
             }
         });
+        if self.auth.required() {
+            // A token revoked or expired while the connection is open ends it at once.
+            ctx.run_interval(TOKEN_CHECK, |act, ctx| {
+                if act.phase == Phase::Ready && !act.auth.still_valid() {
+                    log::info!("ws {}: token revoked or expired, closing", act.id);
+                    act.close(close::FORBIDDEN, "token revoked or expired", None, ctx);
+                }
+            });
+        }
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

@@ -5,6 +5,7 @@
 //! connection is still an actix actor ([`connection::WsConnection`]) for its inbound frames and
 //! state, while a writer task ([`writer`]) drains a bounded queue into the socket.
 
+pub mod authn;
 pub mod connection;
 pub mod frames;
 pub mod writer;
@@ -12,7 +13,7 @@ pub mod writer;
 use actix::{Actor, AsyncContext};
 use actix_web::{web, HttpRequest, HttpResponse};
 use actors::client::ClientSink;
-use actors::ids::{ConnectionId, UserId};
+use actors::ids::ConnectionId;
 use tokio::sync::mpsc;
 
 use crate::server::AppState;
@@ -55,7 +56,7 @@ pub async fn upgrade(
     };
     let connection = WsConnection::new(
         id,
-        UserId::new("local"),
+        authn::WsAuth::at_upgrade(&req, &state),
         state.registry.clone(),
         sink,
         control_tx,

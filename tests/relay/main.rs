@@ -17,4 +17,5 @@ mod rate_limits;
 mod real_claude;
 mod reconnect;
 mod restart;
+mod signed_in;
 mod tls;

@@ -53,6 +53,11 @@ impl Client {
             .await
             .expect("connect in time")
             .expect("connect");
+        Client::from_socket(ws)
+    }
+
+    /// Wraps a socket already connected (say, with headers of the test's choosing).
+    pub fn from_socket(ws: Socket) -> Client {
         Client {
             ws,
             stash: VecDeque::new(),

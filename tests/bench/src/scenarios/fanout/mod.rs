@@ -7,15 +7,17 @@
 mod outcome;
 mod subscriber;
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::{check_alive, Env};
-use crate::client::Conn;
+use crate::client::{now_ns, Conn};
 use crate::proc_stats::{children_cpu, CpuMeter, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::{BenchServer, ServerOptions};
@@ -135,7 +137,9 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         sessions.push(control.create_session(&server.project()).await?);
     }
     let setup_started = Instant::now();
-    let (fast_tasks, slow_tasks, drain) = start_clients(&server, args, &sessions, slow).await?;
+    let drain_ns = Arc::new(AtomicU64::new(0));
+    let (fast_tasks, slow_tasks, drain) =
+        start_clients(&server, args, &sessions, slow, &drain_ns).await?;
     let setup = setup_started.elapsed();
     let mut before = Vec::with_capacity(sessions.len());
     for session in &sessions {
@@ -155,7 +159,20 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     let threads = ThreadCpuMeter::start(server.pid());
     let bench_cpu = CpuMeter::start("self");
     let started = Instant::now();
+    let started_ns = now_ns();
     send_prompts(&mut control, &sessions, args).await?;
+    let baseline = metrics_before
+        .as_deref()
+        .and_then(|text| server_metrics::value(text, SLOW_COUNTER));
+    let watcher = match (slow_tasks.len(), baseline) {
+        (0, _) | (_, None) => None,
+        (count, Some(baseline)) => Some(tokio::spawn(drain_when_all_cut(
+            server.addr,
+            baseline + count as f64,
+            drain.clone(),
+            drain_ns.clone(),
+        ))),
+    };
     let mut fast = Vec::with_capacity(fast_tasks.len());
     for task in fast_tasks {
         fast.push(task.await.unwrap_or_else(|e| failed(e.to_string())));
@@ -179,6 +196,13 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     for (session, before) in sessions.iter().zip(before) {
         stored += control.last_seq(session).await?.saturating_sub(before);
     }
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    let drained_at = match drain_ns.load(Ordering::Relaxed) {
+        0 => None,
+        at => Some(Duration::from_nanos(at.saturating_sub(started_ns))),
+    };
     let _ = drain.send(true);
     let mut slow_seen = Vec::with_capacity(slow_tasks.len());
     for task in slow_tasks {
@@ -211,6 +235,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         setup,
         server_view,
         slow_cut,
+        drained_at,
         threads,
     })
 }
@@ -223,6 +248,30 @@ const SLOW_COUNTER: &str = "relay_slow_consumers_total";
 
 type Tasks = Vec<JoinHandle<Seen>>;
 
+/// Opens the slow clients' drain as soon as the server has counted `target` slow consumers
+/// (`/metrics`): it gives up on a close frame it could not queue within 30 s, so a drain at the
+/// end of a long run would find no 4008 left to read. Notes when it did, in `drain_ns`.
+async fn drain_when_all_cut(
+    addr: SocketAddr,
+    target: f64,
+    drain: Arc<watch::Sender<bool>>,
+    drain_ns: Arc<AtomicU64>,
+) {
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        every.tick().await;
+        let Some(text) = server_metrics::snapshot(addr).await else {
+            continue;
+        };
+        if server_metrics::value(&text, SLOW_COUNTER).is_some_and(|cut| cut >= target) {
+            drain_ns.store(now_ns(), Ordering::Relaxed);
+            let _ = drain.send(true);
+            eprintln!("[bench] every slow client was cut off; draining them now");
+            return;
+        }
+    }
+}
+
 /// Connects and subscribes every client; answers once all are subscribed. Slow clients wait for
 /// the returned signal before they read again.
 async fn start_clients(
@@ -230,7 +279,8 @@ async fn start_clients(
     args: &FanoutArgs,
     sessions: &[String],
     slow: SlowPlan,
-) -> Result<(Tasks, Tasks, watch::Sender<bool>), Error> {
+    drain_ns: &Arc<AtomicU64>,
+) -> Result<(Tasks, Tasks, Arc<watch::Sender<bool>>), Error> {
     let total = sessions.len() * args.clients;
     let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), String>>();
@@ -245,6 +295,7 @@ async fn start_clients(
             permits: permits.clone(),
             ready: ready_tx.clone(),
             recv_buffer: if is_slow { slow.recv_buffer } else { None },
+            drain_ns: drain_ns.clone(),
         };
         if is_slow {
             slow_tasks.push(tokio::spawn(client.run_slow(drain_rx.clone())));
@@ -266,7 +317,7 @@ async fn start_clients(
             eprintln!("[bench] fanout: {subscribed}/{total} subscribed");
         }
     }
-    Ok((fast, slow_tasks, drain_tx))
+    Ok((fast, slow_tasks, Arc::new(drain_tx)))
 }
 
 /// `session.prompt` `load N RATE` for every session, sent together, then their responses.

@@ -25,6 +25,8 @@ pub struct Outcome {
     pub server_view: Vec<(String, server_metrics::Delta)>,
     /// Slow consumers the server counted during the run (`/metrics`), if it told.
     pub slow_cut: Option<f64>,
+    /// When the slow clients began to drain, after the start of the load, if before its end.
+    pub drained_at: Option<Duration>,
     /// Server CPU by thread name during the load.
     pub threads: Vec<crate::proc_stats::ThreadUse>,
 }
@@ -32,9 +34,13 @@ pub struct Outcome {
 impl Outcome {
     /// Latency, loss and throughput of the clients that read.
     pub fn describe(&self, args: &FanoutArgs, report: &mut Report) {
-        let mut latencies: Vec<u64> = Vec::new();
+        let mut before: Vec<u64> = Vec::new();
         for seen in &self.fast {
-            latencies.extend_from_slice(&seen.latencies);
+            before.extend_from_slice(&seen.latencies);
+        }
+        let mut latencies = before.clone();
+        for seen in &self.fast {
+            latencies.extend_from_slice(&seen.latencies_after_drain);
         }
         let lat = Summary::of(&mut latencies);
         let received: u64 = self.fast.iter().map(Seen::received).sum();
@@ -56,6 +62,12 @@ impl Outcome {
         report.float("latency_p99", ms(lat.p99), "ms");
         report.float("latency_max", ms(lat.max), "ms");
         report.float("latency_mean", ms(lat.mean), "ms");
+        if let Some(at) = self.drained_at {
+            let quiet = Summary::of(&mut before);
+            report.float("slow_drain_started_after", at.as_secs_f64(), "s");
+            report.float("latency_p50_lines_sent_before_drain", ms(quiet.p50), "ms");
+            report.float("latency_p99_lines_sent_before_drain", ms(quiet.p99), "ms");
+        }
         report.figure("lines_expected_per_client", self.expected, "");
         report.figure("lines_received_total", received, "");
         report.figure("dropped", dropped, "");

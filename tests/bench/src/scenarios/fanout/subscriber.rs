@@ -2,6 +2,7 @@
 //! latency, or (slow-consumers) one that stops reading after subscribing until told to drain.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 pub struct Seen {
     /// Receive time − `sent_ns` of each assistant line, in ns.
     pub latencies: Vec<u64>,
+    /// The same for lines sent after the slow clients began to drain (slow-consumers only).
+    pub latencies_after_drain: Vec<u64>,
     /// Event frames of any kind.
     pub events: u64,
     /// Places where `seq` did not follow the previous one.
@@ -49,6 +52,8 @@ pub struct Client {
     /// Told once the client is subscribed (or could not be).
     pub ready: mpsc::UnboundedSender<Result<(), String>>,
     pub recv_buffer: Option<u32>,
+    /// When the slow clients began to drain (ns since the epoch), 0 until then.
+    pub drain_ns: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -69,6 +74,7 @@ impl Client {
 
     /// Reads everything until the load's prompt ends.
     pub async fn run_fast(self) -> Seen {
+        let drain_ns = self.drain_ns.clone();
         let Some(mut conn) = self.subscribe().await else {
             return failed("could not subscribe".into());
         };
@@ -77,7 +83,8 @@ impl Client {
         loop {
             match conn.recv(IDLE_LIMIT).await {
                 Ok(Incoming::Text(text, at)) => {
-                    if seen.record(&text, at, &mut last_seq) {
+                    let drained = drain_ns.load(Ordering::Relaxed);
+                    if seen.record(&text, at, drained, &mut last_seq) {
                         seen.done_at = Some(Instant::now());
                         conn.close().await;
                         return seen;
@@ -110,7 +117,7 @@ impl Client {
         loop {
             match conn.recv(DRAIN_IDLE).await {
                 Ok(Incoming::Text(text, at)) => {
-                    if seen.record(&text, at, &mut last_seq) {
+                    if seen.record(&text, at, 0, &mut last_seq) {
                         seen.done_at = Some(Instant::now());
                     }
                 }
@@ -130,8 +137,9 @@ impl Client {
 }
 
 impl Seen {
-    /// Takes one frame into account; answers true when it ends the load.
-    fn record(&mut self, text: &str, at: u64, last_seq: &mut u64) -> bool {
+    /// Takes one frame into account (`drained`: when the slow clients began to drain, 0 if not
+    /// yet); answers true when it ends the load.
+    fn record(&mut self, text: &str, at: u64, drained: u64, last_seq: &mut u64) -> bool {
         let Some(frame) = Frame::parse(text) else {
             return false;
         };
@@ -146,7 +154,12 @@ impl Seen {
             *last_seq = seq;
         }
         if let Some(sent) = frame.sent_ns() {
-            self.latencies.push(at.saturating_sub(sent));
+            let latency = at.saturating_sub(sent);
+            if drained != 0 && sent >= drained {
+                self.latencies_after_drain.push(latency);
+            } else {
+                self.latencies.push(latency);
+            }
         }
         let ended = frame.kind_is("prompt.completed") || frame.kind_is("prompt.failed");
         if ended {
@@ -156,6 +169,6 @@ impl Seen {
     }
 
     pub fn received(&self) -> u64 {
-        self.latencies.len() as u64
+        (self.latencies.len() + self.latencies_after_drain.len()) as u64
     }
 }

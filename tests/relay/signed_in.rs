@@ -1,0 +1,358 @@
+//! With `auth.enabled`: tokens on every transport, 4001/4003, and ownership (protocol §5):
+//! another user's session does not exist for you, on any route or request.
+
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::support::client::Client;
+use crate::support::http::{request, Response};
+use crate::support::server::{Settings, TestServer};
+
+fn signed_in_server(extra: Settings) -> TestServer {
+    TestServer::start_with(
+        extra
+            .set("auth", "enabled = true")
+            .set("auth", "handshake_timeout_s = 2"),
+    )
+}
+
+/// `pocket-relay token …` against the server's store, as an operator would run it.
+fn token_command(server: &TestServer, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
+        .arg("token")
+        .args(args)
+        .arg("--config")
+        .arg(server.dir.path().join("config.toml"))
+        .current_dir(server.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pocket-relay token");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn issue(server: &TestServer, user: &str) -> String {
+    token_command(server, &["issue", "--user", user])
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// The id of `user`'s token in `token list`.
+fn token_id(server: &TestServer, user: &str) -> String {
+    let list = token_command(server, &["list"]);
+    let line = list
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(user))
+        .expect("listed");
+    line.split_whitespace().next().unwrap().to_string()
+}
+
+async fn call(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let auth = format!("Bearer {token}");
+    let body = body.map(|b| b.to_string());
+    let mut headers = vec![("Authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    request(
+        &server.url,
+        method,
+        path,
+        &headers,
+        body.as_deref().map(str::as_bytes),
+    )
+    .await
+}
+
+/// Connects and says hello with `token`.
+async fn connect_as(server: &TestServer, token: &str) -> Client {
+    let mut client = Client::connect_raw(&server.ws_url()).await;
+    client
+        .send(json!({"type": "hello", "protocol": 1, "token": token}))
+        .await;
+    let welcome = client.recv().await.expect("welcome");
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    client.welcome = welcome;
+    client
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_checked_on_every_transport() {
+    let server = signed_in_server(Settings::default());
+    let alice = issue(&server, "alice");
+
+    // HTTP: none → 401; bearer or ?token= → the user's own view.
+    let none = request(&server.url, "GET", "/api/v1/sessions", &[], None).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(none.json()["error"]["code"], "unauthorized");
+    let bad = call(&server, "prt_not-a-token", "GET", "/api/v1/sessions", None).await;
+    assert_eq!(bad.status, 401);
+    assert_eq!(
+        call(&server, &alice, "GET", "/api/v1/sessions", None)
+            .await
+            .status,
+        200
+    );
+    let query = request(
+        &server.url,
+        "GET",
+        &format!("/api/v1/sessions?token={alice}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(query.status, 200);
+    // Monitoring: /health and /ready need none, /metrics does.
+    assert_eq!(
+        request(&server.url, "GET", "/health", &[], None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(&server.url, "GET", "/ready", &[], None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(&server.url, "GET", "/metrics", &[], None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        call(&server, &alice, "GET", "/metrics", None).await.status,
+        200
+    );
+
+    // WebSocket: hello.token, or the upgrade's Authorization header.
+    let phone = connect_as(&server, &alice).await;
+    assert_eq!(phone.welcome["user"], "alice");
+    let mut upgrade = server.ws_url().into_client_request().unwrap();
+    upgrade
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {alice}").parse().unwrap());
+    let (ws, _) = tokio_tungstenite::connect_async(upgrade).await.unwrap();
+    let mut browser = Client::from_socket(ws);
+    browser.send(json!({"type": "hello", "protocol": 1})).await;
+    assert_eq!(browser.recv().await.unwrap()["user"], "alice");
+
+    // No token at hello, or a bad one: 4001.
+    let mut anonymous = Client::connect_raw(&server.ws_url()).await;
+    anonymous
+        .send(json!({"type": "hello", "protocol": 1}))
+        .await;
+    assert_eq!(
+        anonymous.recv().await.unwrap()["error"]["code"],
+        "unauthorized"
+    );
+    assert_eq!(anonymous.closed().await.code, 4001);
+    let mut wrong = Client::connect_raw(&format!("{}?token=prt_wrong", server.ws_url())).await;
+    wrong.send(json!({"type": "hello", "protocol": 1})).await;
+    assert_eq!(wrong.closed().await.code, 4001);
+    // Silence: no token within auth.handshake_timeout_s.
+    let mut silent = Client::connect_raw(&server.ws_url()).await;
+    assert_eq!(silent.closed().await.code, 4001);
+}
+
+#[tokio::test]
+async fn a_token_revoked_while_its_websocket_is_open_closes_it_with_4003() {
+    let server = signed_in_server(Settings::default());
+    let alice = issue(&server, "alice");
+    let mut phone = connect_as(&server, &alice).await;
+    assert_eq!(phone.request("ping", json!({})).await["ok"], true);
+    token_command(&server, &["revoke", &token_id(&server, "alice")]);
+    assert_eq!(phone.closed().await.code, 4003);
+    assert_eq!(
+        call(&server, &alice, "GET", "/api/v1/sessions", None)
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn another_users_session_is_not_found_on_every_route_and_request() {
+    let server = signed_in_server(Settings::default());
+    let alice_token = issue(&server, "alice");
+    let bob_token = issue(&server, "bob");
+    let mut alice = connect_as(&server, &alice_token).await;
+    let session = alice.create(&server.project()).await;
+    alice.subscribe(&session, 0).await;
+    let prompt = alice.prompt(&session, "permission Bash").await;
+    let requested = alice.wait_kind("permission.requested").await;
+    let request_id = requested["data"]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Every WebSocket request of §3 that names a session.
+    let mut bob = connect_as(&server, &bob_token).await;
+    let s = session.as_str();
+    let requests = [
+        ("session.get", json!({"session_id": s})),
+        (
+            "session.subscribe",
+            json!({"session_id": s, "after_seq": 0}),
+        ),
+        ("session.unsubscribe", json!({"session_id": s})),
+        ("session.prompt", json!({"session_id": s, "text": "steal"})),
+        ("session.interrupt", json!({"session_id": s})),
+        (
+            "session.permission",
+            json!({"session_id": s, "request_id": request_id, "decision": "allow"}),
+        ),
+        ("session.pause", json!({"session_id": s})),
+        ("session.resume", json!({"session_id": s})),
+        (
+            "session.set_permission_mode",
+            json!({"session_id": s, "permission_mode": "plan"}),
+        ),
+        ("session.stop", json!({"session_id": s})),
+        ("session.delete", json!({"session_id": s})),
+    ];
+    for (kind, fields) in requests {
+        let answer = bob.request(kind, fields).await;
+        assert_eq!(answer["error"]["code"], "not_found", "{kind}: {answer}");
+        assert!(
+            !answer.to_string().contains("alice"),
+            "{kind} leaked the owner: {answer}"
+        );
+    }
+    assert_eq!(
+        bob.ok("session.list", json!({})).await["sessions"],
+        json!([])
+    );
+    assert!(bob.events.is_empty(), "bob received alice's events");
+
+    // Every HTTP route of §4 that names a session.
+    let p = format!("/api/v1/sessions/{session}");
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", p.clone(), None),
+        ("DELETE", p.clone(), None),
+        (
+            "POST",
+            format!("{p}/prompts"),
+            Some(json!({"text": "steal"})),
+        ),
+        (
+            "POST",
+            format!("{p}/prompts?stream=ndjson"),
+            Some(json!({"text": "steal"})),
+        ),
+        ("POST", format!("{p}/interrupt"), None),
+        ("POST", format!("{p}/stop"), None),
+        ("POST", format!("{p}/pause"), None),
+        ("POST", format!("{p}/resume"), None),
+        (
+            "POST",
+            format!("{p}/permissions/{request_id}"),
+            Some(json!({"decision": "allow"})),
+        ),
+        ("GET", format!("{p}/events?after_seq=0"), None),
+        ("GET", format!("{p}/stream"), None),
+        ("GET", format!("{p}/export?format=markdown"), None),
+    ];
+    for (method, path, body) in routes {
+        let answer = call(&server, &bob_token, method, &path, body).await;
+        assert_eq!(answer.status, 404, "{method} {path}: {}", answer.body);
+        assert_eq!(answer.json()["error"]["code"], "not_found");
+    }
+    let listed = call(&server, &bob_token, "GET", "/api/v1/sessions", None).await;
+    assert_eq!(listed.json()["data"]["sessions"], json!([]));
+    let clients = call(&server, &bob_token, "GET", "/api/v1/clients", None).await;
+    let clients = clients.json()["data"]["clients"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(clients
+        .iter()
+        .all(|c| c["subscriptions"].as_array().unwrap().is_empty()));
+    assert!(clients
+        .iter()
+        .all(|c| c["connection_id"] != alice.welcome["connection_id"]));
+    let metrics = call(&server, &bob_token, "GET", "/metrics", None)
+        .await
+        .body;
+    assert!(!metrics.contains(&session) && !metrics.contains("alice"));
+
+    // Alice's session is untouched: her permission is still pending and she can answer it.
+    alice
+        .ok(
+            "session.permission",
+            json!({"session_id": s, "request_id": request_id, "decision": "allow"}),
+        )
+        .await;
+    assert_eq!(
+        alice.wait_prompt_end(&prompt).await["kind"],
+        "prompt.completed"
+    );
+}
+
+#[tokio::test]
+async fn a_symlink_out_of_the_allowed_root_is_refused() {
+    let server = TestServer::start();
+    let outside = tempfile::tempdir().unwrap();
+    let link = server.dir.path().join("escape");
+    std::os::unix::fs::symlink(outside.path(), &link).unwrap();
+    let mut phone = Client::connect(&server.ws_url()).await;
+    let code = phone
+        .err("session.create", json!({"cwd": link.to_string_lossy()}))
+        .await;
+    assert_eq!(code, "forbidden");
+    let dotdot = format!("{}/project/../../", server.dir.path().display());
+    assert_eq!(
+        phone.err("session.create", json!({"cwd": dotdot})).await,
+        "forbidden"
+    );
+    // Inside the root, a symlink to another place inside is fine.
+    let inner = server.dir.path().join("inner-link");
+    std::os::unix::fs::symlink(server.dir.path().join("project"), &inner).unwrap();
+    phone.create(&inner.to_string_lossy()).await;
+}
+
+#[tokio::test]
+async fn sessions_per_user_are_limited() {
+    let server = TestServer::start_with(Settings::default().set("sessions", "max_per_user = 2"));
+    let mut phone = Client::connect(&server.ws_url()).await;
+    phone.create(&server.project()).await;
+    phone.create(&server.project()).await;
+    assert_eq!(
+        phone
+            .err("session.create", json!({"cwd": server.project()}))
+            .await,
+        "forbidden"
+    );
+}
+
+#[test]
+fn auth_off_is_refused_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[server]\nbind = \"0.0.0.0:0\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("loopback"), "{stderr}");
+}
