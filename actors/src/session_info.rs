@@ -60,6 +60,10 @@ pub struct SessionInfo {
     pub last_seq: Seq,
     pub queue_length: usize,
     pub pending_permissions: Vec<PermissionRequestId>,
+    /// Tools a client allowed `always` in this session; every later process is started with them
+    /// allowed (`--allowedTools`), so the answer outlives the process.
+    #[serde(default)]
+    pub always_allowed: Vec<String>,
 }
 
 /// The current time as protocol v1 writes it: RFC 3339, UTC, milliseconds.

@@ -330,6 +330,50 @@ async fn allow_always_is_not_asked_again_in_the_same_process() {
 }
 
 #[tokio::test]
+async fn allow_always_outlives_the_process() {
+    let server = TestServer::start();
+    let (mut phone, session) = phone_with_session(&server).await;
+    let (first, requested) = ask(&mut phone, &session, RM_BUILD).await;
+    let answered = answer(
+        &mut phone,
+        &session,
+        &request_id(&requested),
+        "allow",
+        json!({"always": true}),
+    )
+    .await;
+    assert_eq!(answered["ok"], true, "{answered}");
+    prompt_end(&mut phone, &first).await;
+    assert_eq!(
+        session_info(&mut phone, &session).await["always_allowed"],
+        json!(["Bash"])
+    );
+    // A new process (after a stop, an idle timeout or a restart) starts with Bash allowed.
+    phone
+        .ok("session.stop", json!({"session_id": session}))
+        .await;
+    let again = phone.prompt(&session, RM_BUILD).await;
+    assert_eq!(
+        prompt_end(&mut phone, &again).await["kind"],
+        "prompt.completed"
+    );
+    assert_eq!(count(&phone, "permission.requested"), 1, "not asked again");
+    let spawns = server.spawns();
+    assert_eq!(spawns.len(), 2);
+    let argv: Vec<&str> = spawns[1]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let at = argv
+        .iter()
+        .position(|a| *a == "--allowedTools")
+        .expect("--allowedTools");
+    assert_eq!(argv[at + 1], "Bash");
+}
+
+#[tokio::test]
 async fn an_unanswered_request_is_denied_after_the_timeout() {
     let server = TestServer::start_with(Settings::default().set("permissions", "timeout_s = 1"));
     let (mut phone, session) = phone_with_session(&server).await;

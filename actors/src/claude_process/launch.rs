@@ -18,6 +18,8 @@ pub struct LaunchSpec {
     pub stream_deltas: bool,
     /// Continue this conversation (`--resume`).
     pub resume: Option<String>,
+    /// Tools allowed without asking (`--allowedTools`).
+    pub allowed_tools: Vec<String>,
 }
 
 impl LaunchSpec {
@@ -46,6 +48,10 @@ impl LaunchSpec {
         if let Some(model) = &self.model {
             args.push("--model".into());
             args.push(model.clone());
+        }
+        if !self.allowed_tools.is_empty() {
+            args.push("--allowedTools".into());
+            args.push(self.allowed_tools.join(","));
         }
         if self.permission_mode != PermissionMode::Default {
             args.push("--permission-mode".into());

@@ -119,6 +119,7 @@ impl Session {
             permission_mode: self.info.permission_mode,
             stream_deltas: self.info.stream_deltas,
             resume: self.info.claude_session_id.clone(),
+            allowed_tools: self.info.always_allowed.clone(),
         };
         let id = self.next_agent_id;
         self.next_agent_id += 1;

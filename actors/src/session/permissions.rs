@@ -23,6 +23,8 @@ struct Pending {
     input: Value,
     tool_use_id: Option<String>,
     timer: Option<SpawnHandle>,
+    /// When it was asked, for the wait-time metric.
+    asked_at: std::time::Instant,
 }
 
 /// The session's open permission requests, and the ids of closed ones (to tell `conflict` from
@@ -76,8 +78,10 @@ impl Session {
                 input: input.clone(),
                 tool_use_id: tool_use_id.clone(),
                 timer,
+                asked_at: std::time::Instant::now(),
             },
         );
+        self.deps.metrics.permissions_pending.inc();
         self.info.pending_permissions.push(request_id.clone());
         self.touch();
         self.emit(
@@ -132,6 +136,10 @@ impl Session {
                 });
                 if let Some(id) = &pending.tool_use_id {
                     body["toolUseID"] = json!(id);
+                }
+                if answer.always && !self.info.always_allowed.contains(&pending.tool_name) {
+                    // Remembered for the session, so a later process starts with it allowed.
+                    self.info.always_allowed.push(pending.tool_name.clone());
                 }
                 if answer.always {
                     body["updatedPermissions"] = json!([{
@@ -240,6 +248,9 @@ impl Session {
             if let Some(timer) = pending.timer {
                 ctx.cancel_future(timer);
             }
+            self.deps.metrics.permissions_pending.dec();
+            let waited = pending.asked_at.elapsed().as_secs_f64();
+            self.deps.metrics.permission_wait_seconds.observe(waited);
         }
         self.permissions.closed.insert(id.clone());
         self.info.pending_permissions.retain(|p| p != id);

@@ -26,6 +26,10 @@ pub struct Args {
     /// Lines per second load-claude writes them at (high: as fast as the relay takes them)
     #[arg(long, default_value_t = 1_000_000.0)]
     pub rate: f64,
+    /// Load the session this many times (N events each) before the replay, reading the server's
+    /// RSS after each: tells memory held per burst from memory reused between bursts
+    #[arg(long, default_value_t = 1)]
+    pub loads: u32,
 }
 
 impl Default for Args {
@@ -33,6 +37,7 @@ impl Default for Args {
         Args {
             events: 100_000,
             rate: 1_000_000.0,
+            loads: 1,
         }
     }
 }
@@ -44,6 +49,8 @@ impl Args {
             self.events.to_string(),
             "--rate".into(),
             self.rate.to_string(),
+            "--loads".into(),
+            self.loads.to_string(),
         ]
     }
 }
@@ -59,7 +66,15 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .await?;
     let pid = server.pid();
     let rss_rest = rss_bytes(pid)?;
-    let (session, fill_time) = fill(&server.addr, &server.project(), args).await?;
+    let mut writer = Conn::open(server.addr, None).await?;
+    let session = writer.create_session(&server.project()).await?;
+    let mut fill_time = Duration::ZERO;
+    let mut rss_after_loads = Vec::new();
+    for _ in 0..args.loads.max(1) {
+        fill_time += fill(&mut writer, &session, args).await?;
+        rss_after_loads.push(rss_bytes(pid)?);
+    }
+    drop(writer);
     eprintln!(
         "[bench] replay: {} events stored in {:.1} s; replaying",
         args.events,
@@ -102,6 +117,15 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.float("server_cpu_during_replay", server_cpu, "% of one core");
     thread_figures(&mut report, &threads);
     report.float("server_rss_at_rest", mib(rss_rest as f64), "MiB");
+    if rss_after_loads.len() > 1 {
+        for (i, rss) in rss_after_loads.iter().enumerate() {
+            report.float(
+                &format!("server_rss_after_load_{}", i + 1),
+                mib(*rss as f64),
+                "MiB",
+            );
+        }
+    }
     report.float(
         "server_rss_after_load_before_replay",
         mib(rss_before as f64),
@@ -125,16 +149,11 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     Ok(report)
 }
 
-/// Creates a session and has load-claude write `events` lines into it; answers the session and
-/// how long storing them took (prompt sent → the session idle again with every line stored).
-/// Nobody subscribes meanwhile: a live subscriber this far behind a burst is cut off (4008).
-async fn fill(
-    addr: &std::net::SocketAddr,
-    project: &str,
-    args: &Args,
-) -> Result<(String, Duration), Error> {
-    let mut writer = Conn::open(*addr, None).await?;
-    let session = writer.create_session(project).await?;
+/// Has load-claude write `events` more lines into the session; answers how long storing them
+/// took (prompt sent → the session idle again with every line stored). Nobody subscribes
+/// meanwhile: a live subscriber this far behind a burst is cut off (4008).
+async fn fill(writer: &mut Conn, session: &str, args: &Args) -> Result<Duration, Error> {
+    let target = writer.last_seq(session).await? + args.events;
     let started = Instant::now();
     let text = format!("load {} {}", args.events, args.rate);
     writer
@@ -152,8 +171,8 @@ async fn fill(
         let info = &data["session"];
         let stored = info["last_seq"].as_u64().unwrap_or(0);
         let idle = info["status"] == "idle" && info["queue_length"].as_u64() == Some(0);
-        if idle && stored >= args.events {
-            return Ok((session, started.elapsed()));
+        if idle && stored >= target {
+            return Ok(started.elapsed());
         }
         if Instant::now() > deadline {
             return Err(format!("the load did not finish in time ({stored} events stored)").into());

@@ -69,7 +69,8 @@
 //! `"interrupt":true` instead a user line `[Request interrupted by user for tool use]` and result
 //! `error_during_execution` (`terminal_reason:"aborted_tools"`). An `updatedPermissions` entry of
 //! type `addRules` naming TOOL makes later `permission TOOL` turns in this process run without
-//! asking; so do permission mode `bypassPermissions`, and `acceptEdits` for Write/Edit/NotebookEdit.
+//! asking; so do `--allowedTools A,B` at launch, permission mode `bypassPermissions`, and
+//! `acceptEdits` for Write/Edit/NotebookEdit.
 //! Without `--permission-prompt-tool stdio` the tool is denied at once with a
 //! `system/permission_denied` line, as the real CLI does.
 //!
@@ -121,7 +122,8 @@ const BOOL_FLAGS: [&str; 9] = [
     "--continue",
 ];
 /// Flags that always take the next argument as their value.
-const VALUE_FLAGS: [&str; 8] = [
+const VALUE_FLAGS: [&str; 9] = [
+    "--allowedTools",
     "--input-format",
     "--output-format",
     "--permission-prompt-tool",
@@ -142,6 +144,8 @@ struct Config {
     partial_messages: bool,
     prompt_tool_stdio: bool,
     bypass_allowed: bool,
+    /// `--allowedTools A,B`: tools that run without asking.
+    allowed_tools: HashSet<String>,
 }
 
 impl Config {
@@ -172,6 +176,14 @@ impl Config {
             prompt_tool_stdio: value(&["--permission-prompt-tool"]).as_deref() == Some("stdio"),
             bypass_allowed: initial_mode == BYPASS || has("--dangerously-skip-permissions"),
             initial_mode,
+            allowed_tools: value(&["--allowedTools"])
+                .map(|list| {
+                    list.split([',', ' '])
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             args,
         }
     }
@@ -303,6 +315,7 @@ impl Shared {
     fn new(cfg: Config) -> Shared {
         let state = State {
             mode: cfg.initial_mode.clone(),
+            always_allowed: cfg.allowed_tools.clone(),
             ..State::default()
         };
         Shared {
