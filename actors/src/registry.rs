@@ -342,12 +342,16 @@ impl Handler<Request> for Registry {
                     _ => None,
                 };
                 let connection = caller.connection.clone();
+                let deleting = matches!(op, SessionOp::Delete).then(|| caller.user.clone());
                 let ask = addr.send(SessionRequest { caller, op });
                 Box::pin(ask.into_actor(self).map(move |answer, act, _| {
                     let reply = answer
                         .unwrap_or_else(|_| Err(RelayError::SessionNotFound(id.to_string())))?;
                     if let (Some(subscribed), Some(connection)) = (subscription, connection) {
                         act.note_subscription(&connection, id, subscribed);
+                    }
+                    if let Some(user) = deleting {
+                        log::info!("session {id} deleted by {user}");
                     }
                     Ok(reply)
                 }))

@@ -102,7 +102,11 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let max = samples.iter().copied().max().unwrap_or(0);
     let rate = received as f64 / elapsed.as_secs_f64().max(1e-9);
     let mut report = Report::new("replay", env.command("replay", &args.to_args()));
-    report.figure("lines_loaded", args.events, "");
+    report.figure(
+        "lines_loaded",
+        args.events * u64::from(args.loads.max(1)),
+        "",
+    );
     report.float("load_time", fill_time.as_secs_f64(), "s");
     report.float(
         "ingest_rate",
