@@ -6,6 +6,7 @@ mod support;
 mod agent_lifecycle;
 mod auth;
 mod chaos;
+mod fuzz;
 mod handshake;
 mod heartbeat;
 mod http_api;
