@@ -106,6 +106,9 @@ impl EventStore for SqliteStore {
             return future::ready(Err(StoreError("the store's writer is not running".into())))
                 .boxed();
         }
+        if let Some(error) = self.writer.failing() {
+            return future::ready(Err(StoreError(format!("writes are failing: {error}")))).boxed();
+        }
         let readers = self.readers.clone();
         readers
             .read(|conn| {

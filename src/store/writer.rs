@@ -5,6 +5,7 @@
 //! bad batch fail the others, or run on an async runtime's thread.
 
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -25,6 +26,8 @@ type Job = (WriteBatch, oneshot::Sender<Result<(), StoreError>>);
 pub struct Writer {
     queue: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The error of the latest write when it failed; cleared by the next one that succeeds.
+    failing: Arc<Mutex<Option<String>>>,
 }
 
 impl Writer {
@@ -32,14 +35,22 @@ impl Writer {
     /// events (0 = keep all).
     pub fn start(conn: Connection, retain_events: u64) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
+        let failing = Arc::new(Mutex::new(None));
+        let health = failing.clone();
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, retain_events))
+            .spawn(move || run(conn, rx, retain_events, &health))
             .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
         Ok(Writer {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            failing,
         })
+    }
+
+    /// Why writes are failing, if the latest one did.
+    pub fn failing(&self) -> Option<String> {
+        lock(&self.failing).clone()
     }
 
     /// Queues a batch; the receiver gets its result once it is committed (or failed).
@@ -90,7 +101,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The thread's loop: wait for a batch, take whatever else is queued, commit them together.
-fn run(mut conn: Connection, queue: Receiver<Job>, retain_events: u64) {
+fn run(
+    mut conn: Connection,
+    queue: Receiver<Job>,
+    retain_events: u64,
+    failing: &Mutex<Option<String>>,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -99,14 +115,17 @@ fn run(mut conn: Connection, queue: Receiver<Job>, retain_events: u64) {
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, group, retain_events);
+        let failure = commit_group(&mut conn, group, retain_events);
+        *lock(failing) = failure;
     }
     finish(&conn);
     log::debug!("store writer stopped");
 }
 
-/// Commits a group in one transaction; if that fails, each batch in its own.
-fn commit_group(conn: &mut Connection, group: Vec<Job>, retain_events: u64) {
+/// Commits a group in one transaction; if that fails, each batch in its own. Answers the last
+/// failure, if any batch failed.
+fn commit_group(conn: &mut Connection, group: Vec<Job>, retain_events: u64) -> Option<String> {
+    let mut failure = None;
     let (batches, answers): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     let results = match commit(conn, &batches, retain_events) {
         Ok(()) => batches.iter().map(|_| Ok(())).collect(),
@@ -128,10 +147,12 @@ fn commit_group(conn: &mut Connection, group: Vec<Job>, retain_events: u64) {
                 "store: batch for session {} failed: {error}",
                 batch.session_id
             );
+            failure = Some(error.to_string());
         }
         // The waiter may have gone away; the batch is committed (or not) all the same.
         let _ = answer.send(result);
     }
+    failure
 }
 
 /// Applies the batches in one transaction; on any error nothing of them is kept.

@@ -19,4 +19,5 @@ mod real_claude;
 mod reconnect;
 mod restart;
 mod signed_in;
+mod store_failure;
 mod tls;

@@ -127,7 +127,6 @@ impl Session {
     fn emit(&mut self, data: EventData, ctx: &mut Context<Self>) -> Seq {
         self.count_prompt(&data);
         let seq = self.log.append(&data);
-        self.info.last_seq = seq;
         self.flush(ctx);
         seq
     }
@@ -229,6 +228,8 @@ impl Session {
             self.deps.metrics.slow_consumers.inc_by(slow);
         }
         let stored = self.log.stored_seq();
+        // The session object reports what clients can have seen: the committed seq.
+        self.info.last_seq = stored;
         while let Some(delta) = self.held_deltas.front() {
             if delta.after_seq > stored {
                 break;

@@ -7,6 +7,7 @@
 
 mod client;
 mod frame;
+mod http;
 mod proc_stats;
 mod report;
 mod scenarios;

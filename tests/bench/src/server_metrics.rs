@@ -4,10 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// One histogram: cumulative bucket counts by upper bound, sum and count.
 #[derive(Clone, Debug, Default)]
@@ -55,7 +51,7 @@ impl Histogram {
 
 /// The text of `GET /metrics`, if the server has it.
 pub async fn snapshot(addr: SocketAddr) -> Option<String> {
-    get(addr, "/metrics").await
+    crate::http::get(addr, "/metrics").await
 }
 
 /// The value of a counter or gauge without labels (`relay_slow_consumers_total`).
@@ -94,21 +90,4 @@ pub fn histogram(text: &str, name: &str) -> Histogram {
         }
     }
     h
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let fetch = async {
-        let mut stream = TcpStream::connect(addr).await.ok()?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.ok()?;
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.1 200").then(|| body.to_string())
-    };
-    tokio::time::timeout(Duration::from_secs(10), fetch)
-        .await
-        .ok()
-        .flatten()
 }

@@ -1,6 +1,7 @@
 //! `replay`: how fast a stored history reaches a client that reconnects from 0, and whether the
 //! server's memory stays flat while it streams (the replay is paged and flow-controlled).
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,7 +72,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut fill_time = Duration::ZERO;
     let mut rss_after_loads = Vec::new();
     for _ in 0..args.loads.max(1) {
-        fill_time += fill(&mut writer, &session, args).await?;
+        fill_time += fill(&mut writer, server.addr, &session, args).await?;
         rss_after_loads.push(rss_bytes(pid)?);
     }
     drop(writer);
@@ -154,9 +155,14 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
 }
 
 /// Has load-claude write `events` more lines into the session; answers how long storing them
-/// took (prompt sent → the session idle again with every line stored). Nobody subscribes
+/// took (prompt sent → the session idle again and every event durable). Nobody subscribes
 /// meanwhile: a live subscriber this far behind a burst is cut off (4008).
-async fn fill(writer: &mut Conn, session: &str, args: &Args) -> Result<Duration, Error> {
+async fn fill(
+    writer: &mut Conn,
+    addr: SocketAddr,
+    session: &str,
+    args: &Args,
+) -> Result<Duration, Error> {
     let target = writer.last_seq(session).await? + args.events;
     let started = Instant::now();
     let text = format!("load {} {}", args.events, args.rate);
@@ -169,20 +175,30 @@ async fn fill(writer: &mut Conn, session: &str, args: &Args) -> Result<Duration,
     // Generous: at least a minute, plus a millisecond per event.
     let deadline = Instant::now() + Duration::from_secs(60) + Duration::from_millis(args.events);
     loop {
+        // The session object runs ahead of the store (its last_seq counts events not yet
+        // committed), so the end is the session idle *and* the store holding its last event.
         let data = writer
             .request("session.get", json!({"session_id": session}))
             .await?;
         let info = &data["session"];
-        let stored = info["last_seq"].as_u64().unwrap_or(0);
+        let assigned = info["last_seq"].as_u64().unwrap_or(0);
         let idle = info["status"] == "idle" && info["queue_length"].as_u64() == Some(0);
-        if idle && stored >= target {
+        if idle && assigned >= target && stored_seq(addr, session).await >= Some(assigned) {
             return Ok(started.elapsed());
         }
         if Instant::now() > deadline {
-            return Err(format!("the load did not finish in time ({stored} events stored)").into());
+            return Err(format!("the load did not finish in time ({assigned} events)").into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The highest durable seq of a session, from a one-event page of `GET …/events`.
+async fn stored_seq(addr: SocketAddr, session: &str) -> Option<u64> {
+    let path = format!("/api/v1/sessions/{session}/events?after_seq=0&limit=1");
+    let body = crate::http::get(addr, &path).await?;
+    let page: serde_json::Value = serde_json::from_str(&body).ok()?;
+    page["data"]["last_seq"].as_u64()
 }
 
 /// Reads the replay until the event with `last_seq`; answers events received and seq gaps.
