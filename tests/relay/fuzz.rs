@@ -154,7 +154,7 @@ fn random_frames_are_each_answered_and_never_break_the_connection() {
     let (mut ws, _) = tungstenite::client(format!("ws://{host}/ws"), stream).unwrap();
     ws.send(Message::text(r#"{"type":"hello","protocol":1}"#))
         .unwrap();
-    let mut read = |ws: &mut tungstenite::WebSocket<TcpStream>| -> Value {
+    let read = |ws: &mut tungstenite::WebSocket<TcpStream>| -> Value {
         loop {
             match ws.read().expect("an answer (a timeout here is a hang)") {
                 Message::Text(text) => {
