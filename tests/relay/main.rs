@@ -12,6 +12,7 @@ mod heartbeat;
 mod http_api;
 mod http_stream;
 mod metrics;
+mod misbehaving_agent;
 mod permissions;
 mod prompts;
 mod rate_limits;

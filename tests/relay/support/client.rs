@@ -237,8 +237,16 @@ impl Client {
         self.wait_event(|e| e["kind"] == kind).await
     }
 
-    /// Waits for the end (`prompt.completed` or `prompt.failed`) of `prompt_id`.
+    /// The end (`prompt.completed` or `prompt.failed`) of `prompt_id`: already received, or the
+    /// next one to come.
     pub async fn wait_prompt_end(&mut self, prompt_id: &str) -> Value {
+        let is_end = |e: &Value| {
+            (e["kind"] == "prompt.completed" || e["kind"] == "prompt.failed")
+                && e["data"]["prompt_id"] == prompt_id
+        };
+        if let Some(end) = self.events.iter().find(|e| is_end(e)) {
+            return end.clone();
+        }
         self.wait_event(|e| {
             (e["kind"] == "prompt.completed" || e["kind"] == "prompt.failed")
                 && e["data"]["prompt_id"] == prompt_id
