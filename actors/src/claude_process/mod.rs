@@ -6,6 +6,7 @@
 //! drained, so the exit is always the last thing its session hears. It never decides anything
 //! about prompts or permissions: that is the session's job.
 
+mod backlog;
 mod launch;
 mod stderr;
 
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 use tokio_util::io::ReaderStream;
 
+pub use backlog::Backlog;
 pub use launch::LaunchSpec;
 
 use crate::config::ClaudeConfig;
@@ -112,6 +114,7 @@ impl ClaudeProcess {
         spec: &LaunchSpec,
         config: &ClaudeConfig,
         owner: Recipient<AgentEvent>,
+        backlog: std::sync::Arc<Backlog>,
     ) -> std::io::Result<Addr<ClaudeProcess>> {
         let mut child = spec.spawn(config)?;
         let pid = child.id();
@@ -125,9 +128,17 @@ impl ClaudeProcess {
         actix::spawn(write_stdin(stdin, stdin_rx));
         let (kill_tx, kill_rx) = oneshot::channel();
         Ok(ClaudeProcess::create(move |ctx| {
+            // Each line waits for room in the session's backlog before it is taken in.
             ctx.add_stream(
-                FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES))
-                    .map(StdoutLine),
+                FramedRead::new(stdout, LinesCodec::new_with_max_length(MAX_LINE_BYTES)).then(
+                    move |line| {
+                        let backlog = backlog.clone();
+                        async move {
+                            backlog.wait_for_room().await;
+                            StdoutLine(line)
+                        }
+                    },
+                ),
             );
             ctx.add_stream(
                 ReaderStream::new(stderr)

@@ -124,7 +124,8 @@ impl Session {
         let id = self.next_agent_id;
         self.next_agent_id += 1;
         let config = &self.deps.config.claude;
-        match ClaudeProcess::launch(id, &spec, config, ctx.address().recipient()) {
+        let backlog = self.backlog.clone();
+        match ClaudeProcess::launch(id, &spec, config, ctx.address().recipient(), backlog) {
             Ok(addr) => {
                 self.deps.metrics.agents_running.inc();
                 self.agent = Some(AgentHandle {

@@ -86,6 +86,8 @@ pub struct Session {
     store_backoff: Duration,
     deleted: bool,
     leftovers: restore::Leftovers,
+    /// Uncommitted events, shared with the Claude process for backpressure.
+    backlog: Arc<crate::claude_process::Backlog>,
 }
 
 impl Session {
@@ -115,6 +117,7 @@ impl Session {
             store_backoff: Duration::from_millis(100),
             deleted: false,
             leftovers: restore::Leftovers::default(),
+            backlog: Arc::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Session {
     fn emit(&mut self, data: EventData, ctx: &mut Context<Self>) -> Seq {
         self.count_prompt(&data);
         let seq = self.log.append(&data);
+        self.update_backlog();
         self.flush(ctx);
         seq
     }
@@ -149,6 +153,13 @@ impl Session {
         self.info.status = status;
         self.touch();
         self.emit(EventData::SessionStatus { status, reason }, ctx);
+    }
+
+    /// Tells the process how many events wait for the store (it pauses reading when too many).
+    fn update_backlog(&self) {
+        let waiting = self.log.last_assigned() - self.log.stored_seq();
+        self.backlog
+            .set(usize::try_from(waiting).unwrap_or(usize::MAX));
     }
 
     /// Records the prompt metrics for a prompt's start or end.
@@ -230,6 +241,7 @@ impl Session {
         let stored = self.log.stored_seq();
         // The session object reports what clients can have seen: the committed seq.
         self.info.last_seq = stored;
+        self.update_backlog();
         while let Some(delta) = self.held_deltas.front() {
             if delta.after_seq > stored {
                 break;
