@@ -7,15 +7,15 @@
 //! client's sink with the session, which from then on delivers events to it without a hop
 //! through here.
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+mod clients;
+mod messages;
+mod validate;
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::agent_slots::AgentSlots;
 use crate::command::{Caller, Command, CreateSession, Reply, Request, SessionOp};
@@ -24,71 +24,10 @@ use crate::error::{RelayError, RelayResult};
 use crate::ids::{ConnectionId, SessionId, UserId};
 use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
-use crate::session_info::{now_ts, PermissionMode, SessionInfo, SessionStatus};
+use crate::session_info::SessionInfo;
 use crate::store::{EventStore, StoreError};
 
-/// A connected client, as `GET /api/v1/clients` shows it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ClientInfo {
-    pub connection_id: ConnectionId,
-    #[serde(skip)]
-    pub user: UserId,
-    pub transport: &'static str,
-    pub client: Value,
-    pub capabilities: Vec<String>,
-    pub connected_at: String,
-    pub subscriptions: Vec<SessionId>,
-    /// Tells the connection to close because the server is going away.
-    #[serde(skip)]
-    pub closer: Recipient<GoingAway>,
-}
-
-/// The server is going away: close the connection (WebSocket code 1001).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct GoingAway;
-
-/// A client connected (after its handshake).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ClientConnected(pub ClientInfo);
-
-/// A client went away: its subscriptions end.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ClientDisconnected(pub ConnectionId);
-
-/// The connected clients of one user.
-#[derive(Message)]
-#[rtype(result = "Vec<ClientInfo>")]
-pub struct ListClients(pub UserId);
-
-/// A session actor stopped (deleted).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionGone {
-    pub id: SessionId,
-}
-
-/// Shut down: start no new prompt, let running ones finish for up to `grace`, stop every agent
-/// and write everything down. Resolves when done.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown {
-    pub grace: Duration,
-}
-
-/// How many sessions and clients the registry knows (for `/health` and metrics).
-#[derive(Message)]
-#[rtype(result = "RegistryStats")]
-pub struct Stats;
-
-/// Counts for monitoring.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct RegistryStats {
-    pub sessions: usize,
-    pub clients: usize,
-}
+pub use messages::*;
 
 struct SessionEntry {
     addr: Addr<Session>,
@@ -145,96 +84,6 @@ impl Registry {
             slots: self.slots.clone(),
             gone: ctx.address().recipient(),
         }
-    }
-
-    /// Checks a `session.create` and builds the new session object.
-    fn new_session(&self, user: &UserId, create: CreateSession) -> RelayResult<SessionInfo> {
-        let owned = self.sessions.values().filter(|s| &s.owner == user).count();
-        let max = self.config.sessions.max_per_user;
-        if owned >= max {
-            return Err(RelayError::Forbidden(format!(
-                "you already have {owned} sessions; the limit is {max}"
-            )));
-        }
-        let mode = create.permission_mode.unwrap_or(PermissionMode::Default);
-        if mode == PermissionMode::BypassPermissions
-            && !self.config.sessions.allow_bypass_permissions
-        {
-            return Err(RelayError::Forbidden(
-                "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
-            ));
-        }
-        let cwd = self.check_cwd(&create.cwd)?;
-        for (name, value) in [
-            ("title", &create.title),
-            ("model", &create.model),
-            ("resume_claude_session_id", &create.resume_claude_session_id),
-        ] {
-            if value.as_ref().is_some_and(|v| v.len() > 1024) {
-                return Err(RelayError::BadRequest(format!("{name} is too long")));
-            }
-        }
-        if create.model.as_ref().is_some_and(|m| m.starts_with('-')) {
-            return Err(RelayError::BadRequest(
-                "model must not start with '-'".into(),
-            ));
-        }
-        if create
-            .resume_claude_session_id
-            .as_ref()
-            .is_some_and(|m| m.starts_with('-'))
-        {
-            return Err(RelayError::BadRequest(
-                "resume_claude_session_id must not start with '-'".into(),
-            ));
-        }
-        let now = now_ts();
-        Ok(SessionInfo {
-            id: SessionId::new(),
-            owner: user.clone(),
-            title: create.title,
-            cwd,
-            model: create.model,
-            permission_mode: mode,
-            stream_deltas: create.stream_deltas.unwrap_or(true),
-            status: SessionStatus::Idle,
-            paused: false,
-            claude_session_id: create.resume_claude_session_id,
-            created_at: now.clone(),
-            updated_at: now,
-            last_seq: 0,
-            queue_length: 0,
-            pending_permissions: Vec::new(),
-            always_allowed: Vec::new(),
-        })
-    }
-
-    /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
-    fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
-        if cwd.is_empty() {
-            return Err(RelayError::BadRequest("cwd is required".into()));
-        }
-        let path = crate::config::expand_home(cwd);
-        if !path.is_absolute() {
-            return Err(RelayError::BadRequest(format!(
-                "cwd must be an absolute path: {cwd}"
-            )));
-        }
-        let resolved = path
-            .canonicalize()
-            .map_err(|error| RelayError::BadRequest(format!("cwd {cwd}: {error}")))?;
-        if !resolved.is_dir() {
-            return Err(RelayError::BadRequest(format!(
-                "cwd {cwd} is not a directory"
-            )));
-        }
-        let roots = self.config.sessions.resolved_roots();
-        if !roots.iter().any(|root| resolved.starts_with(root)) {
-            return Err(RelayError::Forbidden(format!(
-                "cwd {cwd} is outside sessions.allowed_roots"
-            )));
-        }
-        Ok(path_text(&resolved))
     }
 
     /// The session `id` if `user` owns it; anything else is `not_found`.
@@ -310,10 +159,6 @@ impl Registry {
     }
 }
 
-fn path_text(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
 impl Actor for Registry {
     type Context = Context<Self>;
 }
@@ -357,66 +202,6 @@ impl Handler<Request> for Registry {
                 }))
             }
         }
-    }
-}
-
-impl Registry {
-    fn note_subscription(
-        &mut self,
-        connection: &ConnectionId,
-        session: SessionId,
-        subscribed: bool,
-    ) {
-        if let Some(client) = self.clients.get_mut(connection) {
-            client.subscriptions.retain(|s| *s != session);
-            if subscribed {
-                client.subscriptions.push(session);
-            }
-        }
-    }
-}
-
-impl Handler<ClientConnected> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: ClientConnected, _: &mut Context<Self>) {
-        self.metrics.client(msg.0.transport, 1);
-        self.clients.insert(msg.0.connection_id.clone(), msg.0);
-    }
-}
-
-impl Handler<ClientDisconnected> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, msg: ClientDisconnected, _: &mut Context<Self>) {
-        let Some(client) = self.clients.remove(&msg.0) else {
-            return;
-        };
-        self.metrics.client(client.transport, -1);
-        let sessions: HashSet<_> = client.subscriptions.into_iter().collect();
-        for id in sessions {
-            if let Some(entry) = self.sessions.get(&id) {
-                entry.addr.do_send(SessionRequest {
-                    caller: Caller {
-                        user: client.user.clone(),
-                        connection: Some(msg.0.clone()),
-                    },
-                    op: SessionOp::Unsubscribe,
-                });
-            }
-        }
-    }
-}
-
-impl Handler<ListClients> for Registry {
-    type Result = Vec<ClientInfo>;
-
-    fn handle(&mut self, msg: ListClients, _: &mut Context<Self>) -> Vec<ClientInfo> {
-        self.clients
-            .values()
-            .filter(|c| c.user == msg.0)
-            .cloned()
-            .collect()
     }
 }
 

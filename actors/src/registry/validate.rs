@@ -1,0 +1,111 @@
+//! Checking a `session.create` before a session exists: limits, permission mode, and a `cwd`
+//! that must lie inside `sessions.allowed_roots` once symlinks are resolved.
+
+use std::path::Path;
+
+use crate::command::CreateSession;
+use crate::error::{RelayError, RelayResult};
+use crate::ids::{SessionId, UserId};
+use crate::session_info::{now_ts, PermissionMode, SessionInfo, SessionStatus};
+
+use super::Registry;
+
+impl Registry {
+    /// Checks a `session.create` and builds the new session object.
+    pub(super) fn new_session(
+        &self,
+        user: &UserId,
+        create: CreateSession,
+    ) -> RelayResult<SessionInfo> {
+        let owned = self.sessions.values().filter(|s| &s.owner == user).count();
+        let max = self.config.sessions.max_per_user;
+        if owned >= max {
+            return Err(RelayError::Forbidden(format!(
+                "you already have {owned} sessions; the limit is {max}"
+            )));
+        }
+        let mode = create.permission_mode.unwrap_or(PermissionMode::Default);
+        if mode == PermissionMode::BypassPermissions
+            && !self.config.sessions.allow_bypass_permissions
+        {
+            return Err(RelayError::Forbidden(
+                "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
+            ));
+        }
+        let cwd = self.check_cwd(&create.cwd)?;
+        for (name, value) in [
+            ("title", &create.title),
+            ("model", &create.model),
+            ("resume_claude_session_id", &create.resume_claude_session_id),
+        ] {
+            if value.as_ref().is_some_and(|v| v.len() > 1024) {
+                return Err(RelayError::BadRequest(format!("{name} is too long")));
+            }
+        }
+        if create.model.as_ref().is_some_and(|m| m.starts_with('-')) {
+            return Err(RelayError::BadRequest(
+                "model must not start with '-'".into(),
+            ));
+        }
+        if create
+            .resume_claude_session_id
+            .as_ref()
+            .is_some_and(|m| m.starts_with('-'))
+        {
+            return Err(RelayError::BadRequest(
+                "resume_claude_session_id must not start with '-'".into(),
+            ));
+        }
+        let now = now_ts();
+        Ok(SessionInfo {
+            id: SessionId::new(),
+            owner: user.clone(),
+            title: create.title,
+            cwd,
+            model: create.model,
+            permission_mode: mode,
+            stream_deltas: create.stream_deltas.unwrap_or(true),
+            status: SessionStatus::Idle,
+            paused: false,
+            claude_session_id: create.resume_claude_session_id,
+            created_at: now.clone(),
+            updated_at: now,
+            last_seq: 0,
+            queue_length: 0,
+            pending_permissions: Vec::new(),
+            always_allowed: Vec::new(),
+        })
+    }
+
+    /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
+    fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
+        if cwd.is_empty() {
+            return Err(RelayError::BadRequest("cwd is required".into()));
+        }
+        let path = crate::config::expand_home(cwd);
+        if !path.is_absolute() {
+            return Err(RelayError::BadRequest(format!(
+                "cwd must be an absolute path: {cwd}"
+            )));
+        }
+        let resolved = path
+            .canonicalize()
+            .map_err(|error| RelayError::BadRequest(format!("cwd {cwd}: {error}")))?;
+        if !resolved.is_dir() {
+            return Err(RelayError::BadRequest(format!(
+                "cwd {cwd} is not a directory"
+            )));
+        }
+        let roots = self.config.sessions.resolved_roots();
+        if !roots.iter().any(|root| resolved.starts_with(root)) {
+            return Err(RelayError::Forbidden(format!(
+                "cwd {cwd} is outside sessions.allowed_roots"
+            )));
+        }
+        Ok(path_text(&resolved))
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
