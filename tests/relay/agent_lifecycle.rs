@@ -34,17 +34,10 @@ async fn a_crash_mid_turn_fails_the_prompt_and_the_next_prompt_resumes() {
     assert_eq!(done["kind"], "prompt.completed");
     let spawns = server.spawns();
     assert_eq!(spawns.len(), 2);
-    let argv: Vec<&str> = spawns[1]["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let at = argv
-        .iter()
-        .position(|a| *a == "--resume")
+    let resumed = server
+        .spawn_flag(1, "--resume")
         .expect("--resume on the second start");
-    assert_eq!(argv[at + 1], claude_session);
+    assert_eq!(resumed, claude_session);
 }
 
 #[tokio::test]

@@ -360,17 +360,10 @@ async fn allow_always_outlives_the_process() {
     assert_eq!(count(&phone, "permission.requested"), 1, "not asked again");
     let spawns = server.spawns();
     assert_eq!(spawns.len(), 2);
-    let argv: Vec<&str> = spawns[1]["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a.as_str())
-        .collect();
-    let at = argv
-        .iter()
-        .position(|a| *a == "--allowedTools")
+    let allowed = server
+        .spawn_flag(1, "--allowedTools")
         .expect("--allowedTools");
-    assert_eq!(argv[at + 1], "Bash");
+    assert_eq!(allowed, "Bash");
 }
 
 #[tokio::test]
@@ -692,17 +685,10 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
     prompt_end(&mut phone, &prompt).await;
     let spawns = server.spawns();
     assert_eq!(spawns.len(), 2);
-    let argv: Vec<&str> = spawns[1]["argv"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let at = argv
-        .iter()
-        .position(|a| *a == "--permission-mode")
-        .unwrap_or_else(|| panic!("no --permission-mode in {argv:?}"));
-    assert_eq!(argv[at + 1], "acceptEdits");
+    let mode = server
+        .spawn_flag(1, "--permission-mode")
+        .expect("--permission-mode on the second start");
+    assert_eq!(mode, "acceptEdits");
 }
 
 #[tokio::test]

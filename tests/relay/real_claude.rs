@@ -4,10 +4,8 @@
 //! The CLI's path comes from `POCKET_RELAY_TEST_CLAUDE`; without it these tests skip (and fail in
 //! CI, where `tests/run` provides it).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -15,7 +13,7 @@ use tempfile::TempDir;
 
 use crate::support::client::Client;
 use crate::support::server::{Settings, TestServer};
-use crate::support::{fake_bin, PATIENCE};
+use crate::support::{fake_bin, first_stdout_line};
 
 /// The real CLI, or `None` (with a note) when this machine has none; CI must have it.
 fn real_claude() -> Option<PathBuf> {
@@ -62,19 +60,7 @@ impl FakeApi {
             .stderr(Stdio::from(stderr))
             .spawn()
             .expect("start fake-anthropic");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let port = rx
-            .recv_timeout(PATIENCE)
-            .ok()
-            .and_then(|line| line.trim().parse().ok());
+        let port = first_stdout_line(&mut child).and_then(|line| line.trim().parse().ok());
         let Some(port) = port else {
             let _ = child.kill();
             let _ = child.wait();

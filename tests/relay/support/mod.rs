@@ -39,3 +39,19 @@ pub fn fake_bin(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing", path.display());
     path
 }
+
+/// The first line a child prints on stdout, within [`PATIENCE`]; the rest is drained so the child
+/// never blocks on a full pipe.
+pub fn first_stdout_line(child: &mut std::process::Child) -> Option<String> {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(PATIENCE).ok()
+}

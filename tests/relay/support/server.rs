@@ -1,6 +1,5 @@
 //! The real `pocket-relay` binary, started on 127.0.0.1:0 with a config of the test's choosing.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -8,7 +7,7 @@ use std::sync::mpsc;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::{fake_bin, PATIENCE};
+use super::{fake_bin, first_stdout_line, PATIENCE};
 
 /// A running server and the scratch directory it lives in (store, project dirs, logs).
 pub struct TestServer {
@@ -95,16 +94,7 @@ impl TestServer {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start pocket-relay");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+        let line = first_stdout_line(&mut child).unwrap_or_else(|| {
             let _ = child.kill();
             panic!("the server did not print its address; log:\n{}", self.log());
         });
@@ -189,6 +179,14 @@ impl TestServer {
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
+    }
+
+    /// The value after `flag` on the command line of the `index`-th process started.
+    pub fn spawn_flag(&self, index: usize, flag: &str) -> Option<String> {
+        let spawns = self.spawns();
+        let argv = spawns.get(index)?["argv"].as_array()?.clone();
+        let at = argv.iter().position(|a| a == flag)?;
+        argv.get(at + 1)?.as_str().map(str::to_string)
     }
 
     /// `GET` a path, answering (status, body).
