@@ -120,6 +120,13 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
 }
 
+impl TlsConfig {
+    /// Whether the server serves HTTPS and WSS (validation makes cert and key go together).
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
+}
+
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
+use actix_http::HttpServiceBuilder;
+use actix_service::{map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
 use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use actors::metrics::RelayMetrics;
 use actors::registry::{Registry, Shutdown};
 use actors::store::{EventStore, StoreError};
@@ -48,7 +51,7 @@ pub enum StartError {
 
 /// A started server: its address, and what stopping it needs.
 pub struct Server {
-    http: actix_web::dev::Server,
+    http: actix_server::Server,
     handle: ServerHandle,
     registry: Addr<Registry>,
     store: Arc<SqliteStore>,
@@ -95,7 +98,8 @@ impl Server {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
             _ => None,
         };
-        let http = HttpServer::new(move || {
+        let upgrade_state = state.clone();
+        let app = move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(crate::http::extract::json_config(body_limit))
@@ -109,16 +113,33 @@ impl Server {
                 ))
                 .configure(crate::http::routes)
                 .default_service(web::to(crate::http::not_found))
-        })
-        .disable_signals()
-        // Frames are small and latency matters: no Nagle delay (it cost ~40 ms per prompt).
-        .tcp_nodelay(true)
-        .shutdown_timeout(1);
-        let (http, scheme) = match &tls {
-            Some(tls) => (http.listen_rustls_0_23(listener, tls.clone())?, "https"),
-            None => (http.listen(listener)?, "http"),
+                .into_factory()
+                .map_err(|error: actix_web::Error| error.error_response())
         };
-        let http = http.run();
+        let builder = actix_server::Server::build()
+            .disable_signals()
+            .shutdown_timeout(1);
+        let (builder, scheme) = match tls {
+            Some(tls) => {
+                let builder = builder.listen("pocket-relay", listener, move || {
+                    http_service(addr)
+                        .upgrade(crate::ws::upgrade::service(upgrade_state.clone()))
+                        .finish(map_config(app(), |_| AppConfig::default()))
+                        .rustls_0_23(tls.clone())
+                })?;
+                (builder, "https")
+            }
+            None => {
+                let builder = builder.listen("pocket-relay", listener, move || {
+                    http_service(addr)
+                        .upgrade(crate::ws::upgrade::service(upgrade_state.clone()))
+                        .finish(map_config(app(), |_| AppConfig::default()))
+                        .tcp()
+                })?;
+                (builder, "http")
+            }
+        };
+        let http = builder.run();
         let handle = http.handle();
         Ok(Server {
             http,
@@ -168,6 +189,23 @@ impl Server {
         log::info!("stopped");
         Ok(())
     }
+}
+
+/// HTTP/1.1 with the server's timeouts. Frames are small and latency matters: no Nagle delay
+/// (it cost ~40 ms per prompt).
+fn http_service<T, S>(addr: std::net::SocketAddr) -> HttpServiceBuilder<T, S>
+where
+    S: ServiceFactory<actix_http::Request, Config = ()>,
+    S::Error: Into<actix_http::Response<actix_http::body::BoxBody>> + 'static,
+    S::InitError: std::fmt::Debug,
+    <S::Service as Service<actix_http::Request>>::Future: 'static,
+{
+    HttpServiceBuilder::default()
+        .keep_alive(Duration::from_secs(5))
+        .client_request_timeout(Duration::from_secs(5))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .local_addr(addr)
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -108,6 +108,17 @@ impl ClientSink {
         Ok(())
     }
 
+    /// Queues a frame for a request's answer if there is room now; else gives it back.
+    pub fn try_push_frame(&self, frame: ByteString) -> Result<(), ByteString> {
+        self.tx
+            .try_send(Outbound::Frame(frame))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(Outbound::Frame(frame))
+                | mpsc::error::TrySendError::Closed(Outbound::Frame(frame)) => frame,
+                _ => ByteString::new(),
+            })
+    }
+
     /// Queues a frame for a request's answer, waiting for room.
     pub async fn push_frame(&self, frame: ByteString) -> Result<(), SinkError> {
         self.tx

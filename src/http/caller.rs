@@ -6,7 +6,7 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::{web, FromRequest, HttpRequest};
 use actors::command::Caller;
 use actors::error::RelayError;
@@ -20,14 +20,18 @@ pub struct HttpCaller(pub Caller);
 
 /// The token a request carries, from the `Authorization` header or the `token` query parameter.
 pub fn request_token(req: &HttpRequest) -> Option<String> {
-    let bearer = req
-        .headers()
+    token_in(req.headers(), req.query_string())
+}
+
+/// The token in `Authorization: Bearer …`, else in the query's `token`.
+pub fn token_in(headers: &HeaderMap, query: &str) -> Option<String> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     bearer.or_else(|| {
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        web::Query::<std::collections::HashMap<String, String>>::from_query(query)
             .ok()
             .and_then(|q| q.get("token").cloned())
     })

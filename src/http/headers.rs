@@ -5,7 +5,7 @@
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
 
 /// CORS for the configured origins (none by default: same-origin only).
@@ -31,9 +31,16 @@ pub async fn security(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let https = req.connection_info().scheme() == "https";
+    let https = req
+        .app_data::<actix_web::web::Data<crate::server::AppState>>()
+        .is_some_and(|state| state.config.tls.enabled());
     let mut response = next.call(req).await?;
-    let headers = response.headers_mut();
+    add_security_headers(response.headers_mut(), https);
+    Ok(response)
+}
+
+/// The security headers, for the app's responses and for the WebSocket upgrade's own.
+pub fn add_security_headers(headers: &mut HeaderMap, https: bool) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -58,5 +65,4 @@ pub async fn security(
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
         );
     }
-    Ok(response)
 }

@@ -46,7 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
         .route("/ready", web::get().to(ready::ready))
         .route("/metrics", web::get().to(metrics::metrics))
-        .route("/ws", web::get().to(crate::ws::upgrade))
+        .route("/ws", web::get().to(crate::ws::not_an_upgrade))
         .route(
             "/api/v1/auth/challenge",
             web::post().to(auth_routes::challenge),

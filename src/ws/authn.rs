@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use actix_web::HttpRequest;
+use actix_web::http::header::HeaderMap;
 use actors::error::RelayError;
 use actors::ids::UserId;
 
 use crate::auth::Auth;
-use crate::http::caller::request_token;
+use crate::http::caller::token_in;
 use crate::server::AppState;
 
 /// How a connection stands with sign-in.
@@ -31,11 +31,11 @@ pub enum WsAuth {
 
 impl WsAuth {
     /// Reads the upgrade request's token, if any.
-    pub fn at_upgrade(req: &HttpRequest, state: &AppState) -> WsAuth {
+    pub fn at_upgrade(headers: &HeaderMap, query: &str, state: &AppState) -> WsAuth {
         if !state.config.auth.enabled {
             return WsAuth::Off;
         }
-        match request_token(req) {
+        match token_in(headers, query) {
             None => WsAuth::Pending(state.auth.clone()),
             Some(token) => match state.auth.authenticate(&token) {
                 Ok(user) => WsAuth::SignedIn {

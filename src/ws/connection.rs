@@ -6,8 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler, WrapFuture};
-use actix_ws::{AggregatedMessage, ProtocolError};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler};
 use actors::client::ClientSink;
 use actors::command::{Caller, Reply, Request};
 use actors::error::RelayError;
@@ -19,7 +18,8 @@ use tokio::sync::mpsc;
 
 use super::authn::WsAuth;
 use super::frames;
-use super::writer::Control;
+use super::inbound::{Inbound, InboundError};
+use super::writer::{Closing, Control};
 use crate::protocol::{parse_command, reply_data};
 
 /// Close codes of protocol v1 §3.
@@ -29,6 +29,10 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_LARGE: u16 = 1009;
     pub const PROTOCOL: u16 = 4000;
+    /// RFC 6455: a frame that breaks the WebSocket protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// RFC 6455: a text message that is not UTF-8.
+    pub const NOT_UTF8: u16 = 1007;
 }
 
 /// How often a signed-in connection checks that its token still holds.
@@ -86,22 +90,25 @@ impl WsConnection {
         }
     }
 
-    /// Sends a frame in order with everything else queued for the client.
-    fn send(&self, frame: bytestring::ByteString, ctx: &mut Context<Self>) {
-        let sink = self.sink.clone();
-        ctx.spawn(
-            async move {
-                let _ = sink.push_frame(frame).await;
+    /// Sends a frame in order with everything else queued for the client: at once when the
+    /// queue has room, else as soon as it has.
+    fn send(&self, frame: bytestring::ByteString) {
+        if let Err(frame) = self.sink.try_push_frame(frame) {
+            if self.sink.is_closed() {
+                return;
             }
-            .into_actor(self),
-        );
+            let sink = self.sink.clone();
+            actix::spawn(async move {
+                let _ = sink.push_frame(frame).await;
+            });
+        }
     }
 
     /// Closes the connection with `code`, after `last` (an error frame) when given.
     fn close(
         &mut self,
         code: u16,
-        reason: &str,
+        reason: &'static str,
         last: Option<bytestring::ByteString>,
         ctx: &mut Context<Self>,
     ) {
@@ -110,11 +117,9 @@ impl WsConnection {
         }
         log::info!("ws {}: closing with {code} ({reason})", self.id);
         self.phase = Phase::Closing;
-        let _ = self.control.send(Control::Close {
-            last,
-            code,
-            reason: reason.to_string(),
-        });
+        let _ = self
+            .control
+            .send(Control::Close(Box::new(Closing { last, code, reason })));
         ctx.stop();
     }
 
@@ -141,7 +146,7 @@ impl WsConnection {
             .map(str::to_string);
         match self.phase {
             Phase::AwaitingHello => self.on_first_frame(kind.as_deref(), &object, ctx),
-            Phase::Ready => self.on_request(id, kind, object, ctx),
+            Phase::Ready => self.on_request(id, kind, object),
             Phase::Closing => {}
         }
     }
@@ -152,7 +157,7 @@ impl WsConnection {
         if self.phase == Phase::AwaitingHello {
             self.close(close::PROTOCOL, "bad first frame", Some(frame), ctx);
         } else {
-            self.send(frame, ctx);
+            self.send(frame);
         }
     }
 
@@ -227,36 +232,31 @@ impl WsConnection {
             closer: ctx.address().recipient(),
         }));
         let heartbeat_s = self.settings.heartbeat.as_secs();
-        self.send(
-            frames::welcome(self.id.as_str(), self.user.as_str(), heartbeat_s),
-            ctx,
-        );
+        self.send(frames::welcome(
+            self.id.as_str(),
+            self.user.as_str(),
+            heartbeat_s,
+        ));
     }
 
-    fn on_request(
-        &mut self,
-        id: Option<String>,
-        kind: Option<String>,
-        object: Map<String, Value>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn on_request(&mut self, id: Option<String>, kind: Option<String>, object: Map<String, Value>) {
         let Some(id) = id else {
             let error = RelayError::BadRequest("a request needs a string `id`".into());
-            return self.send(frames::error(None, &error), ctx);
+            return self.send(frames::error(None, &error));
         };
         let Some(kind) = kind else {
             let error = RelayError::BadRequest("a request needs a `type`".into());
-            return self.send(frames::error(Some(&id), &error), ctx);
+            return self.send(frames::error(Some(&id), &error));
         };
         if let Err(error) = self.settings.limits.check(&self.user) {
-            return self.send(frames::error(Some(&id), &error), ctx);
+            return self.send(frames::error(Some(&id), &error));
         }
         if kind == "ping" {
-            return self.send(frames::ok(&id, serde_json::json!({})), ctx);
+            return self.send(frames::ok(&id, serde_json::json!({})));
         }
         let command = match parse_command(&kind, &object, Some(&self.sink)) {
             Ok(command) => command,
-            Err(error) => return self.send(frames::error(Some(&id), &error), ctx),
+            Err(error) => return self.send(frames::error(Some(&id), &error)),
         };
         let caller = Caller {
             user: self.user.clone(),
@@ -341,23 +341,23 @@ impl Actor for WsConnection {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         if self.phase != Phase::Closing {
-            let _ = self.control.send(Control::Close {
+            let _ = self.control.send(Control::Close(Box::new(Closing {
                 last: None,
                 code: 1000,
-                reason: String::new(),
-            });
+                reason: "",
+            })));
         }
         self.registry.do_send(ClientDisconnected(self.id.clone()));
         log::info!("ws {}: disconnected", self.id);
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsConnection {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<Inbound, InboundError>> for WsConnection {
+    fn handle(&mut self, item: Result<Inbound, InboundError>, ctx: &mut Context<Self>) {
         self.last_seen = Instant::now();
         match item {
-            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
-            Ok(AggregatedMessage::Binary(_)) => {
+            Ok(Inbound::Text(text)) => self.on_text(&text, ctx),
+            Ok(Inbound::Binary) => {
                 let error =
                     RelayError::BadRequest("binary frames are not part of the protocol".into());
                 self.close(
@@ -367,17 +367,20 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for WsConnection {
                     ctx,
                 );
             }
-            Ok(AggregatedMessage::Ping(bytes)) => {
-                let _ = self.control.send(Control::Pong(bytes.to_vec()));
+            Ok(Inbound::Ping(bytes)) => {
+                let _ = self.control.send(Control::Pong(bytes));
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => self.close(1000, "closed by the client", None, ctx),
-            Err(ProtocolError::Overflow) => {
+            Ok(Inbound::Pong) => {}
+            Ok(Inbound::Close) => self.close(1000, "closed by the client", None, ctx),
+            Err(InboundError::TooLarge) => {
                 self.close(close::TOO_LARGE, "frame too large", None, ctx)
             }
-            Err(error) => {
+            Err(InboundError::NotUtf8) => {
+                self.close(close::NOT_UTF8, "text that is not UTF-8", None, ctx)
+            }
+            Err(InboundError::Protocol(error)) => {
                 log::info!("ws {}: protocol error {error}", self.id);
-                self.close(1002, "protocol error", None, ctx);
+                self.close(close::PROTOCOL_ERROR, "protocol error", None, ctx);
             }
         }
     }

@@ -1,47 +1,45 @@
 //! `GET /ws`: the WebSocket transport of protocol v1 §3.
 //!
-//! Built on `actix-ws` rather than the deprecated `actix-web-actors`, whose context buffers
-//! outbound frames without bound and freezes the actor while a client stops reading. Here each
-//! connection is still an actix actor ([`connection::WsConnection`]) for its inbound frames and
-//! state, while a writer task ([`writer`]) drains a bounded queue into the socket.
+//! The upgrade ([`upgrade`]) takes the socket from actix-http, so an open connection costs only
+//! what it uses: each connection is an actix actor ([`connection::WsConnection`]) that reads
+//! whole messages from the socket's reading half ([`inbound`]) and keeps the connection's state,
+//! and a writer task ([`writer`]) that drains a bounded queue into the writing half. A client
+//! that stops reading fills its queue and is cut off with 4008 without ever blocking the actor.
 
 pub mod authn;
 pub mod connection;
 pub mod frames;
+pub mod inbound;
+pub mod upgrade;
 pub mod writer;
 
 use actix::{Actor, AsyncContext};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_codec::{AsyncRead, AsyncWrite};
+use actix_web::{HttpRequest, HttpResponse};
 use actors::client::ClientSink;
+use actors::error::RelayError;
 use actors::ids::ConnectionId;
+use bytes::BytesMut;
 use tokio::sync::mpsc;
 
 use crate::server::AppState;
 use connection::{ConnectionSettings, WsConnection};
 
-/// Upgrades the request and starts the connection's actor and writer.
-pub async fn upgrade(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> actix_web::Result<HttpResponse> {
-    if let Some(refusal) =
-        crate::http::origin::refuse_foreign_origin(&req, &state.config.cors.allowed_origins)
-    {
-        return Ok(refusal);
-    }
-    let (response, socket, stream) = actix_ws::handle(&req, body)?;
+/// Starts the actor and the writer of a connection whose upgrade was answered. `already_read`
+/// holds bytes that arrived with the upgrade request.
+pub fn start<T>(io: T, already_read: BytesMut, auth: authn::WsAuth, state: &AppState)
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let (reading, writing) = tokio::io::split(io);
     let max = state.config.limits.max_frame_bytes;
-    let stream = stream
-        .max_frame_size(max)
-        .aggregate_continuations()
-        .max_continuation_size(max);
+    let inbound = inbound::InboundFrames::new(reading, already_read, max);
     let id = ConnectionId::random();
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     actix::spawn(writer::run(
-        socket,
+        writing,
         outbound,
         control_rx,
         overflow,
@@ -54,17 +52,18 @@ pub async fn upgrade(
         ),
         limits: state.limits.clone(),
     };
-    let connection = WsConnection::new(
-        id,
-        authn::WsAuth::at_upgrade(&req, &state),
-        state.registry.clone(),
-        sink,
-        control_tx,
-        settings,
-    );
+    let connection =
+        WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings);
     WsConnection::create(|ctx| {
-        ctx.add_stream(stream);
+        ctx.add_stream(inbound);
         connection
     });
-    Ok(response)
+}
+
+/// `GET /ws` without `Connection: Upgrade`: a plain request cannot become a WebSocket.
+pub async fn not_an_upgrade(req: HttpRequest) -> HttpResponse {
+    let error = RelayError::BadRequest(
+        "GET /ws opens a WebSocket: send `Connection: Upgrade` and `Upgrade: websocket`".into(),
+    );
+    crate::http::envelope::error(&req, &error)
 }

@@ -1,94 +1,157 @@
-//! The writer half of a WebSocket connection: drains the connection's bounded outbound queue into
-//! the socket, sends pings and the closing frame. It is the only code that writes to the socket.
-//! When the client lags so far that the queue overflows, it closes with 4008.
+//! The writing half of a WebSocket connection: drains the connection's bounded outbound queue into
+//! the socket, sends pings, pongs and the closing frame. It is the only code that writes to the
+//! socket. Whatever is queued when it wakes goes out in one write (up to [`BATCH_BYTES`]), so a
+//! busy client costs one system call per batch rather than per event. When the client lags so
+//! far that the queue overflows, it finishes the write under way, sends a close with 4008 and
+//! drops the rest.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actix_ws::{CloseCode, CloseReason, Session as WsSession};
+use actix_codec::{AsyncWrite, Encoder};
+use actix_http::ws::{CloseCode, CloseReason, Codec, Message};
 use actors::client::Outbound;
 use actors::metrics::RelayMetrics;
+use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Close code 4008: the client did not read fast enough.
 pub const SLOW_CONSUMER: u16 = 4008;
-/// How long a closing frame may wait for room before the connection is simply dropped.
+/// How long the last write and the closing frame may wait for a lagging client before the
+/// connection is simply dropped.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(30);
+/// How many bytes of queued frames one write takes at most.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// What the connection actor asks of its writer besides data.
 #[derive(Debug)]
 pub enum Control {
     Ping,
-    Pong(Vec<u8>),
+    Pong(Bytes),
     /// Send `last` (an error frame) if given, then close with this code and reason.
-    Close {
-        last: Option<ByteString>,
-        code: u16,
-        reason: String,
-    },
+    Close(Box<Closing>),
+}
+
+/// How a connection ends.
+#[derive(Debug)]
+pub struct Closing {
+    pub last: Option<ByteString>,
+    pub code: u16,
+    pub reason: &'static str,
 }
 
 /// Runs until the connection closes; returns when the socket is done with.
-pub async fn run(
-    mut socket: WsSession,
+pub async fn run<W: AsyncWrite + Unpin>(
+    mut io: W,
     mut outbound: mpsc::Receiver<Outbound>,
     mut control: mpsc::UnboundedReceiver<Control>,
     overflow: CancellationToken,
     metrics: Arc<RelayMetrics>,
 ) {
-    let close = loop {
-        let item = tokio::select! {
+    let mut codec = Codec::new();
+    let closing = loop {
+        let mut batch = Batch::default();
+        tokio::select! {
             biased;
-            _ = overflow.cancelled() => break (SLOW_CONSUMER, "slow consumer".to_string()),
+            _ = overflow.cancelled() => break slow_consumer(),
             control = control.recv() => match control {
-                Some(Control::Ping) => {
-                    if socket.ping(b"").await.is_err() { return; }
-                    continue;
-                }
-                Some(Control::Pong(bytes)) => {
-                    if socket.pong(&bytes).await.is_err() { return; }
-                    continue;
-                }
-                Some(Control::Close { last, code, reason }) => {
-                    if let Some(last) = last {
-                        let _ = tokio::time::timeout(CLOSE_PATIENCE, socket.text(last)).await;
-                    }
-                    break (code, reason);
-                }
+                Some(Control::Ping) => batch.encode(&mut codec, Message::Ping(Bytes::new())),
+                Some(Control::Pong(bytes)) => batch.encode(&mut codec, Message::Pong(bytes)),
+                Some(Control::Close(closing)) => break *closing,
                 None => return,
             },
             item = outbound.recv() => match item {
-                Some(item) => item,
+                Some(item) => batch.push(&mut codec, item),
                 None => return,
             },
+        }
+        while batch.bytes.len() < BATCH_BYTES {
+            match outbound.try_recv() {
+                Ok(item) => batch.push(&mut codec, item),
+                Err(_) => break,
+            }
+        }
+        let write = io.write_all(&batch.bytes);
+        tokio::pin!(write);
+        // A client that stops reading blocks this write; the overflow still cuts it off.
+        let cut_off = tokio::select! {
+            written = &mut write => match written {
+                Ok(()) => false,
+                Err(_) => return,
+            },
+            _ = overflow.cancelled() => true,
         };
-        let mut committed = None;
+        if cut_off {
+            // The frame under way must be finished before a closing frame can follow it.
+            match tokio::time::timeout(CLOSE_PATIENCE, write).await {
+                Ok(Ok(())) => break slow_consumer(),
+                _ => return,
+            }
+        }
+        for committed in batch.committed {
+            metrics
+                .fanout_seconds
+                .observe(committed.elapsed().as_secs_f64());
+        }
+    };
+    // What was queued before the close still goes out (answers, a welcome), unless the client
+    // is being cut off for not reading it.
+    let mut last = Batch::default();
+    if closing.code != SLOW_CONSUMER {
+        while let Ok(item) = outbound.try_recv() {
+            last.push(&mut codec, item);
+        }
+    }
+    if let Some(frame) = closing.last {
+        last.encode(&mut codec, Message::Text(frame));
+    }
+    let reason = CloseReason {
+        code: CloseCode::from(closing.code),
+        description: Some(closing.reason.to_string()),
+    };
+    last.encode(&mut codec, Message::Close(Some(reason)));
+    let _ = tokio::time::timeout(CLOSE_PATIENCE, async {
+        io.write_all(&last.bytes).await?;
+        io.shutdown().await
+    })
+    .await;
+}
+
+fn slow_consumer() -> Closing {
+    Closing {
+        last: None,
+        code: SLOW_CONSUMER,
+        reason: "slow consumer",
+    }
+}
+
+/// Frames encoded for one write, and the commit times of the events among them.
+#[derive(Default)]
+struct Batch {
+    bytes: BytesMut,
+    committed: Vec<Instant>,
+}
+
+impl Batch {
+    fn push(&mut self, codec: &mut Codec, item: Outbound) {
         let text = match item {
             Outbound::Event(event) => {
-                committed = event.committed_at.get().copied();
+                if let Some(committed) = event.committed_at.get() {
+                    self.committed.push(*committed);
+                }
                 event.frame.clone()
             }
             Outbound::Delta(delta) => delta.frame.clone(),
             Outbound::Frame(frame) => frame,
         };
-        // A client that stops reading blocks this send; the overflow still cuts it off.
-        tokio::select! {
-            sent = socket.text(text) => {
-                if sent.is_err() {
-                    return;
-                }
-                if let Some(committed) = committed {
-                    metrics.fanout_seconds.observe(committed.elapsed().as_secs_f64());
-                }
-            }
-            _ = overflow.cancelled() => break (SLOW_CONSUMER, "slow consumer".to_string()),
-        }
-    };
-    let reason = CloseReason {
-        code: CloseCode::from(close.0),
-        description: Some(close.1),
-    };
-    let _ = tokio::time::timeout(CLOSE_PATIENCE, socket.close(Some(reason))).await;
+        self.encode(codec, Message::Text(text));
+    }
+
+    fn encode(&mut self, codec: &mut Codec, message: Message) {
+        // Encoding a text, ping or pong frame into memory cannot fail.
+        let _ = codec.encode(message, &mut self.bytes);
+    }
 }

@@ -6,54 +6,19 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::raw_ws::{client_text, parse_frames, upgrade_request};
 use crate::support::server::{Settings, TestServer};
 use crate::support::PATIENCE;
-
-/// One frame as the server sent it: (opcode, payload).
-fn parse_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while bytes.len() >= 2 {
-        let opcode = bytes[0] & 0x0f;
-        let (len, header) = match bytes[1] & 0x7f {
-            126 if bytes.len() >= 4 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
-            127 if bytes.len() >= 10 => {
-                let mut n = [0u8; 8];
-                n.copy_from_slice(&bytes[2..10]);
-                (u64::from_be_bytes(n) as usize, 10)
-            }
-            n if n < 126 => (n as usize, 2),
-            _ => break,
-        };
-        if bytes.len() < header + len {
-            break;
-        }
-        frames.push((opcode, bytes[header..header + len].to_vec()));
-        bytes = &bytes[header + len..];
-    }
-    frames
-}
-
-/// A masked client text frame.
-fn client_text(text: &str) -> Vec<u8> {
-    let payload = text.as_bytes();
-    assert!(payload.len() < 126);
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_by_the_heartbeat() {
     let server = TestServer::start_with(Settings::default().set("server", "heartbeat_s = 1"));
     let host = server.url.trim_start_matches("http://").to_string();
     let mut socket = TcpStream::connect(&host).await.unwrap();
-    let upgrade = format!(
-        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
-    socket.write_all(upgrade.as_bytes()).await.unwrap();
+    socket
+        .write_all(&upgrade_request(&host, "/ws", ""))
+        .await
+        .unwrap();
     socket
         .write_all(&client_text(r#"{"type":"hello","protocol":1}"#))
         .await

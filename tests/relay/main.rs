@@ -22,3 +22,4 @@ mod restart;
 mod signed_in;
 mod store_failure;
 mod tls;
+mod ws_transport;

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod http;
+pub mod raw_ws;
 pub mod server;
 
 use std::path::PathBuf;

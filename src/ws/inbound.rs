@@ -1,0 +1,196 @@
+//! The reading half of a WebSocket connection: whole messages decoded from the socket.
+//!
+//! Reads go through a buffer on the stack, so an idle connection holds no read buffer at all;
+//! bytes are kept only while a frame is incomplete. Fragmented messages are put together here,
+//! with the same size limit as single frames, and text is checked to be UTF-8.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_codec::{AsyncRead, Decoder, ReadBuf};
+use actix_http::ws::{Codec, Frame, Item, ProtocolError};
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::Stream;
+
+/// How much one read takes from the socket.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// One complete message from the client.
+#[derive(Debug)]
+pub enum Inbound {
+    Text(ByteString),
+    Binary,
+    Ping(Bytes),
+    Pong,
+    Close,
+}
+
+/// Why the stream of messages ended in error.
+#[derive(Debug, thiserror::Error)]
+pub enum InboundError {
+    /// A frame or a fragmented message over the limit.
+    #[error("message too large")]
+    TooLarge,
+    /// A text message that is not UTF-8.
+    #[error("text that is not UTF-8")]
+    NotUtf8,
+    /// Anything else RFC 6455 forbids, or the socket failed.
+    #[error("{0}")]
+    Protocol(ProtocolError),
+}
+
+impl From<ProtocolError> for InboundError {
+    fn from(error: ProtocolError) -> Self {
+        match error {
+            ProtocolError::Overflow => InboundError::TooLarge,
+            other => InboundError::Protocol(other),
+        }
+    }
+}
+
+/// A fragmented message being put together.
+struct Fragments {
+    text: bool,
+    bytes: BytesMut,
+}
+
+/// The messages a client sends, read from `io`.
+pub struct InboundFrames<R> {
+    io: R,
+    /// Bytes read but not yet decoded (an incomplete frame).
+    buf: BytesMut,
+    codec: Codec,
+    fragments: Option<Fragments>,
+    max_size: usize,
+    done: bool,
+}
+
+impl<R> InboundFrames<R> {
+    /// Messages from `io`, starting with `already_read`; frames and messages over `max_size`
+    /// bytes end the stream with [`InboundError::TooLarge`].
+    pub fn new(io: R, already_read: BytesMut, max_size: usize) -> Self {
+        InboundFrames {
+            io,
+            buf: already_read,
+            codec: Codec::new().max_size(max_size),
+            fragments: None,
+            max_size,
+            done: false,
+        }
+    }
+
+    /// A whole message when `frame` completes one.
+    fn assemble(&mut self, frame: Frame) -> Result<Option<Inbound>, InboundError> {
+        match frame {
+            Frame::Text(bytes) => {
+                self.no_fragments_open()?;
+                text(bytes).map(Some)
+            }
+            Frame::Binary(_) => {
+                self.no_fragments_open()?;
+                Ok(Some(Inbound::Binary))
+            }
+            Frame::Ping(bytes) => Ok(Some(Inbound::Ping(bytes))),
+            Frame::Pong(_) => Ok(Some(Inbound::Pong)),
+            Frame::Close(_) => Ok(Some(Inbound::Close)),
+            Frame::Continuation(Item::FirstText(bytes)) => self.open(true, bytes),
+            Frame::Continuation(Item::FirstBinary(bytes)) => self.open(false, bytes),
+            Frame::Continuation(Item::Continue(bytes)) => {
+                self.append(&bytes)?;
+                Ok(None)
+            }
+            Frame::Continuation(Item::Last(bytes)) => {
+                self.append(&bytes)?;
+                let Some(done) = self.fragments.take() else {
+                    return Err(ProtocolError::ContinuationNotStarted.into());
+                };
+                if done.text {
+                    text(done.bytes.freeze()).map(Some)
+                } else {
+                    Ok(Some(Inbound::Binary))
+                }
+            }
+        }
+    }
+
+    fn no_fragments_open(&self) -> Result<(), InboundError> {
+        match self.fragments {
+            Some(_) => Err(ProtocolError::ContinuationStarted.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn open(&mut self, text: bool, first: Bytes) -> Result<Option<Inbound>, InboundError> {
+        self.no_fragments_open()?;
+        self.fragments = Some(Fragments {
+            text,
+            bytes: BytesMut::from(&first[..]),
+        });
+        Ok(None)
+    }
+
+    fn append(&mut self, more: &[u8]) -> Result<(), InboundError> {
+        let Some(open) = self.fragments.as_mut() else {
+            return Err(ProtocolError::ContinuationNotStarted.into());
+        };
+        if open.bytes.len() + more.len() > self.max_size {
+            return Err(InboundError::TooLarge);
+        }
+        open.bytes.extend_from_slice(more);
+        Ok(())
+    }
+}
+
+fn text(bytes: Bytes) -> Result<Inbound, InboundError> {
+    ByteString::try_from(bytes)
+        .map(Inbound::Text)
+        .map_err(|_| InboundError::NotUtf8)
+}
+
+impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
+    type Item = Result<Inbound, InboundError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let decoded = this.codec.decode(&mut this.buf);
+            if this.buf.is_empty() && this.buf.capacity() > 0 {
+                // Nothing pending: hold no memory while the client is quiet.
+                this.buf = BytesMut::new();
+            }
+            match decoded {
+                Ok(Some(frame)) => match this.assemble(frame) {
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                    Ok(None) => continue,
+                    Err(error) => {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                },
+                Ok(None) => {}
+                Err(error) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+            }
+            let mut chunk = [0u8; READ_CHUNK];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(ProtocolError::Io(error).into())));
+                }
+                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Ok(())) => this.buf.extend_from_slice(read.filled()),
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The WebSocket upgrade (`GET /ws` with `Connection: Upgrade`), taken over from actix-http.
+//!
+//! actix-http hands every upgrade request here together with the raw connection, before its
+//! HTTP dispatcher has tied two 8 KiB buffers to the socket for the connection's lifetime. This
+//! service checks the path, the `Origin` and the handshake, answers `101` (or an error in the
+//! envelope of protocol §4, then closes), and gives the bare socket to [`super::start`]. The
+//! answer carries `X-Request-Id` and the security headers like every other response, is logged
+//! in the same line format and counted in `http_requests_total` under the route `/ws`.
+
+use std::time::Instant;
+
+use actix_codec::{AsyncRead, AsyncWrite, Framed};
+use actix_http::body::BodySize;
+use actix_http::h1::{Codec, Message};
+use actix_http::header::{self, HeaderValue};
+use actix_http::{ws, ConnectionType, HttpMessage, Request, Response, StatusCode};
+use actix_service::{fn_service, ServiceFactory};
+use actix_web::web;
+use actors::error::RelayError;
+use bytes::Bytes;
+use futures_util::SinkExt;
+use serde_json::json;
+
+use super::authn::WsAuth;
+use crate::http::envelope::status_for;
+use crate::http::headers::add_security_headers;
+use crate::http::request_id;
+use crate::protocol::error_object;
+use crate::server::AppState;
+
+/// The path that serves WebSockets.
+pub const PATH: &str = "/ws";
+
+/// Why an upgrade failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("answering the upgrade: {0}")]
+    Answer(#[from] actix_http::error::DispatchError),
+    #[error("answering the upgrade: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<UpgradeError> for Response<actix_http::body::BoxBody> {
+    fn from(_: UpgradeError) -> Self {
+        Response::internal_server_error().map_into_boxed_body()
+    }
+}
+
+/// The upgrade service for connections of type `T` (plain TCP or TLS).
+pub fn service<T>(
+    state: web::Data<AppState>,
+) -> impl ServiceFactory<
+    (Request, Framed<T, Codec>),
+    Config = (),
+    Response = (),
+    Error = UpgradeError,
+    InitError = (),
+>
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    fn_service(move |(req, framed): (Request, Framed<T, Codec>)| {
+        let state = state.clone();
+        async move { accept(req, framed, state).await }
+    })
+}
+
+/// Answers one upgrade request and, when it succeeds, starts the connection.
+async fn accept<T>(
+    req: Request,
+    mut framed: Framed<T, Codec>,
+    state: web::Data<AppState>,
+) -> Result<(), UpgradeError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let started = Instant::now();
+    let request_id = request_id::assign(req.headers());
+    let https = state.config.tls.enabled();
+    let scheme = if https { "https" } else { "http" };
+    let refusal = if req.path() != PATH {
+        Some(RelayError::NotFound(format!(
+            "no WebSocket at {}; it is served at {PATH}",
+            req.path()
+        )))
+    } else {
+        crate::http::origin::foreign_origin(
+            req.headers(),
+            scheme,
+            &state.config.cors.allowed_origins,
+        )
+        .map(|origin| {
+            log::warn!("refused a WebSocket upgrade from origin {origin:?}");
+            RelayError::Forbidden(format!("origin {origin} is not allowed"))
+        })
+    };
+    let handshake = match refusal {
+        Some(error) => Err(error),
+        None => ws::handshake(req.head())
+            .map_err(|error| RelayError::BadRequest(format!("WebSocket handshake: {error}"))),
+    };
+    let (mut head, body) = match handshake {
+        Ok(mut builder) => (builder.finish().drop_body(), None),
+        Err(error) => {
+            let body = json!({
+                "success": false,
+                "error": error_object(&error),
+                "request_id": request_id,
+            });
+            let mut head = Response::with_body(status_for(error.code()), ()).drop_body();
+            head.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            head.head_mut().set_connection_type(ConnectionType::Close);
+            (head, Some(Bytes::from(body.to_string())))
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        head.headers_mut()
+            .insert(header::HeaderName::from_static(request_id::HEADER), value);
+    }
+    add_security_headers(head.headers_mut(), https);
+    let status = head.status();
+    log_and_count(&req, &state, status, started, &request_id);
+    match body {
+        Some(body) => {
+            let size = BodySize::Sized(body.len() as u64);
+            framed.send(Message::Item((head, size))).await?;
+            framed.send(Message::Chunk(Some(body))).await?;
+            framed.send(Message::Chunk(None)).await?;
+            Ok(())
+        }
+        None => {
+            framed.send(Message::Item((head, BodySize::None))).await?;
+            let auth = WsAuth::at_upgrade(req.headers(), req.uri().query().unwrap_or(""), &state);
+            let parts = framed.into_parts();
+            // Bytes the client sent right after its request are its first frames.
+            super::start(parts.io, parts.read_buf, auth, &state);
+            Ok(())
+        }
+    }
+}
+
+/// The request's log line and its count, as the app's middleware does for other routes.
+fn log_and_count(
+    req: &Request,
+    state: &AppState,
+    status: StatusCode,
+    started: Instant,
+    request_id: &str,
+) {
+    let label = actors::metrics::HttpLabel {
+        route: PATH.to_string(),
+        status: status.as_u16(),
+    };
+    state.metrics.http_requests.get_or_create(&label).inc();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    log::info!(
+        "{peer} {} {} {} {}ms request_id={request_id}",
+        req.method(),
+        req.path(),
+        status.as_u16(),
+        started.elapsed().as_millis()
+    );
+}

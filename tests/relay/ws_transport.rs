@@ -1,0 +1,156 @@
+//! The WebSocket transport byte by byte: the upgrade's answers, frames pipelined behind the
+//! request, fragmented messages, interleaved control frames, and the RFC 6455 closes for text
+//! that is not UTF-8 and messages over the limit.
+
+use serde_json::Value;
+
+use crate::support::http::{get, request};
+use crate::support::raw_ws::{
+    client_frame, client_text, upgrade_request, RawSocket, CLOSE, CONTINUATION, PING, PONG, TEXT,
+};
+use crate::support::server::{Settings, TestServer};
+
+const HELLO: &str = r#"{"type":"hello","protocol":1}"#;
+
+fn host(server: &TestServer) -> String {
+    server.url.trim_start_matches("http://").to_string()
+}
+
+fn is_welcome(frame: &Value) -> bool {
+    frame["type"] == "welcome"
+}
+
+#[tokio::test]
+async fn a_hello_pipelined_behind_the_upgrade_is_answered() {
+    let server = TestServer::start();
+    let mut bytes = upgrade_request(&host(&server), "/ws", "X-Request-Id: upgrade-42\r\n");
+    bytes.extend(client_text(HELLO));
+    bytes.extend(client_text(r#"{"id":"p","type":"ping"}"#));
+    let mut raw = RawSocket::open(&host(&server), &bytes).await;
+    let head = raw.head().await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains("x-request-id: upgrade-42"), "{head}");
+    assert!(lower.contains("x-content-type-options: nosniff"), "{head}");
+    raw.read_until(|raw| raw.texts().iter().any(|f| f["id"] == "p"))
+        .await;
+    let texts = raw.texts();
+    assert!(is_welcome(&texts[0]), "{texts:?}");
+    assert_eq!(texts[1]["ok"], true, "{texts:?}");
+}
+
+#[tokio::test]
+async fn fragments_are_put_together_and_pings_between_them_answered() {
+    let server = TestServer::start();
+    let mut raw =
+        RawSocket::open(&host(&server), &upgrade_request(&host(&server), "/ws", "")).await;
+    let (first, rest) = HELLO.split_at(8);
+    let (middle, last) = rest.split_at(10);
+    raw.write(&client_frame(TEXT, false, first.as_bytes()))
+        .await;
+    raw.write(&client_frame(CONTINUATION, false, middle.as_bytes()))
+        .await;
+    // A control frame may come between the fragments of a message (RFC 6455 §5.4).
+    raw.write(&client_frame(PING, true, b"between")).await;
+    raw.write(&client_frame(CONTINUATION, true, last.as_bytes()))
+        .await;
+    raw.read_until(|raw| {
+        raw.texts().iter().any(is_welcome)
+            && raw
+                .frames()
+                .iter()
+                .any(|(op, payload)| *op == PONG && payload == b"between")
+    })
+    .await;
+    // The connection goes on answering whole messages.
+    raw.write(&client_text(r#"{"id":"after","type":"ping"}"#))
+        .await;
+    raw.read_until(|raw| raw.texts().iter().any(|f| f["id"] == "after"))
+        .await;
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_closes_with_1007() {
+    let server = TestServer::start();
+    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    bytes.extend(client_frame(TEXT, true, &[b'{', 0xff, 0xfe, b'}']));
+    let mut raw = RawSocket::open(&host(&server), &bytes).await;
+    raw.read_to_end().await;
+    assert!(raw.texts().iter().any(is_welcome));
+    assert_eq!(raw.close_code(), Some(1007));
+}
+
+#[tokio::test]
+async fn a_fragmented_message_over_the_limit_closes_with_1009() {
+    let server =
+        TestServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
+    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    // Every fragment is small; together they are over the limit.
+    bytes.extend(client_frame(TEXT, false, &[b' '; 2000]));
+    bytes.extend(client_frame(CONTINUATION, false, &[b' '; 2000]));
+    bytes.extend(client_frame(CONTINUATION, true, &[b' '; 2000]));
+    let mut raw = RawSocket::open(&host(&server), &bytes).await;
+    raw.read_to_end().await;
+    assert!(raw.texts().iter().any(is_welcome));
+    assert_eq!(raw.close_code(), Some(1009));
+}
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close() {
+    let server = TestServer::start();
+    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    bytes.extend(client_frame(CLOSE, true, &1000u16.to_be_bytes()));
+    let mut raw = RawSocket::open(&host(&server), &bytes).await;
+    raw.read_to_end().await;
+    assert_eq!(raw.close_code(), Some(1000));
+}
+
+#[tokio::test]
+async fn upgrades_that_cannot_be_served_get_the_envelope() {
+    let server = TestServer::start();
+    // A WebSocket anywhere but /ws.
+    let mut raw = RawSocket::open(
+        &host(&server),
+        &upgrade_request(&host(&server), "/api/v1/sessions", ""),
+    )
+    .await;
+    raw.read_to_end().await;
+    let answer = String::from_utf8_lossy(&raw.received).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body["request_id"].is_string());
+
+    // A handshake with a version the server does not speak.
+    let bad_version = upgrade_request(&host(&server), "/ws", "")
+        .iter()
+        .map(|b| *b as char)
+        .collect::<String>()
+        .replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    let mut raw = RawSocket::open(&host(&server), bad_version.as_bytes()).await;
+    raw.read_to_end().await;
+    let answer = String::from_utf8_lossy(&raw.received).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"bad_request\""), "{answer}");
+
+    // A plain GET /ws.
+    let plain = get(&server.url, "/ws").await;
+    assert_eq!(plain.status, 400);
+    assert_eq!(plain.json()["error"]["code"], "bad_request");
+    assert!(plain.header("x-request-id").is_some());
+
+    // Every upgrade is counted under its route.
+    let metrics = request(&server.url, "GET", "/metrics", &[], None).await;
+    assert!(
+        metrics
+            .body
+            .lines()
+            .any(|l| l.contains("route=\"/ws\"") && l.contains("status=\"404\"")),
+        "{}",
+        metrics.body
+    );
+}
