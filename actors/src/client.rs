@@ -21,8 +21,9 @@ pub enum Outbound {
     Event(Arc<EncodedEvent>),
     /// A live delta; dropped rather than queued when the client lags.
     Delta(Arc<EncodedDelta>),
-    /// A transport-specific frame already encoded (a WebSocket `response` or `error`).
-    Frame(ByteString),
+    /// A transport-specific frame already encoded (a WebSocket `response` or `error`). Boxed so
+    /// that an item is two words: every connection's queue preallocates room for a block of them.
+    Frame(Box<ByteString>),
 }
 
 /// The sending half of a client connection's outbound queue, shared by every session the client
@@ -111,10 +112,10 @@ impl ClientSink {
     /// Queues a frame for a request's answer if there is room now; else gives it back.
     pub fn try_push_frame(&self, frame: ByteString) -> Result<(), ByteString> {
         self.tx
-            .try_send(Outbound::Frame(frame))
+            .try_send(Outbound::Frame(Box::new(frame)))
             .map_err(|error| match error {
                 mpsc::error::TrySendError::Full(Outbound::Frame(frame))
-                | mpsc::error::TrySendError::Closed(Outbound::Frame(frame)) => frame,
+                | mpsc::error::TrySendError::Closed(Outbound::Frame(frame)) => *frame,
                 _ => ByteString::new(),
             })
     }
@@ -122,7 +123,7 @@ impl ClientSink {
     /// Queues a frame for a request's answer, waiting for room.
     pub async fn push_frame(&self, frame: ByteString) -> Result<(), SinkError> {
         self.tx
-            .send(Outbound::Frame(frame))
+            .send(Outbound::Frame(Box::new(frame)))
             .await
             .map_err(|_| SinkError::Closed)
     }

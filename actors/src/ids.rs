@@ -2,6 +2,7 @@
 //! passed where a prompt id is expected and every id is validated once, where it enters.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,22 +40,24 @@ impl fmt::Display for SessionId {
 /// [`crate::session::EventLog`].
 pub type Seq = u64;
 
+/// Ids are shared, not copied: one connection's id is held by its actor, its queue, the registry
+/// and every session it subscribes to.
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps an id; callers validate client input before (see `ids::MAX_ID_LEN`).
             pub fn new(value: impl Into<String>) -> Self {
-                $name(value.into())
+                $name(Arc::from(value.into()))
             }
 
             /// A fresh random id.
             pub fn random() -> Self {
-                $name(Uuid::new_v4().to_string())
+                $name(Arc::from(Uuid::new_v4().to_string()))
             }
 
             /// The id as text.

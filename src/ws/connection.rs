@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, StreamHandler};
+use actix::{
+    Actor, ActorContext, Addr, AsyncContext, Context, Handler, SpawnHandle, StreamHandler,
+};
 use actors::client::ClientSink;
 use actors::command::{Caller, Reply, Request};
 use actors::error::RelayError;
@@ -66,6 +68,8 @@ pub struct WsConnection {
     settings: ConnectionSettings,
     phase: Phase,
     last_seen: Instant,
+    /// The timer that closes a connection without `hello`; cancelled at `hello`.
+    handshake_timer: Option<SpawnHandle>,
 }
 
 impl WsConnection {
@@ -87,6 +91,7 @@ impl WsConnection {
             settings,
             phase: Phase::AwaitingHello,
             last_seen: Instant::now(),
+            handshake_timer: None,
         }
     }
 
@@ -204,6 +209,9 @@ impl WsConnection {
             }
         }
         self.phase = Phase::Ready;
+        if let Some(timer) = self.handshake_timer.take() {
+            ctx.cancel_future(timer);
+        }
         let capabilities = object
             .get("capabilities")
             .and_then(Value::as_array)
@@ -309,7 +317,7 @@ impl Actor for WsConnection {
             }
             let _ = act.control.send(Control::Ping);
         });
-        ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
+        self.handshake_timer = Some(ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
             if act.phase != Phase::AwaitingHello {
                 return;
             }
@@ -327,7 +335,7 @@ impl Actor for WsConnection {
                 let frame = frames::error(None, &error);
                 act.close(close::PROTOCOL, "no hello", Some(frame), ctx);
             }
-        });
+        }));
         if self.auth.required() {
             // A token revoked or expired while the connection is open ends it at once.
             ctx.run_interval(TOKEN_CHECK, |act, ctx| {
@@ -368,7 +376,7 @@ impl StreamHandler<Result<Inbound, InboundError>> for WsConnection {
                 );
             }
             Ok(Inbound::Ping(bytes)) => {
-                let _ = self.control.send(Control::Pong(bytes));
+                let _ = self.control.send(Control::Pong(Box::new(bytes)));
             }
             Ok(Inbound::Pong) => {}
             Ok(Inbound::Close) => self.close(1000, "closed by the client", None, ctx),

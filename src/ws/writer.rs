@@ -30,7 +30,8 @@ const BATCH_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub enum Control {
     Ping,
-    Pong(Bytes),
+    /// Boxed, like `Close`, so that the channel's preallocated block stays small.
+    Pong(Box<Bytes>),
     /// Send `last` (an error frame) if given, then close with this code and reason.
     Close(Box<Closing>),
 }
@@ -59,7 +60,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
             _ = overflow.cancelled() => break slow_consumer(),
             control = control.recv() => match control {
                 Some(Control::Ping) => batch.encode(&mut codec, Message::Ping(Bytes::new())),
-                Some(Control::Pong(bytes)) => batch.encode(&mut codec, Message::Pong(bytes)),
+                Some(Control::Pong(bytes)) => batch.encode(&mut codec, Message::Pong(*bytes)),
                 Some(Control::Close(closing)) => break *closing,
                 None => return,
             },
@@ -145,7 +146,7 @@ impl Batch {
                 event.frame.clone()
             }
             Outbound::Delta(delta) => delta.frame.clone(),
-            Outbound::Frame(frame) => frame,
+            Outbound::Frame(frame) => *frame,
         };
         self.encode(codec, Message::Text(text));
     }
