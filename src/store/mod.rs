@@ -6,6 +6,7 @@
 //! ([`reader`]). Must never: block an async thread on a query, overwrite or reorder a stored
 //! event, or panic on what it reads from disk.
 
+mod checkpoint;
 mod reader;
 mod schema;
 pub mod tokens;
@@ -28,6 +29,8 @@ use writer::Writer;
 
 /// The store: one writer thread and a pool of readers over one SQLite file.
 pub struct SqliteStore {
+    /// Declared (and so dropped) before the writer, whose final checkpoint it must not race.
+    checkpointer: checkpoint::Checkpointer,
     writer: Writer,
     readers: Arc<ReadPool>,
 }
@@ -44,7 +47,9 @@ impl SqliteStore {
             schema::current_version()
         );
         let writer = Writer::start(conn, retain_events)?;
+        let checkpointer = checkpoint::Checkpointer::start(path)?;
         Ok(SqliteStore {
+            checkpointer,
             writer,
             readers: ReadPool::new(path.to_path_buf()),
         })
@@ -54,6 +59,7 @@ impl SqliteStore {
     /// writer thread. Later writes fail with "the store is closed"; reads still work. Blocks the
     /// calling thread; meant for server shutdown. Safe to call more than once.
     pub fn flush_and_close(&self) {
+        self.checkpointer.stop();
         if self.writer.close() {
             log::info!("store closed: every queued write is committed");
         }

@@ -1,0 +1,76 @@
+//! Copies the WAL back into the database file on a thread of its own.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so every few
+//! thousand events one commit of the writer thread also copied the WAL and waited for `fsync`:
+//! tens of milliseconds in which no session's events could be stored or broadcast. The writer's
+//! connection has the automatic checkpoint turned off and this thread runs a `PASSIVE` checkpoint
+//! at a steady pace instead, which never blocks the writer (WAL lets the two run side by side).
+//! The final checkpoint at shutdown stays with the writer.
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actors::store::StoreError;
+
+/// How often the WAL is copied back.
+const EVERY: Duration = Duration::from_millis(500);
+
+/// The checkpoint thread and how to stop it.
+pub struct Checkpointer {
+    stop: Mutex<Option<Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing the store at `path`.
+    pub fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let (conn, _) = super::schema::open_writer(path)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
+                    // Busy or failing checkpoints are retried next time; the WAL only grows.
+                    if let Err(error) =
+                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        log::debug!("store: checkpoint skipped: {error}");
+                    }
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the store's checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop: Mutex::new(Some(stop)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops the thread and waits for it. Safe to call more than once.
+    pub fn stop(&self) {
+        drop(
+            self.stop
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                log::error!("the store's checkpoint thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
