@@ -177,8 +177,14 @@ async fn a_token_revoked_while_its_websocket_is_open_closes_it_with_4003() {
     let alice = issue(&server, "alice");
     let mut phone = connect_as(&server, &alice).await;
     assert_eq!(phone.request("ping", json!({})).await["ok"], true);
-    token_command(&server, &["revoke", &token_id(&server, "alice")]);
+    let id = token_id(&server, "alice");
+    token_command(&server, &["revoke", &id]);
     assert_eq!(phone.closed().await.code, 4003);
+    // The audit trail names the connection and why it ended, never the token.
+    let log = server.log();
+    assert!(log.contains("token revoked or expired, closing"), "{log}");
+    assert!(log.contains("closing with 4003"), "{log}");
+    assert!(!log.contains(&alice), "a token was logged");
     assert_eq!(
         call(&server, &alice, "GET", "/api/v1/sessions", None)
             .await

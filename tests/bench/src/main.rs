@@ -6,6 +6,7 @@
 //! end, also when the benchmark fails or is killed itself.
 
 mod client;
+mod fake_api;
 mod frame;
 mod http;
 mod proc_stats;

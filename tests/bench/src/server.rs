@@ -37,6 +37,15 @@ pub struct ServerOptions {
     pub client_buffer: Option<usize>,
     /// `auth.handshake_timeout_s`, for clients that stay connected without `hello`.
     pub handshake_timeout_s: Option<u64>,
+    /// Another `claude` than load-claude (the real CLI), with its `claude.env`.
+    pub claude: Option<ClaudeSetup>,
+}
+
+/// The real CLI as the server's `claude`.
+#[derive(Clone, Debug)]
+pub struct ClaudeSetup {
+    pub binary: PathBuf,
+    pub env: Vec<(String, String)>,
 }
 
 /// A running server and its scratch directory.
@@ -52,7 +61,11 @@ impl BenchServer {
         let dir = ScratchDir::new(bins.keep_dir)?;
         std::fs::create_dir_all(dir.path().join("project"))?;
         let config = dir.path().join("config.toml");
-        std::fs::write(&config, config_text(dir.path(), &bins.load_claude, options))?;
+        let claude = options
+            .claude
+            .as_ref()
+            .map_or(bins.load_claude.as_path(), |c| c.binary.as_path());
+        std::fs::write(&config, config_text(dir.path(), claude, options))?;
         let log = std::fs::File::create(dir.path().join("server.log"))?;
         let mut command = Command::new(&bins.server);
         command
@@ -150,7 +163,7 @@ fn toml_str(value: &str) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
 }
 
-fn config_text(dir: &Path, load_claude: &Path, options: &ServerOptions) -> String {
+fn config_text(dir: &Path, claude: &Path, options: &ServerOptions) -> String {
     let root = dir.to_string_lossy();
     let mut limits = String::from("requests_per_minute = 100000000\n");
     if let Some(buffer) = options.client_buffer {
@@ -160,14 +173,25 @@ fn config_text(dir: &Path, load_claude: &Path, options: &ServerOptions) -> Strin
         .handshake_timeout_s
         .map(|s| format!("\n[auth]\nhandshake_timeout_s = {s}\n"))
         .unwrap_or_default();
+    let claude_env: String = options
+        .claude
+        .iter()
+        .flat_map(|c| c.env.iter())
+        .map(|(k, v)| format!("{k} = {}\n", toml_str(v)))
+        .collect();
+    let claude_env = if claude_env.is_empty() {
+        claude_env
+    } else {
+        format!("\n[claude.env]\n{claude_env}")
+    };
     format!(
         "[server]\nbind = \"127.0.0.1:0\"\nheartbeat_s = 30\n\n\
          [storage]\npath = {store}\n\n\
          [claude]\nbinary = {claude}\nmax_running = {max_running}\n\n\
          [sessions]\nallowed_roots = [{root}]\nmax_per_user = {max_sessions}\n\n\
-         [limits]\n{limits}{auth}",
+         [limits]\n{limits}{auth}{claude_env}",
         store = toml_str(&format!("{root}/store/relay.db")),
-        claude = toml_str(&load_claude.to_string_lossy()),
+        claude = toml_str(&claude.to_string_lossy()),
         max_running = options.max_running.max(1),
         root = toml_str(&root),
         max_sessions = options.max_sessions.max(1),
@@ -181,7 +205,7 @@ pub struct ScratchDir {
 }
 
 impl ScratchDir {
-    fn new(keep: bool) -> Result<ScratchDir, Error> {
+    pub fn new(keep: bool) -> Result<ScratchDir, Error> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())

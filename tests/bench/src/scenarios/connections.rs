@@ -85,6 +85,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             client_buffer: None,
             // Upgrade-only clients never say hello; keep them connected while we measure.
             handshake_timeout_s: (args.stage == Stage::Upgrade).then_some(3600),
+            claude: None,
         })
         .await?;
     let pid = server.pid();

@@ -2,6 +2,7 @@
 //! (`session.prompt` sent → `prompt.completed` received), then the same turns written to a
 //! load-claude process directly over its pipes (user line written → `result` line read).
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,11 @@ use tokio::process::Command;
 
 use super::{check_alive, thread_figures, Env};
 use crate::client::{Conn, Incoming, PATIENCE};
+use crate::fake_api::FakeApi;
 use crate::frame::Frame;
 use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
-use crate::server::ServerOptions;
+use crate::server::{ClaudeSetup, ServerOptions};
 use crate::stats::{ms, ns, Summary};
 use crate::Error;
 
@@ -26,6 +28,17 @@ pub struct Args {
     /// Prompts sent first and not measured (the first one starts the process)
     #[arg(long, default_value_t = 5)]
     pub warmup: usize,
+    /// Also measure follow-up prompts with this Claude Code CLI (the real one) against the
+    /// project's fake Anthropic API, through the relay and driven directly
+    #[arg(long, value_name = "PATH")]
+    pub claude: Option<PathBuf>,
+    /// The fake Anthropic API for `--claude` [default: `fake-anthropic` next to this executable;
+    /// build it: cargo build --release -p pocket-relay-fakes]
+    #[arg(long, value_name = "PATH")]
+    pub fake_anthropic: Option<PathBuf>,
+    /// Prompts measured on each path with `--claude`
+    #[arg(long, default_value_t = 30)]
+    pub claude_prompts: usize,
 }
 
 impl Default for Args {
@@ -33,18 +46,32 @@ impl Default for Args {
         Args {
             prompts: 200,
             warmup: 5,
+            claude: None,
+            fake_anthropic: None,
+            claude_prompts: 30,
         }
     }
 }
 
 impl Args {
     fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--prompts".into(),
             self.prompts.to_string(),
             "--warmup".into(),
             self.warmup.to_string(),
-        ]
+        ];
+        if let Some(claude) = &self.claude {
+            args.push("--claude".into());
+            args.push(claude.to_string_lossy().into_owned());
+            if let Some(api) = &self.fake_anthropic {
+                args.push("--fake-anthropic".into());
+                args.push(api.to_string_lossy().into_owned());
+            }
+            args.push("--claude-prompts".into());
+            args.push(self.claude_prompts.to_string());
+        }
+        args
     }
 }
 
@@ -67,6 +94,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             max_sessions: 10,
             client_buffer: None,
             handshake_timeout_s: None,
+            claude: None,
         })
         .await?;
     let mut conn = Conn::open(server.addr, None).await?;
@@ -84,7 +112,14 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
     check_alive(&mut server)?;
-    let direct = directly(env, args, &server.project()).await?;
+    let direct = directly(
+        &env.bins.load_claude,
+        &[],
+        args.warmup,
+        args.prompts,
+        &server.project(),
+    )
+    .await?;
 
     let (mut relay, mut direct) = (relay, direct);
     let relay = Summary::of(&mut relay);
@@ -123,7 +158,78 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         2.0,
         "ms",
     );
+    drop(server);
+    if let Some(claude) = &args.claude {
+        real_cli(env, args, claude, &mut report).await?;
+    }
     Ok(report)
+}
+
+/// Follow-up prompts in a live session of the real CLI, through the relay and over its pipes.
+async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) -> Result<(), Error> {
+    let api_binary = match &args.fake_anthropic {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .map(|dir| dir.join("fake-anthropic"))
+            .ok_or("cannot tell where this executable lives")?,
+    };
+    let claude = &claude
+        .canonicalize()
+        .map_err(|e| format!("no Claude Code CLI at {}: {e}", claude.display()))?;
+    let api = FakeApi::start(&api_binary)?;
+    let scratch = crate::server::ScratchDir::new(env.bins.keep_dir)?;
+    let claude_env = api.claude_env(scratch.path())?;
+    let mut server = env
+        .start_server(ServerOptions {
+            max_running: 4,
+            max_sessions: 10,
+            client_buffer: None,
+            handshake_timeout_s: None,
+            claude: Some(ClaudeSetup {
+                binary: claude.to_path_buf(),
+                env: claude_env.clone(),
+            }),
+        })
+        .await?;
+    let mut conn = Conn::open(server.addr, None).await?;
+    let session = conn.create_session(&server.project()).await?;
+    conn.subscribe(&session, 0).await?;
+    // The first prompt starts the CLI; the second is the first follow-up.
+    let warmup = 2;
+    let mut relay = Vec::with_capacity(args.claude_prompts);
+    for i in 0..warmup + args.claude_prompts {
+        let took = through_relay(&mut conn, &session, i).await?;
+        if i >= warmup {
+            relay.push(ns(took));
+        }
+    }
+    check_alive(&mut server)?;
+    let mut direct = directly(
+        claude,
+        &claude_env,
+        warmup,
+        args.claude_prompts,
+        &server.project(),
+    )
+    .await?;
+    let relay = Summary::of(&mut relay);
+    let direct = Summary::of(&mut direct);
+    let added_p50 = ms(relay.p50) - ms(direct.p50);
+    report.figure("claude_prompts", args.claude_prompts, "");
+    report.float("claude_relay_p50", ms(relay.p50), "ms");
+    report.float("claude_relay_p99", ms(relay.p99), "ms");
+    report.float("claude_direct_p50", ms(direct.p50), "ms");
+    report.float("claude_direct_p99", ms(direct.p99), "ms");
+    report.float("claude_added_p50", added_p50, "ms");
+    report.target(
+        "added by the relay to a real CLI follow-up at p50",
+        added_p50,
+        Comparison::Below,
+        2.0,
+        "ms",
+    );
+    Ok(())
 }
 
 /// One prompt through the relay, with a prompt id of our own so that its `prompt.completed` is
@@ -155,10 +261,18 @@ async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Durat
     }
 }
 
-/// The same turns written to load-claude over its pipes; answers the measured times in ns.
-async fn directly(env: &Env, args: &Args, cwd: &str) -> Result<Vec<u64>, Error> {
-    let mut child = Command::new(&env.bins.load_claude)
+/// The same turns written to `claude` (load-claude or the real CLI, with `vars` in its
+/// environment) over its pipes; answers the measured times in ns.
+async fn directly(
+    claude: &Path,
+    vars: &[(String, String)],
+    warmup: usize,
+    prompts: usize,
+    cwd: &str,
+) -> Result<Vec<u64>, Error> {
+    let mut child = Command::new(claude)
         .args(CLAUDE_ARGS)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -166,11 +280,11 @@ async fn directly(env: &Env, args: &Args, cwd: &str) -> Result<Vec<u64>, Error> 
         .kill_on_drop(true)
         .spawn()?;
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err("load-claude has no pipes".into());
+        return Err("claude has no pipes".into());
     };
     let mut lines = BufReader::new(stdout).lines();
-    let mut times = Vec::with_capacity(args.prompts);
-    for i in 0..args.warmup + args.prompts {
+    let mut times = Vec::with_capacity(prompts);
+    for i in 0..warmup + prompts {
         let turn =
             json!({"type": "user", "message": {"role": "user", "content": format!("ping {i}")}});
         let started = Instant::now();
@@ -179,13 +293,13 @@ async fn directly(env: &Env, args: &Args, cwd: &str) -> Result<Vec<u64>, Error> 
         loop {
             let line = tokio::time::timeout(PATIENCE, lines.next_line())
                 .await
-                .map_err(|_| "load-claude did not answer in time")??
-                .ok_or("load-claude ended early")?;
+                .map_err(|_| "claude did not answer in time")??
+                .ok_or("claude ended early")?;
             if is_result(&line) {
                 break;
             }
         }
-        if i >= args.warmup {
+        if i >= warmup {
             times.push(ns(started.elapsed()));
         }
     }

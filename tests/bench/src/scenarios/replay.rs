@@ -63,6 +63,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             max_sessions: 10,
             client_buffer: None,
             handshake_timeout_s: None,
+            claude: None,
         })
         .await?;
     let pid = server.pid();

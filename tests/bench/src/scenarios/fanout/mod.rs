@@ -117,6 +117,7 @@ impl FanoutArgs {
             max_sessions: self.sessions + 5,
             client_buffer: self.client_buffer,
             handshake_timeout_s: None,
+            claude: None,
         }
     }
 }
