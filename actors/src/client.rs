@@ -133,6 +133,11 @@ impl ClientSink {
         (self.capacity / 2).clamp(1, 512)
     }
 
+    /// Whether the client overflowed its queue and is being cut off.
+    pub fn overflowed(&self) -> bool {
+        self.overflow.is_cancelled()
+    }
+
     /// Whether the connection has gone away.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()

@@ -546,6 +546,37 @@ mod tests {
         assert_eq!(store.load_sessions().expect("load")[0].info.last_seq, 25);
     }
 
+    #[tokio::test]
+    async fn the_wal_is_copied_back_by_the_checkpoint_thread() {
+        let (dir, store) = open(0);
+        let path = db_path(&dir);
+        let wal = path.with_file_name("relay.db-wal");
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let before = size(&path);
+        let id = SessionId::new();
+        // Far more than the 1,000 pages after which a commit would checkpoint by itself.
+        for start in (1..=20_000).step_by(500) {
+            store
+                .write(batch(id, start..=start + 499))
+                .await
+                .expect("write");
+        }
+        assert!(size(&wal) > 0, "the writes went to the WAL");
+        // No commit checkpoints; the database file grows once the checkpoint thread has run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while size(&path) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint within 20 s (database {} bytes, WAL {} bytes)",
+                size(&path),
+                size(&wal)
+            );
+            tokio::task::yield_now().await;
+        }
+        let events = store.read_events(id, 0, 20_000).await.expect("read");
+        assert_eq!(events.len(), 20_000);
+    }
+
     #[test]
     fn refuses_a_newer_schema() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -52,6 +52,8 @@ enum Phase {
 #[derive(Clone)]
 pub struct ConnectionSettings {
     pub heartbeat: Duration,
+    /// How long the writer waits for a lagging client to take the closing frame.
+    pub close_patience: Duration,
     pub handshake_timeout: Duration,
     pub limits: std::sync::Arc<crate::limits::RateLimits>,
 }
@@ -121,11 +123,20 @@ impl WsConnection {
             return;
         }
         log::info!("ws {}: closing with {code} ({reason})", self.id);
-        self.phase = Phase::Closing;
         let _ = self
             .control
             .send(Control::Close(Box::new(Closing { last, code, reason })));
-        ctx.stop();
+        self.linger(ctx);
+    }
+
+    /// Leaves the registry at once, but keeps reading (and ignoring) what the client still sends
+    /// until it closes its side or the writer's patience has run out twice: closing a socket with
+    /// unread bytes makes the kernel reset it, and a reset throws away what the client has not
+    /// read yet, the closing frame included.
+    fn linger(&mut self, ctx: &mut Context<Self>) {
+        self.phase = Phase::Closing;
+        self.registry.do_send(ClientDisconnected(self.id.clone()));
+        ctx.run_later(self.settings.close_patience * 2, |_, ctx| ctx.stop());
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
@@ -306,6 +317,15 @@ impl Actor for WsConnection {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let heartbeat = self.settings.heartbeat;
         ctx.run_interval(heartbeat, move |act, ctx| {
+            if act.phase == Phase::Closing {
+                return;
+            }
+            if act.sink.overflowed() {
+                // The writer is already closing with 4008.
+                log::info!("ws {}: cut off as a slow consumer", act.id);
+                act.linger(ctx);
+                return;
+            }
             if act.last_seen.elapsed() > heartbeat * 3 {
                 log::info!(
                     "ws {}: silent for {:?}, closing",
@@ -354,14 +374,17 @@ impl Actor for WsConnection {
                 code: 1000,
                 reason: "",
             })));
+            self.registry.do_send(ClientDisconnected(self.id.clone()));
         }
-        self.registry.do_send(ClientDisconnected(self.id.clone()));
         log::info!("ws {}: disconnected", self.id);
     }
 }
 
 impl StreamHandler<Result<Inbound, InboundError>> for WsConnection {
     fn handle(&mut self, item: Result<Inbound, InboundError>, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Closing {
+            return;
+        }
         self.last_seen = Instant::now();
         match item {
             Ok(Inbound::Text(text)) => self.on_text(&text, ctx),

@@ -63,6 +63,9 @@ pub struct InboundFrames<R> {
     codec: Codec,
     fragments: Option<Fragments>,
     max_size: usize,
+    /// After an error nothing more is decoded; what the client still sends is read and
+    /// dropped until it closes, so that closing the socket does not reset it.
+    failed: bool,
     done: bool,
 }
 
@@ -76,6 +79,7 @@ impl<R> InboundFrames<R> {
             codec: Codec::new().max_size(max_size),
             fragments: None,
             max_size,
+            failed: false,
             done: false,
         }
     }
@@ -142,6 +146,35 @@ impl<R> InboundFrames<R> {
     }
 }
 
+impl<R> InboundFrames<R> {
+    /// The next whole message in what was read, or an error (after which nothing more is
+    /// decoded); `None` when more bytes are needed.
+    fn decode_one(&mut self) -> Option<Result<Inbound, InboundError>> {
+        loop {
+            let decoded = self.codec.decode(&mut self.buf);
+            if self.buf.is_empty() && self.buf.capacity() > 0 {
+                // Nothing pending: hold no memory while the client is quiet.
+                self.buf = BytesMut::new();
+            }
+            let result = match decoded {
+                Ok(Some(frame)) => match self.assemble(frame) {
+                    Ok(Some(message)) => Ok(message),
+                    Ok(None) => continue,
+                    Err(error) => Err(error),
+                },
+                Ok(None) => return None,
+                Err(error) => Err(error.into()),
+            };
+            if result.is_err() {
+                self.failed = true;
+                self.buf = BytesMut::new();
+                self.fragments = None;
+            }
+            return Some(result);
+        }
+    }
+}
+
 fn text(bytes: Bytes) -> Result<Inbound, InboundError> {
     ByteString::try_from(bytes)
         .map(Inbound::Text)
@@ -157,24 +190,9 @@ impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
             if this.done {
                 return Poll::Ready(None);
             }
-            let decoded = this.codec.decode(&mut this.buf);
-            if this.buf.is_empty() && this.buf.capacity() > 0 {
-                // Nothing pending: hold no memory while the client is quiet.
-                this.buf = BytesMut::new();
-            }
-            match decoded {
-                Ok(Some(frame)) => match this.assemble(frame) {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
-                    Ok(None) => continue,
-                    Err(error) => {
-                        this.done = true;
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                },
-                Ok(None) => {}
-                Err(error) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(error.into())));
+            if !this.failed {
+                if let Some(item) = this.decode_one() {
+                    return Poll::Ready(Some(item));
                 }
             }
             let mut chunk = [0u8; READ_CHUNK];
@@ -183,12 +201,16 @@ impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => {
                     this.done = true;
+                    if this.failed {
+                        return Poll::Ready(None);
+                    }
                     return Poll::Ready(Some(Err(ProtocolError::Io(error).into())));
                 }
                 Poll::Ready(Ok(())) if read.filled().is_empty() => {
                     this.done = true;
                     return Poll::Ready(None);
                 }
+                Poll::Ready(Ok(())) if this.failed => {}
                 Poll::Ready(Ok(())) => this.buf.extend_from_slice(read.filled()),
             }
         }

@@ -38,15 +38,20 @@ where
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
     let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
+    // The limit after which a silent connection counts as gone.
+    let close_patience = heartbeat * 3;
     actix::spawn(writer::run(
         writing,
         outbound,
         control_rx,
         overflow,
         state.metrics.clone(),
+        close_patience,
     ));
     let settings = ConnectionSettings {
-        heartbeat: std::time::Duration::from_secs(state.config.server.heartbeat_s),
+        heartbeat,
+        close_patience,
         handshake_timeout: std::time::Duration::from_secs(
             state.config.auth.handshake_timeout_s.max(1),
         ),

@@ -20,9 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Close code 4008: the client did not read fast enough.
 pub const SLOW_CONSUMER: u16 = 4008;
-/// How long the last write and the closing frame may wait for a lagging client before the
-/// connection is simply dropped.
-const CLOSE_PATIENCE: Duration = Duration::from_secs(30);
 /// How many bytes of queued frames one write takes at most.
 const BATCH_BYTES: usize = 64 * 1024;
 
@@ -44,13 +41,16 @@ pub struct Closing {
     pub reason: &'static str,
 }
 
-/// Runs until the connection closes; returns when the socket is done with.
+/// Runs until the connection closes; returns when the socket is done with. The last write and
+/// the closing frame wait at most `patience` for a lagging client (the connection's silence
+/// limit, 3 × `server.heartbeat_s`), then the connection is simply dropped.
 pub async fn run<W: AsyncWrite + Unpin>(
     mut io: W,
     mut outbound: mpsc::Receiver<Outbound>,
     mut control: mpsc::UnboundedReceiver<Control>,
     overflow: CancellationToken,
     metrics: Arc<RelayMetrics>,
+    patience: Duration,
 ) {
     let mut codec = Codec::new();
     let closing = loop {
@@ -87,7 +87,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         };
         if cut_off {
             // The frame under way must be finished before a closing frame can follow it.
-            match tokio::time::timeout(CLOSE_PATIENCE, write).await {
+            match tokio::time::timeout(patience, write).await {
                 Ok(Ok(())) => break slow_consumer(),
                 _ => return,
             }
@@ -114,7 +114,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         description: Some(closing.reason.to_string()),
     };
     last.encode(&mut codec, Message::Close(Some(reason)));
-    let _ = tokio::time::timeout(CLOSE_PATIENCE, async {
+    let _ = tokio::time::timeout(patience, async {
         io.write_all(&last.bytes).await?;
         io.shutdown().await
     })

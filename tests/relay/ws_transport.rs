@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::support::client::Client;
 use crate::support::http::{get, request};
 use crate::support::raw_ws::{
     client_frame, client_text, upgrade_request, RawSocket, CLOSE, CONTINUATION, PING, PONG, TEXT,
@@ -153,4 +154,67 @@ async fn upgrades_that_cannot_be_served_get_the_envelope() {
         "{}",
         metrics.body
     );
+}
+
+#[tokio::test]
+async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008() {
+    let server = TestServer::start_with(
+        Settings::default()
+            .set("limits", "client_buffer = 16")
+            .set("server", "heartbeat_s = 2"),
+    );
+    let mut fast = Client::connect(&server.ws_url()).await;
+    let session = fast.create(&server.project()).await;
+    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    bytes.extend(client_text(
+        &serde_json::json!({"id": "s", "type": "session.subscribe", "session_id": session, "after_seq": 0})
+            .to_string(),
+    ));
+    let mut slow = RawSocket::open_with_receive_buffer(&host(&server), &bytes, Some(4096)).await;
+    slow.read_until(|raw| raw.texts().iter().any(|f| f["id"] == "s"))
+        .await;
+    // Live events it does not read, until the server has cut it off.
+    fast.subscribe(&session, 0).await;
+    let mut cut_off = false;
+    for _ in 0..50 {
+        let prompt = fast.prompt(&session, "bigline 100000").await;
+        fast.wait_prompt_end(&prompt).await;
+        let metrics = request(&server.url, "GET", "/metrics", &[], None).await;
+        if metrics
+            .body
+            .lines()
+            .any(|l| l.starts_with("relay_slow_consumers_total") && !l.ends_with(" 0"))
+        {
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(cut_off, "the silent client was never cut off");
+    // Once the server has let go of it (it is no longer listed)…
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let clients = get(&server.url, "/api/v1/clients").await.json();
+        if clients["data"]["clients"].as_array().map(Vec::len) == Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cut-off client is still listed: {clients}"
+        );
+    }
+    // …it pings before reading again: bytes the server must still take, or closing the socket
+    // would reset it and throw away the frames the client has not read.
+    slow.write(&client_frame(PING, true, b"still here")).await;
+    slow.read_to_end().await;
+    assert_eq!(slow.close_code(), Some(4008));
+    // Everything before the close is whole and in order.
+    let seqs: Vec<u64> = slow
+        .texts()
+        .iter()
+        .filter(|f| f["type"] == "event")
+        .filter_map(|f| f["seq"].as_u64())
+        .collect();
+    assert!(!seqs.is_empty());
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
 }

@@ -80,7 +80,26 @@ pub struct RawSocket {
 impl RawSocket {
     /// Connects to `host` and writes `bytes` in one write.
     pub async fn open(host: &str, bytes: &[u8]) -> RawSocket {
-        let mut socket = TcpStream::connect(host).await.expect("connect");
+        RawSocket::open_with_receive_buffer(host, bytes, None).await
+    }
+
+    /// [`RawSocket::open`] with `SO_RCVBUF` set, for a client that fills up like a phone on a
+    /// bad link.
+    pub async fn open_with_receive_buffer(
+        host: &str,
+        bytes: &[u8],
+        receive_buffer: Option<u32>,
+    ) -> RawSocket {
+        let addr = tokio::net::lookup_host(host)
+            .await
+            .expect("resolve")
+            .next()
+            .expect("an address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        if let Some(size) = receive_buffer {
+            socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+        }
+        let mut socket = socket.connect(addr).await.expect("connect");
         socket.write_all(bytes).await.expect("write");
         RawSocket {
             socket,
@@ -125,14 +144,20 @@ impl RawSocket {
         }
     }
 
-    /// Reads everything until the server hangs up.
+    /// Reads everything until the server hangs up, which it must do cleanly (a reset would
+    /// throw away what the client had not read yet).
     pub async fn read_to_end(&mut self) {
         let mut rest = Vec::new();
-        tokio::time::timeout(PATIENCE, self.socket.read_to_end(&mut rest))
+        let read = tokio::time::timeout(PATIENCE, self.socket.read_to_end(&mut rest))
             .await
-            .expect("the server should hang up in time")
-            .unwrap_or(0);
+            .expect("the server should hang up in time");
         self.received.extend_from_slice(&rest);
+        if let Err(error) = read {
+            panic!(
+                "the connection ended with {error} after {} bytes",
+                self.received.len()
+            );
+        }
     }
 
     /// The text frames received so far, as JSON.

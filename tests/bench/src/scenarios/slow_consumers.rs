@@ -116,9 +116,9 @@ fn describe_slow(outcome: &Outcome, report: &mut Report) {
     if without_close > 0 {
         report.note(format!(
             "{without_close} slow clients found no close frame, only the end of the connection: \
-             the server's writer gives up on a close frame it could not queue within 30 s \
-             (CLOSE_PATIENCE in src/ws/writer.rs), and they were cut off longer than that \
-             before they read again"
+             the server's writer gives up on a close frame it could not send within \
+             3 × heartbeat_s (90 s here), and they were cut off longer than that before they \
+             read again"
         ));
     }
     if got_everything > 0 {
