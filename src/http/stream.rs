@@ -23,7 +23,7 @@ use actors::registry::{ClientConnected, ClientDisconnected, ClientInfo, GoingAwa
 use actors::session_info::now_ts;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -82,8 +82,8 @@ impl ClientRegistration {
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|agent| json!({ "user_agent": agent.chars().take(256).collect::<String>() }))
-            .unwrap_or(Value::Null);
+            .map(|agent| json!({ "user_agent": agent.chars().take(256).collect::<String>() }));
+        let client = actors::registry::client_description(client.as_ref());
         registry.do_send(ClientConnected(ClientInfo {
             connection_id: id.clone(),
             user: caller.user.clone(),

@@ -13,7 +13,9 @@ use actors::client::ClientSink;
 use actors::command::{Caller, Reply, Request};
 use actors::error::RelayError;
 use actors::ids::{ConnectionId, UserId};
-use actors::registry::{ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Registry};
+use actors::registry::{
+    client_description, ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Registry,
+};
 use actors::session_info::now_ts;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -234,11 +236,7 @@ impl WsConnection {
                     .collect()
             })
             .unwrap_or_default();
-        let client = object
-            .get("client")
-            .cloned()
-            .filter(Value::is_object)
-            .unwrap_or(Value::Null);
+        let client = client_description(object.get("client"));
         log::info!("ws {}: hello from {} ({client})", self.id, self.user);
         self.registry.do_send(ClientConnected(ClientInfo {
             connection_id: self.id.clone(),

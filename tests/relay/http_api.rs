@@ -124,9 +124,10 @@ async fn sessions_over_rest_share_state_with_the_websocket() {
         .as_array()
         .unwrap()
         .clone();
-    assert!(list
-        .iter()
-        .any(|c| c["transport"] == "websocket" && c["subscriptions"][0] == session.as_str()));
+    assert!(list.iter().any(|c| c["transport"] == "websocket"
+        && c["subscriptions"][0] == session.as_str()
+        && c["client"] == json!({"name": "relay-tests", "version": "1"})
+        && c["capabilities"] == json!(["permissions"])));
 
     let deleted = request(
         &base,

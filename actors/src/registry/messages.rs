@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::ids::{ConnectionId, SessionId, UserId};
@@ -16,13 +17,29 @@ pub struct ClientInfo {
     #[serde(skip)]
     pub user: UserId,
     pub transport: &'static str,
-    pub client: Value,
+    /// What the client says about itself, as compact JSON (see [`client_description`]).
+    pub client: Box<RawValue>,
     pub capabilities: Vec<String>,
     pub connected_at: String,
     pub subscriptions: Vec<SessionId>,
     /// Tells the connection to close because the server is going away.
     #[serde(skip)]
     pub closer: Recipient<GoingAway>,
+}
+
+/// The most a client's description may take; a longer one is kept as `null`.
+pub const MAX_CLIENT_DESCRIPTION: usize = 1024;
+
+/// A client's description (`hello.client`, or its user agent) kept as compact JSON text rather
+/// than a tree of values: one small allocation for each of thousands of connections. Anything but
+/// an object, or one over [`MAX_CLIENT_DESCRIPTION`] bytes, becomes `null`.
+pub fn client_description(value: Option<&Value>) -> Box<RawValue> {
+    value
+        .filter(|v| v.is_object())
+        .and_then(|v| serde_json::value::to_raw_value(v).ok())
+        .filter(|raw| raw.get().len() <= MAX_CLIENT_DESCRIPTION)
+        // The default is `null`.
+        .unwrap_or_default()
 }
 
 /// The server is going away: close the connection (WebSocket code 1001).
@@ -70,4 +87,23 @@ pub struct Stats;
 pub struct RegistryStats {
     pub sessions: usize,
     pub clients: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_client_description_is_a_small_object_or_null() {
+        let phone = json!({"name": "phone", "version": "1.2"});
+        assert_eq!(
+            client_description(Some(&phone)).get(),
+            r#"{"name":"phone","version":"1.2"}"#
+        );
+        assert_eq!(client_description(None).get(), "null");
+        assert_eq!(client_description(Some(&json!("phone"))).get(), "null");
+        let huge = json!({"name": "x".repeat(MAX_CLIENT_DESCRIPTION)});
+        assert_eq!(client_description(Some(&huge)).get(), "null");
+    }
 }

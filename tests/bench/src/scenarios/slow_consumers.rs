@@ -7,9 +7,9 @@
 //! absorbs about 6,000–7,700 of these events (~2.5 MB of kernel socket buffers, then the
 //! 1,024-event queue) before the server cuts it off, and 10 s at 100/s sends only 1,000. The
 //! slow clients start draining as soon as the server has counted them all as slow consumers
-//! (`relay_slow_consumers_total`), not at the end: the server gives up on a close frame it could
-//! not queue within 30 s, so a later drain would find no 4008 frame left. Latency is reported for
-//! all lines and for the lines sent before that drain began.
+//! (`relay_slow_consumers_total`), not at the end: the server gives up on a close frame it
+//! could not send within 3 × `heartbeat_s` (90 s here), so a later drain would find no 4008
+//! frame left. Latency is reported for all lines and for the lines sent before that drain began.
 
 use super::fanout::{self, close_codes, FanoutArgs, Outcome, SlowPlan};
 use super::Env;
