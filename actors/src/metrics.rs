@@ -111,7 +111,7 @@ impl RelayMetrics {
         );
         r.register(
             "fanout_seconds",
-            "Time from an event's commit to its being written to a client",
+            "Time from an event's commit to its encoding for a client's socket",
             metrics.fanout_seconds.clone(),
         );
         r.register(

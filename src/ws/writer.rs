@@ -6,7 +6,7 @@
 //! drops the rest.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_codec::{AsyncWrite, Encoder};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Message};
@@ -65,13 +65,13 @@ pub async fn run<W: AsyncWrite + Unpin>(
                 None => return,
             },
             item = outbound.recv() => match item {
-                Some(item) => batch.push(&mut codec, item),
+                Some(item) => batch.push(&mut codec, item, &metrics),
                 None => return,
             },
         }
         while batch.bytes.len() < BATCH_BYTES {
             match outbound.try_recv() {
-                Ok(item) => batch.push(&mut codec, item),
+                Ok(item) => batch.push(&mut codec, item, &metrics),
                 Err(_) => break,
             }
         }
@@ -92,18 +92,13 @@ pub async fn run<W: AsyncWrite + Unpin>(
                 _ => return,
             }
         }
-        for committed in batch.committed {
-            metrics
-                .fanout_seconds
-                .observe(committed.elapsed().as_secs_f64());
-        }
     };
     // What was queued before the close still goes out (answers, a welcome), unless the client
     // is being cut off for not reading it.
     let mut last = Batch::default();
     if closing.code != SLOW_CONSUMER {
         while let Ok(item) = outbound.try_recv() {
-            last.push(&mut codec, item);
+            last.push(&mut codec, item, &metrics);
         }
     }
     if let Some(frame) = closing.last {
@@ -129,19 +124,21 @@ fn slow_consumer() -> Closing {
     }
 }
 
-/// Frames encoded for one write, and the commit times of the events among them.
+/// Frames encoded for one write.
 #[derive(Default)]
 struct Batch {
     bytes: BytesMut,
-    committed: Vec<Instant>,
 }
 
 impl Batch {
-    fn push(&mut self, codec: &mut Codec, item: Outbound) {
+    /// Encodes `item`; an event's time from commit to here is its fan-out time.
+    fn push(&mut self, codec: &mut Codec, item: Outbound, metrics: &RelayMetrics) {
         let text = match item {
             Outbound::Event(event) => {
                 if let Some(committed) = event.committed_at.get() {
-                    self.committed.push(*committed);
+                    metrics
+                        .fanout_seconds
+                        .observe(committed.elapsed().as_secs_f64());
                 }
                 event.frame.clone()
             }
