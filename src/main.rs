@@ -60,7 +60,17 @@ fn token(config: &Config, command: &TokenCommand) -> ExitCode {
     }
 }
 
+/// Every connection is a file descriptor, and the soft limit is often 1,024: take every open file
+/// the hard limit allows.
+fn raise_open_files() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::info!("open files: up to {limit}"),
+        Err(error) => log::warn!("cannot raise the open-file limit: {error}"),
+    }
+}
+
 fn serve(config: Config) -> ExitCode {
+    raise_open_files();
     let listener = match TcpListener::bind(config.server.bind) {
         Ok(listener) => listener,
         Err(error) => {

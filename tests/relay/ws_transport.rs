@@ -218,3 +218,31 @@ async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008()
     assert!(!seqs.is_empty());
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
 }
+
+#[tokio::test]
+async fn the_server_raises_its_open_file_limit_for_many_phones() {
+    // Started with a soft limit of 256 open files, as many systems start services.
+    let server = TestServer::start_with(Settings {
+        soft_open_files: Some(256),
+        ..Settings::default()
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3], open_files[4], "soft = hard: {open_files:?}");
+    // More phones than the soft limit it started with, all answered.
+    let mut phones = Vec::new();
+    for _ in 0..300 {
+        phones.push(Client::connect(&server.ws_url()).await);
+    }
+    for phone in phones.iter_mut() {
+        assert_eq!(
+            phone.request("ping", serde_json::json!({})).await["ok"],
+            true
+        );
+    }
+}

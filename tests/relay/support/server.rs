@@ -12,6 +12,7 @@ use super::{fake_bin, first_stdout_line, PATIENCE};
 /// A running server and the scratch directory it lives in (store, project dirs, logs).
 pub struct TestServer {
     child: Option<Child>,
+    soft_open_files: Option<u64>,
     pub url: String,
     pub dir: TempDir,
     config: PathBuf,
@@ -30,6 +31,8 @@ pub struct Settings {
     pub permissions: Vec<String>,
     /// Any other section (`auth`, `tls`, `cors`, …), emitted as given.
     pub other: std::collections::BTreeMap<String, Vec<String>>,
+    /// Start the server with this soft open-file limit (through `sh -c 'ulimit -Sn N'`).
+    pub soft_open_files: Option<u64>,
 }
 
 impl Settings {
@@ -68,6 +71,7 @@ impl TestServer {
         std::fs::write(&config, config_text(dir.path(), &settings)).expect("write config");
         let mut server = TestServer {
             child: None,
+            soft_open_files: settings.soft_open_files,
             url: String::new(),
             dir,
             config,
@@ -85,7 +89,18 @@ impl TestServer {
                 .join(format!("server-{}.log", self.generation)),
         )
         .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
+        let binary = env!("CARGO_BIN_EXE_pocket-relay");
+        let mut command = match self.soft_open_files {
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -Sn {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                sh
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg("--config")
             .arg(&self.config)
             .current_dir(self.dir.path())
@@ -103,6 +118,14 @@ impl TestServer {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         self.url = url.to_string();
         self.child = Some(child);
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the server is running")
     }
 
     /// The server's stderr log of its latest run.
