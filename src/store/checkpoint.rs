@@ -1,11 +1,16 @@
 //! Copies the WAL back into the database file on a thread of its own.
 //!
-//! SQLite's automatic checkpoint runs inside the commit that crosses its threshold, so every few
-//! thousand events one commit of the writer thread also copied the WAL and waited for `fsync`:
-//! tens of milliseconds in which no session's events could be stored or broadcast. The writer's
-//! connection has the automatic checkpoint turned off and this thread runs a `PASSIVE` checkpoint
-//! at a steady pace instead, which never blocks the writer (WAL lets the two run side by side).
-//! The final checkpoint at shutdown stays with the writer.
+//! SQLite's automatic checkpoint runs inside the commit that crosses its threshold (1,000 pages),
+//! so every few thousand events one commit of the writer thread also copied the whole WAL and
+//! waited for `fsync`: tens of milliseconds in which no session's events could be stored or
+//! broadcast. This thread runs a `PASSIVE` checkpoint every [`EVERY`] instead, which never blocks
+//! the writer (WAL lets the two run side by side) and copies almost everything.
+//!
+//! Almost: while commits keep coming, a checkpoint running beside them never catches up with the
+//! last one, and SQLite only starts the WAL file over once a checkpoint has caught up. So the
+//! writer keeps an automatic checkpoint with a higher threshold
+//! ([`WRITER_CHECKPOINT_PAGES`]); when it fires, nearly everything is already copied and it only
+//! finishes the job, bounding the WAL file. The final checkpoint at shutdown is the writer's too.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -17,6 +22,9 @@ use actors::store::StoreError;
 
 /// How often the WAL is copied back.
 const EVERY: Duration = Duration::from_millis(500);
+
+/// The WAL size (in 4 KiB pages) at which a commit of the writer finishes the checkpoint: 16 MiB.
+pub const WRITER_CHECKPOINT_PAGES: u32 = 4096;
 
 /// The checkpoint thread and how to stop it.
 pub struct Checkpointer {
