@@ -2,11 +2,8 @@
 //! API calls, and the CLI gets the environment that points it there and keeps it quiet. Used by
 //! the real-CLI half of `prompt-overhead`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use crate::Error;
 
@@ -27,18 +24,7 @@ impl FakeApi {
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
         let stdout = child.stdout.take().ok_or("fake-anthropic has no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(10))
-            .ok()
-            .and_then(|line| line.trim().parse().ok());
+        let port = crate::server::first_line(stdout).and_then(|line| line.trim().parse().ok());
         match port {
             Some(port) => Ok(FakeApi { child, port }),
             None => {

@@ -41,6 +41,19 @@ pub struct ServerOptions {
     pub claude: Option<ClaudeSetup>,
 }
 
+impl ServerOptions {
+    /// One session at a time with load-claude: the prompt and replay scenarios.
+    pub fn one_session() -> ServerOptions {
+        ServerOptions {
+            max_running: 4,
+            max_sessions: 10,
+            client_buffer: None,
+            handshake_timeout_s: None,
+            claude: None,
+        }
+    }
+}
+
 /// The real CLI as the server's `claude`.
 #[derive(Clone, Debug)]
 pub struct ClaudeSetup {
@@ -144,9 +157,9 @@ impl Drop for BenchServer {
     }
 }
 
-/// The first stdout line, read on a thread so that a silent server cannot hang us. The thread
-/// keeps draining stdout afterwards so the server never blocks on a full pipe.
-fn first_line(stdout: std::process::ChildStdout) -> Option<String> {
+/// The first stdout line, read on a thread so that a silent child cannot hang us. The thread
+/// keeps draining stdout afterwards so the child never blocks on a full pipe.
+pub fn first_line(stdout: std::process::ChildStdout) -> Option<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();

@@ -1,6 +1,7 @@
-//! `prompt-overhead`: what the relay adds to a prompt. Sequential prompts through the relay
-//! (`session.prompt` sent → `prompt.completed` received), then the same turns written to a
-//! load-claude process directly over its pipes (user line written → `result` line read).
+//! `prompt-overhead`: what the relay adds to a prompt. Turn by turn, a prompt through the relay
+//! (`session.prompt` sent → `prompt.completed` received) and then the same turn written to a
+//! process of the same `claude` driven directly over its pipes (user line written → `result` line
+//! read): load-claude, and with `--claude` also the real CLI against the fake Anthropic API.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -88,38 +89,18 @@ const CLAUDE_ARGS: [&str; 8] = [
 ];
 
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
-    let mut server = env
-        .start_server(ServerOptions {
-            max_running: 4,
-            max_sessions: 10,
-            client_buffer: None,
-            handshake_timeout_s: None,
-            claude: None,
-        })
-        .await?;
+    let mut server = env.start_server(ServerOptions::one_session()).await?;
     let mut conn = Conn::open(server.addr, None).await?;
     let session = conn.create_session(&server.project()).await?;
     conn.subscribe(&session, 0).await?;
+    let mut direct = Direct::start(&env.bins.load_claude, &[], &server.project())?;
     let cpu = CpuMeter::start(server.pid());
     let threads = ThreadCpuMeter::start(server.pid());
-    let mut relay = Vec::with_capacity(args.prompts);
-    for i in 0..args.warmup + args.prompts {
-        let took = through_relay(&mut conn, &session, i).await?;
-        if i >= args.warmup {
-            relay.push(ns(took));
-        }
-    }
+    let (relay, direct) =
+        interleaved(&mut conn, &session, &mut direct, args.warmup, args.prompts).await?;
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
     check_alive(&mut server)?;
-    let direct = directly(
-        &env.bins.load_claude,
-        &[],
-        args.warmup,
-        args.prompts,
-        &server.project(),
-    )
-    .await?;
 
     let (mut relay, mut direct) = (relay, direct);
     let relay = Summary::of(&mut relay);
@@ -182,37 +163,22 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     let claude_env = api.claude_env(scratch.path())?;
     let mut server = env
         .start_server(ServerOptions {
-            max_running: 4,
-            max_sessions: 10,
-            client_buffer: None,
-            handshake_timeout_s: None,
             claude: Some(ClaudeSetup {
                 binary: claude.to_path_buf(),
                 env: claude_env.clone(),
             }),
+            ..ServerOptions::one_session()
         })
         .await?;
     let mut conn = Conn::open(server.addr, None).await?;
     let session = conn.create_session(&server.project()).await?;
     conn.subscribe(&session, 0).await?;
+    let mut direct = Direct::start(claude, &claude_env, &server.project())?;
     // The first prompt starts the CLI; the second is the first follow-up.
-    let warmup = 2;
-    let mut relay = Vec::with_capacity(args.claude_prompts);
-    for i in 0..warmup + args.claude_prompts {
-        let took = through_relay(&mut conn, &session, i).await?;
-        if i >= warmup {
-            relay.push(ns(took));
-        }
-    }
+    let (mut relay, mut direct) =
+        interleaved(&mut conn, &session, &mut direct, 2, args.claude_prompts).await?;
     check_alive(&mut server)?;
-    let mut direct = directly(
-        claude,
-        &claude_env,
-        warmup,
-        args.claude_prompts,
-        &server.project(),
-    )
-    .await?;
+    let paired = paired_median_ms(&relay, &direct);
     let relay = Summary::of(&mut relay);
     let direct = Summary::of(&mut direct);
     let added_p50 = ms(relay.p50) - ms(direct.p50);
@@ -222,9 +188,12 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     report.float("claude_direct_p50", ms(direct.p50), "ms");
     report.float("claude_direct_p99", ms(direct.p99), "ms");
     report.float("claude_added_p50", added_p50, "ms");
+    report.float("claude_added_median_of_pairs", paired, "ms");
+    // The CLI's own time drifts by several ms from minute to minute; the median of each turn's
+    // relay time minus the direct turn right after it is steadier than a difference of medians.
     report.target(
-        "added by the relay to a real CLI follow-up at p50",
-        added_p50,
+        "added by the relay to a real CLI follow-up (median of pairs)",
+        paired,
         Comparison::Below,
         2.0,
         "ms",
@@ -261,51 +230,88 @@ async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Durat
     }
 }
 
-/// The same turns written to `claude` (load-claude or the real CLI, with `vars` in its
-/// environment) over its pipes; answers the measured times in ns.
-async fn directly(
-    claude: &Path,
-    vars: &[(String, String)],
+/// `warmup` + `prompts` turns, each sent through the relay and then written to `direct`, so that
+/// both paths see the same machine at the same moment; answers the measured times in ns.
+async fn interleaved(
+    conn: &mut Conn,
+    session: &str,
+    direct: &mut Direct,
     warmup: usize,
     prompts: usize,
-    cwd: &str,
-) -> Result<Vec<u64>, Error> {
-    let mut child = Command::new(claude)
-        .args(CLAUDE_ARGS)
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err("claude has no pipes".into());
-    };
-    let mut lines = BufReader::new(stdout).lines();
-    let mut times = Vec::with_capacity(prompts);
+) -> Result<(Vec<u64>, Vec<u64>), Error> {
+    let mut relay_times = Vec::with_capacity(prompts);
+    let mut direct_times = Vec::with_capacity(prompts);
     for i in 0..warmup + prompts {
+        let relay = through_relay(conn, session, i).await?;
+        let direct = direct.turn(i).await?;
+        if i >= warmup {
+            relay_times.push(ns(relay));
+            direct_times.push(ns(direct));
+        }
+    }
+    Ok((relay_times, direct_times))
+}
+
+/// The median of `relay[i] - direct[i]` in ms (the samples in turn order).
+fn paired_median_ms(relay: &[u64], direct: &[u64]) -> f64 {
+    let mut differences: Vec<f64> = relay
+        .iter()
+        .zip(direct)
+        .map(|(r, d)| (*r as f64 - *d as f64) / 1e6)
+        .collect();
+    if differences.is_empty() {
+        return 0.0;
+    }
+    differences.sort_by(f64::total_cmp);
+    differences[differences.len() / 2]
+}
+
+/// `claude` (load-claude or the real CLI, with `vars` in its environment) driven directly over
+/// its pipes, with the command line the relay would give it.
+struct Direct {
+    _child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Direct {
+    fn start(claude: &Path, vars: &[(String, String)], cwd: &str) -> Result<Direct, Error> {
+        let mut child = Command::new(claude)
+            .args(CLAUDE_ARGS)
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .current_dir(cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err("claude has no pipes".into());
+        };
+        Ok(Direct {
+            _child: child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// One user turn, from writing it to reading its `result` line.
+    async fn turn(&mut self, i: usize) -> Result<Duration, Error> {
         let turn =
             json!({"type": "user", "message": {"role": "user", "content": format!("ping {i}")}});
         let started = Instant::now();
-        stdin.write_all(format!("{turn}\n").as_bytes()).await?;
-        stdin.flush().await?;
+        self.stdin.write_all(format!("{turn}\n").as_bytes()).await?;
+        self.stdin.flush().await?;
         loop {
-            let line = tokio::time::timeout(PATIENCE, lines.next_line())
+            let line = tokio::time::timeout(PATIENCE, self.lines.next_line())
                 .await
                 .map_err(|_| "claude did not answer in time")??
                 .ok_or("claude ended early")?;
             if is_result(&line) {
-                break;
+                return Ok(started.elapsed());
             }
         }
-        if i >= warmup {
-            times.push(ns(started.elapsed()));
-        }
     }
-    drop(stdin);
-    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-    Ok(times)
 }
 
 fn is_result(line: &str) -> bool {

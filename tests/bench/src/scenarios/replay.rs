@@ -57,15 +57,7 @@ impl Args {
 }
 
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
-    let mut server = env
-        .start_server(ServerOptions {
-            max_running: 4,
-            max_sessions: 10,
-            client_buffer: None,
-            handshake_timeout_s: None,
-            claude: None,
-        })
-        .await?;
+    let mut server = env.start_server(ServerOptions::one_session()).await?;
     let pid = server.pid();
     let rss_rest = rss_bytes(pid)?;
     let mut writer = Conn::open(server.addr, None).await?;
