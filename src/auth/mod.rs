@@ -289,6 +289,9 @@ impl Auth {
         PublicKey::from(pending.key.clone())
             .verify(&self.namespace, pending.nonce.as_bytes(), &signature)
             .map_err(|_| "the signature does not verify")?;
+        if !user_was_present(&signature) {
+            return Err("the security key did not confirm the user's presence");
+        }
         let entry = self
             .keys
             .lookup(&pending.key)
@@ -315,6 +318,24 @@ impl Auth {
 
 fn not_a_key() -> AuthError {
     AuthError::BadRequest("public_key must be one OpenSSH public key line".into())
+}
+
+/// A FIDO security key's signature (`sk-…` keys) says whether the user touched the key: its
+/// flags byte, right after the signature proper, has bit 0x01 set. Like OpenSSH, which requires
+/// the touch unless told otherwise, a signature without it is refused; other keys have no flags.
+fn user_was_present(signature: &SshSig) -> bool {
+    use ssh_key::Algorithm;
+    const USER_PRESENT: u8 = 0x01;
+    /// Flags (1 byte) and counter (4 bytes) end a security key's signature.
+    const TRAILER: usize = 5;
+    let sig = signature.signature();
+    match sig.algorithm() {
+        Algorithm::SkEd25519 | Algorithm::SkEcdsaSha2NistP256 => {
+            let bytes = sig.as_bytes();
+            bytes.len() >= TRAILER && bytes[bytes.len() - TRAILER] & USER_PRESENT != 0
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]

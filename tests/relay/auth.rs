@@ -419,3 +419,91 @@ async fn token_command_issues_lists_and_revokes_while_the_server_runs() {
     // The server still serves sign-ins after another process wrote the store.
     sign_in(&server, &keys, "alice").await;
 }
+
+/// A FIDO security key (`sk-ssh-ed25519@openssh.com`), simulated without a device: an Ed25519 key
+/// pair that signs what an authenticator signs (SHA-256 of the application, the flags, a counter,
+/// SHA-256 of the data), packed the way `ssh-keygen -Y sign` packs a security key's signature.
+struct SecurityKey {
+    keypair: ssh_key::private::Ed25519Keypair,
+    application: String,
+}
+
+impl SecurityKey {
+    fn new(seed: u8) -> SecurityKey {
+        SecurityKey {
+            keypair: ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]),
+            application: "ssh:".into(),
+        }
+    }
+
+    fn key_data(&self) -> ssh_key::public::KeyData {
+        ssh_key::public::KeyData::SkEd25519(ssh_key::public::SkEd25519::new(
+            self.keypair.public,
+            self.application.clone(),
+        ))
+    }
+
+    /// The `authorized_keys` line.
+    fn public(&self, comment: &str) -> String {
+        let mut key = ssh_key::PublicKey::from(self.key_data());
+        key.set_comment(comment);
+        key.to_openssh().expect("an OpenSSH public key")
+    }
+
+    /// An armored SSHSIG over `message`; `flags` 0x01 says the user was present.
+    fn sign(&self, namespace: &str, message: &str, flags: u8) -> String {
+        use ssh_key::sha2::{Digest, Sha256};
+        use ssh_key::{Algorithm, HashAlg, LineEnding, Signature, SshSig};
+        let signed = SshSig::signed_data(namespace, HashAlg::Sha512, message.as_bytes())
+            .expect("signed data");
+        let counter = 42u32.to_be_bytes();
+        let mut authenticator_data = Sha256::digest(self.application.as_bytes()).to_vec();
+        authenticator_data.push(flags);
+        authenticator_data.extend(counter);
+        authenticator_data.extend(Sha256::digest(&signed));
+        let raw: Signature =
+            signature::Signer::try_sign(&self.keypair, &authenticator_data).expect("a signature");
+        let mut bytes = raw.as_bytes().to_vec();
+        bytes.push(flags);
+        bytes.extend(counter);
+        let signature = Signature::new(Algorithm::SkEd25519, bytes).expect("an sk signature");
+        SshSig::new(self.key_data(), namespace, HashAlg::Sha512, signature)
+            .expect("an SSHSIG")
+            .to_pem(LineEnding::LF)
+            .expect("armored")
+    }
+}
+
+#[tokio::test]
+async fn a_fido_security_key_signs_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let carol = SecurityKey::new(7);
+    let authorized = dir.path().join("authorized_keys");
+    std::fs::write(&authorized, format!("{}\n", carol.public("carol"))).expect("write keys");
+    let server = server(&authorized, &[]);
+
+    let (id, nonce) = challenge(&server, &carol.public("carol")).await;
+    let answer = verify(&server, &id, &carol.sign("pocket-relay", &nonce, 0x01)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.json()["data"]["user"], "carol");
+    let token = answer.json()["data"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let auth = auth_on(&server, &authorized);
+    assert_eq!(auth.authenticate(&token).expect("valid").as_str(), "carol");
+
+    // The same key's signature over other data, or in another namespace, is refused.
+    let (id, nonce) = challenge(&server, &carol.public("carol")).await;
+    let wrong = carol.sign("pocket-relay", &format!("{nonce}x"), 0x01);
+    refused(&verify(&server, &id, &wrong).await);
+    let (id, nonce) = challenge(&server, &carol.public("carol")).await;
+    refused(&verify(&server, &id, &carol.sign("git", &nonce, 0x01)).await);
+    // A signature made without a touch (user presence not confirmed) is refused, as OpenSSH does.
+    let (id, nonce) = challenge(&server, &carol.public("carol")).await;
+    refused(&verify(&server, &id, &carol.sign("pocket-relay", &nonce, 0x00)).await);
+    // Another security key with the same comment is not carol's.
+    let mallory = SecurityKey::new(8);
+    let (id, nonce) = challenge(&server, &mallory.public("carol")).await;
+    refused(&verify(&server, &id, &mallory.sign("pocket-relay", &nonce, 0x01)).await);
+}
