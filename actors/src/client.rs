@@ -133,6 +133,11 @@ impl ClientSink {
         (self.capacity / 2).clamp(1, 512)
     }
 
+    /// Cuts the client off as a slow consumer (4008), as an overflow does.
+    pub fn cut_off(&self) {
+        self.overflow.cancel();
+    }
+
     /// Whether the client overflowed its queue and is being cut off.
     pub fn overflowed(&self) -> bool {
         self.overflow.is_cancelled()

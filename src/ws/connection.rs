@@ -68,7 +68,7 @@ pub struct WsConnection {
     auth: WsAuth,
     registry: Addr<Registry>,
     sink: ClientSink,
-    control: mpsc::UnboundedSender<Control>,
+    control: mpsc::Sender<Control>,
     settings: ConnectionSettings,
     phase: Phase,
     last_seen: Instant,
@@ -82,7 +82,7 @@ impl WsConnection {
         auth: WsAuth,
         registry: Addr<Registry>,
         sink: ClientSink,
-        control: mpsc::UnboundedSender<Control>,
+        control: mpsc::Sender<Control>,
         settings: ConnectionSettings,
     ) -> Self {
         WsConnection {
@@ -125,10 +125,20 @@ impl WsConnection {
             return;
         }
         log::info!("ws {}: closing with {code} ({reason})", self.id);
-        let _ = self
-            .control
-            .send(Control::Close(Box::new(Closing { last, code, reason })));
+        self.send_close(Closing { last, code, reason });
         self.linger(ctx);
+    }
+
+    /// Hands the closing to the writer. Its control queue is full only while it is stuck writing
+    /// to a client that does not read; then the client is cut off as a slow consumer instead.
+    fn send_close(&self, closing: Closing) {
+        if self
+            .control
+            .try_send(Control::Close(Box::new(closing)))
+            .is_err()
+        {
+            self.sink.cut_off();
+        }
     }
 
     /// Leaves the registry at once, but keeps reading (and ignoring) what the client still sends
@@ -333,7 +343,8 @@ impl Actor for WsConnection {
                 act.close(1000, "heartbeat timeout", None, ctx);
                 return;
             }
-            let _ = act.control.send(Control::Ping);
+            // Not queued while earlier ones wait: the client is not reading them.
+            let _ = act.control.try_send(Control::Ping);
         });
         self.handshake_timer = Some(ctx.run_later(self.settings.handshake_timeout, |act, ctx| {
             if act.phase != Phase::AwaitingHello {
@@ -367,11 +378,11 @@ impl Actor for WsConnection {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         if self.phase != Phase::Closing {
-            let _ = self.control.send(Control::Close(Box::new(Closing {
+            self.send_close(Closing {
                 last: None,
                 code: 1000,
                 reason: "",
-            })));
+            });
             self.registry.do_send(ClientDisconnected(self.id.clone()));
         }
         log::info!("ws {}: disconnected", self.id);
@@ -397,7 +408,9 @@ impl StreamHandler<Result<Inbound, InboundError>> for WsConnection {
                 );
             }
             Ok(Inbound::Ping(bytes)) => {
-                let _ = self.control.send(Control::Pong(Box::new(bytes)));
+                // RFC 6455 §5.5.3 lets a pong answer only the latest ping: a client that pings
+                // without reading gets no more pongs than the control queue holds.
+                let _ = self.control.try_send(Control::Pong(Box::new(bytes)));
             }
             Ok(Inbound::Pong) => {}
             Ok(Inbound::Close) => self.close(1000, "closed by the client", None, ctx),

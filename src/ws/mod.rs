@@ -37,7 +37,7 @@ where
     let id = ConnectionId::random();
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
-    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::channel(writer::CONTROL_QUEUE);
     let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
     // The limit after which a silent connection counts as gone.
     let close_patience = heartbeat * 3;

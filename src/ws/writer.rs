@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Close code 4008: the client did not read fast enough.
 pub const SLOW_CONSUMER: u16 = 4008;
+/// Pings, pongs and the closing waiting for the writer, at most.
+pub const CONTROL_QUEUE: usize = 8;
 /// How many bytes of queued frames one write takes at most.
 const BATCH_BYTES: usize = 64 * 1024;
 
@@ -47,7 +49,7 @@ pub struct Closing {
 pub async fn run<W: AsyncWrite + Unpin>(
     mut io: W,
     mut outbound: mpsc::Receiver<Outbound>,
-    mut control: mpsc::UnboundedReceiver<Control>,
+    mut control: mpsc::Receiver<Control>,
     overflow: CancellationToken,
     metrics: Arc<RelayMetrics>,
     patience: Duration,

@@ -127,20 +127,18 @@ async fn sessions_run_in_parallel_up_to_max_running_and_the_rest_wait() {
     let c_started = phone
         .wait_event(|e| e["kind"] == "prompt.started" && e["data"]["prompt_id"] == c)
         .await;
-    // It started only after one of the others ended and gave its slot up.
-    let ended_before: Vec<&serde_json::Value> = phone
-        .events
-        .iter()
-        .filter(|e| e["kind"] == "agent.exited" || e["kind"] == "prompt.completed")
-        .filter(|e| {
-            e["data"]["prompt_id"] == a
-                || e["data"]["prompt_id"] == b
-                || e["kind"] == "agent.exited"
-        })
-        .collect();
+    // It started only after one of the others ended and gave its slot up. Sessions are ordered
+    // each on its own (`seq`), not against each other on the wire, so the events' times tell.
+    let a_end = phone.wait_prompt_end(&a).await;
+    let b_end = phone.wait_prompt_end(&b).await;
+    let first_end = std::cmp::min(
+        a_end["ts"].as_str().unwrap().to_string(),
+        b_end["ts"].as_str().unwrap().to_string(),
+    );
+    let c_start = c_started["ts"].as_str().unwrap();
     assert!(
-        !ended_before.is_empty(),
-        "c started while two others held both slots"
+        first_end.as_str() <= c_start,
+        "c started at {c_start}, while both others ran until {first_end}"
     );
     assert!(c_started["seq"].is_u64());
     phone.wait_prompt_end(&c).await;

@@ -246,3 +246,37 @@ async fn the_server_raises_its_open_file_limit_for_many_phones() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_client_that_pings_without_reading_gets_only_the_pongs_there_is_room_for() {
+    let server = TestServer::start();
+    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    let mut raw = RawSocket::open_with_receive_buffer(&host(&server), &bytes, Some(4096)).await;
+    raw.read_until(|raw| raw.texts().iter().any(is_welcome))
+        .await;
+    // 200,000 pings with the largest payload, none read: 25 MB of pongs if each were answered,
+    // more than any socket buffer holds.
+    const PINGS: usize = 200_000;
+    let ping = client_frame(PING, true, &[b'p'; 125]);
+    let flood: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 1000)
+        .collect();
+    for _ in 0..PINGS / 1000 {
+        raw.write(&flood).await;
+    }
+    raw.write(&client_text(r#"{"id":"after","type":"ping"}"#))
+        .await;
+    raw.read_until(|raw| raw.texts().iter().any(|f| f["id"] == "after"))
+        .await;
+    let pongs = raw.frames().iter().filter(|(op, _)| *op == PONG).count();
+    // What the socket buffers held before the writer had to wait, and a few queued pongs: the
+    // server kept no backlog of pongs for a client that does not read them.
+    assert!(
+        pongs > 0 && pongs < PINGS / 2,
+        "{pongs} pongs for {PINGS} pings"
+    );
+}
