@@ -4,6 +4,28 @@
 use std::time::{Duration, Instant};
 
 /// Resident memory (`VmRSS`) of a process, in bytes.
+/// The RSS of `pid` once it has stopped moving (three readings 100 ms apart within 64 KiB of
+/// each other), or the latest reading after `at_most`: memory "at rest" is read when the process
+/// is at rest, not after a guessed pause.
+pub async fn settled_rss(pid: u32, at_most: std::time::Duration) -> std::io::Result<u64> {
+    const STEADY: u64 = 64 * 1024;
+    let deadline = tokio::time::Instant::now() + at_most;
+    let mut readings = vec![rss_bytes(pid)?];
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(100));
+    every.tick().await;
+    loop {
+        let last3 = &readings[readings.len().saturating_sub(3)..];
+        let steady = last3.len() == 3
+            && last3.iter().max().copied().unwrap_or(0) - last3.iter().min().copied().unwrap_or(0)
+                <= STEADY;
+        if steady || tokio::time::Instant::now() >= deadline {
+            return Ok(readings[readings.len() - 1]);
+        }
+        every.tick().await;
+        readings.push(rss_bytes(pid)?);
+    }
+}
+
 pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status

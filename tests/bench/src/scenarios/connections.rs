@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::{check_alive, kib, mib, Env};
 use crate::client::{Conn, Incoming};
-use crate::proc_stats::rss_bytes;
+use crate::proc_stats::{rss_bytes, settled_rss};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
 use crate::Error;
@@ -24,7 +24,8 @@ pub struct Args {
     /// Connections being opened at once
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Seconds to wait after the last client subscribed before reading the server's memory
+    /// At most this many seconds, after the last client subscribed, for the server's memory to
+    /// settle before it is read
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
     /// How far each client goes, to tell what the memory is spent on: the WebSocket upgrade
@@ -94,8 +95,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         let mut control = Conn::open(server.addr, None).await?;
         control.create_session(&server.project()).await?
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_before = rss_bytes(pid)?;
+    let rss_before = settled_rss(pid, Duration::from_secs(5)).await?;
 
     eprintln!("[bench] connections: opening {} clients", args.clients);
     let dropped = Arc::new(AtomicUsize::new(0));
@@ -157,9 +157,8 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         }
     }
     let connect_time = started.elapsed();
-    tokio::time::sleep(Duration::from_secs_f64(args.settle.max(0.0))).await;
+    let rss_after = settled_rss(pid, Duration::from_secs_f64(args.settle.max(0.0))).await?;
     check_alive(&mut server)?;
-    let rss_after = rss_bytes(pid)?;
     let client_rss = rss_bytes(std::process::id()).unwrap_or(0);
     let still_open = connected.saturating_sub(dropped.load(Ordering::Relaxed));
     clients.abort_all();

@@ -32,7 +32,8 @@ impl Env {
         line
     }
 
-    /// Starts a server and lets it settle (its first RSS reading should be at rest).
+    /// Starts a server and waits until its memory has settled (its first RSS reading should be at
+    /// rest).
     pub async fn start_server(&self, options: ServerOptions) -> Result<BenchServer, Error> {
         let server = BenchServer::start(&self.bins, &options)?;
         eprintln!(
@@ -41,7 +42,7 @@ impl Env {
             server.addr,
             server.dir.path().display()
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        crate::proc_stats::settled_rss(server.pid(), Duration::from_secs(5)).await?;
         Ok(server)
     }
 }

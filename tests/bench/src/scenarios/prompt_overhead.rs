@@ -76,17 +76,19 @@ impl Args {
     }
 }
 
-/// The command line the relay gives Claude Code for a session without live deltas.
-const CLAUDE_ARGS: [&str; 8] = [
-    "-p",
-    "--input-format",
-    "stream-json",
-    "--output-format",
-    "stream-json",
-    "--verbose",
-    "--permission-prompt-tool",
-    "stdio",
-];
+/// The command line the relay gives Claude Code for a session without live deltas (the bench's
+/// sessions are created with `stream_deltas: false`), so both paths run the same process.
+fn claude_args(cwd: &str) -> Vec<String> {
+    actors::claude_process::LaunchSpec {
+        cwd: cwd.into(),
+        model: None,
+        permission_mode: actors::session_info::PermissionMode::Default,
+        stream_deltas: false,
+        resume: None,
+        allowed_tools: Vec::new(),
+    }
+    .args(&actors::config::ClaudeConfig::default())
+}
 
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut server = env.start_server(ServerOptions::one_session()).await?;
@@ -277,7 +279,7 @@ struct Direct {
 impl Direct {
     fn start(claude: &Path, vars: &[(String, String)], cwd: &str) -> Result<Direct, Error> {
         let mut child = Command::new(claude)
-            .args(CLAUDE_ARGS)
+            .args(claude_args(cwd))
             .envs(vars.iter().map(|(k, v)| (k, v)))
             .current_dir(cwd)
             .stdin(Stdio::piped())

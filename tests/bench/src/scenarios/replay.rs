@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{check_alive, mib, thread_figures, Env};
 use crate::client::{Conn, Incoming};
 use crate::frame::Frame;
-use crate::proc_stats::{rss_bytes, CpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{rss_bytes, settled_rss, CpuMeter, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
 use crate::Error;
@@ -74,8 +74,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         args.events,
         fill_time.as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = rss_bytes(pid)?;
+    let rss_before = settled_rss(pid, Duration::from_secs(5)).await?;
 
     let mut reader = Conn::open(server.addr, None).await?;
     let sampling = Arc::new(AtomicBool::new(true));
