@@ -109,15 +109,13 @@ impl ClientSink {
         Ok(())
     }
 
-    /// Queues a frame for a request's answer if there is room now; else gives it back.
+    /// Queues a frame for a request's answer if there is room now; gives it back when there is
+    /// none. A gone connection takes it and drops it, as there is no one left to answer.
     pub fn try_push_frame(&self, frame: ByteString) -> Result<(), ByteString> {
-        self.tx
-            .try_send(Outbound::Frame(Box::new(frame)))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(Outbound::Frame(frame))
-                | mpsc::error::TrySendError::Closed(Outbound::Frame(frame)) => *frame,
-                _ => ByteString::new(),
-            })
+        match self.tx.try_send(Outbound::Frame(Box::new(frame))) {
+            Err(mpsc::error::TrySendError::Full(Outbound::Frame(frame))) => Err(*frame),
+            _ => Ok(()),
+        }
     }
 
     /// Queues a frame for a request's answer, waiting for room.

@@ -51,34 +51,63 @@ pub async fn middleware(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let peer = req.peer_addr();
     let state = req
         .app_data::<actix_web::web::Data<crate::server::AppState>>()
         .cloned();
     let mut response = next.call(req).await?;
-    if let Some(state) = state {
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        let label = actors::metrics::HttpLabel {
-            route,
-            status: response.status().as_u16(),
-        };
-        state.metrics.http_requests.get_or_create(&label).inc();
-    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
             .insert(HeaderName::from_static(HEADER), value);
     }
-    log::info!(
-        "{peer} {method} {path} {} {}ms request_id={id}",
-        response.status().as_u16(),
-        started.elapsed().as_millis()
-    );
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    Answered {
+        peer,
+        method: &method,
+        path: &path,
+        route,
+        status: response.status().as_u16(),
+        started,
+        id: &id,
+    }
+    .record(state.as_ref().map(|state| state.metrics.as_ref()));
     Ok(response)
+}
+
+/// A request that got its answer: counted under its route and logged in one line, for the app's
+/// routes (by [`middleware`]) and for the WebSocket upgrade alike.
+pub struct Answered<'a> {
+    pub peer: Option<std::net::SocketAddr>,
+    pub method: &'a actix_web::http::Method,
+    pub path: &'a str,
+    pub route: String,
+    pub status: u16,
+    pub started: Instant,
+    pub id: &'a str,
+}
+
+impl Answered<'_> {
+    /// Counts it in `http_requests_total` (when the metrics are at hand) and logs it.
+    pub fn record(self, metrics: Option<&actors::metrics::RelayMetrics>) {
+        let status = self.status;
+        if let Some(metrics) = metrics {
+            let label = actors::metrics::HttpLabel {
+                route: self.route,
+                status,
+            };
+            metrics.http_requests.get_or_create(&label).inc();
+        }
+        let peer = self.peer.map(|a| a.ip().to_string()).unwrap_or_default();
+        log::info!(
+            "{peer} {} {} {status} {}ms request_id={}",
+            self.method,
+            self.path,
+            self.started.elapsed().as_millis(),
+            self.id
+        );
+    }
 }

@@ -103,9 +103,6 @@ impl WsConnection {
     /// queue has room, else as soon as it has.
     fn send(&self, frame: bytestring::ByteString) {
         if let Err(frame) = self.sink.try_push_frame(frame) {
-            if self.sink.is_closed() {
-                return;
-            }
             let sink = self.sink.clone();
             actix::spawn(async move {
                 let _ = sink.push_frame(frame).await;

@@ -13,7 +13,7 @@ use actix_codec::{AsyncRead, AsyncWrite, Framed};
 use actix_http::body::BodySize;
 use actix_http::h1::{Codec, Message};
 use actix_http::header::{self, HeaderValue};
-use actix_http::{ws, ConnectionType, HttpMessage, Request, Response, StatusCode};
+use actix_http::{ws, ConnectionType, HttpMessage, Request, Response};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::web;
 use actors::error::RelayError;
@@ -122,7 +122,16 @@ where
     }
     add_security_headers(head.headers_mut(), https);
     let status = head.status();
-    log_and_count(&req, &state, status, started, &request_id);
+    request_id::Answered {
+        peer: req.peer_addr(),
+        method: req.method(),
+        path: req.path(),
+        route: PATH.to_string(),
+        status: status.as_u16(),
+        started,
+        id: &request_id,
+    }
+    .record(Some(&state.metrics));
     match body {
         Some(body) => {
             let size = BodySize::Sized(body.len() as u64);
@@ -140,30 +149,4 @@ where
             Ok(())
         }
     }
-}
-
-/// The request's log line and its count, as the app's middleware does for other routes.
-fn log_and_count(
-    req: &Request,
-    state: &AppState,
-    status: StatusCode,
-    started: Instant,
-    request_id: &str,
-) {
-    let label = actors::metrics::HttpLabel {
-        route: PATH.to_string(),
-        status: status.as_u16(),
-    };
-    state.metrics.http_requests.get_or_create(&label).inc();
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    log::info!(
-        "{peer} {} {} {} {}ms request_id={request_id}",
-        req.method(),
-        req.path(),
-        status.as_u16(),
-        started.elapsed().as_millis()
-    );
 }
