@@ -65,6 +65,10 @@ pub struct StorageConfig {
     /// Events kept per session (0 = all); older ones are pruned and a replay from before them
     /// answers `replay_gap`.
     pub retain_events: u64,
+    /// The size in MiB at which a commit of the writer finishes copying the WAL back into the
+    /// database file and starts it over (a pause of a few milliseconds for every session); a
+    /// background thread copies it back continuously, so below this size no commit waits.
+    pub wal_limit_mb: u64,
 }
 
 impl Default for StorageConfig {
@@ -72,6 +76,7 @@ impl Default for StorageConfig {
         StorageConfig {
             path: PathBuf::from("data/pocket-relay.db"),
             retain_events: 0,
+            wal_limit_mb: 64,
         }
     }
 }
@@ -178,6 +183,11 @@ impl Config {
                 "server.heartbeat_s must be at least 1".into(),
             ));
         }
+        if self.storage.wal_limit_mb == 0 {
+            return Err(ConfigError::Refused(
+                "storage.wal_limit_mb must be at least 1".into(),
+            ));
+        }
         if self.limits.client_buffer < 2 {
             return Err(ConfigError::Refused(
                 "limits.client_buffer must be at least 2".into(),
@@ -194,5 +204,19 @@ impl Config {
             permissions: self.permissions.clone(),
             limits: self.limits.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wal_limit_of_zero_is_refused() {
+        let mut config = Config::default();
+        assert!(config.validate().is_ok());
+        config.storage.wal_limit_mb = 0;
+        let error = config.validate().expect_err("must refuse");
+        assert!(error.to_string().contains("wal_limit_mb"), "{error}");
     }
 }

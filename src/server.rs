@@ -65,10 +65,7 @@ impl Server {
     /// actix system.
     pub fn build(config: Config, listener: TcpListener) -> Result<Server, StartError> {
         let config = Arc::new(config);
-        let store = Arc::new(SqliteStore::open(
-            &config.storage.path,
-            config.storage.retain_events,
-        )?);
+        let store = Arc::new(SqliteStore::open(&config.storage)?);
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(RelayMetrics::register(&mut metrics_registry));
         let registry = Registry::start(

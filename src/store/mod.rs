@@ -23,6 +23,7 @@ use actors::store::{EventStore, StoreError, StoredPrompt, StoredSession, WriteBa
 use futures_util::future::{self, BoxFuture, FutureExt};
 use rusqlite::{params, Connection, Row};
 
+use crate::config::StorageConfig;
 use reader::ReadPool;
 use schema::failed;
 use writer::Writer;
@@ -36,17 +37,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the file at `path`, creating it (and its directory) on first start and migrating
-    /// its schema, and starts the writer thread. `retain_events` is how many events each
-    /// session keeps (0 = all).
-    pub fn open(path: &Path, retain_events: u64) -> Result<SqliteStore, StoreError> {
+    /// Opens the file at `settings.path`, creating it (and its directory) on first start and
+    /// migrating its schema, and starts the writer and checkpoint threads.
+    pub fn open(settings: &StorageConfig) -> Result<SqliteStore, StoreError> {
+        let path = settings.path.as_path();
+        let retain_events = settings.retain_events;
         let (conn, found) = schema::open_writer(path)?;
         log::info!(
             "store opened at {} (schema version {found}, now {}; retain_events {retain_events})",
             path.display(),
             schema::current_version()
         );
-        let writer = Writer::start(conn, retain_events)?;
+        let wal_limit_pages = checkpoint::pages(settings.wal_limit_mb);
+        let writer = Writer::start(conn, retain_events, wal_limit_pages)?;
         let checkpointer = checkpoint::Checkpointer::start(path)?;
         Ok(SqliteStore {
             checkpointer,
@@ -275,9 +278,26 @@ mod tests {
     use tempfile::TempDir;
 
     fn open(retain_events: u64) -> (TempDir, SqliteStore) {
+        open_with(retain_events, StorageConfig::default().wal_limit_mb)
+    }
+
+    fn open_with(retain_events: u64, wal_limit_mb: u64) -> (TempDir, SqliteStore) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&db_path(&dir), retain_events).expect("open store");
+        let settings = StorageConfig {
+            path: db_path(&dir),
+            retain_events,
+            wal_limit_mb,
+        };
+        let store = SqliteStore::open(&settings).expect("open store");
         (dir, store)
+    }
+
+    /// The default settings with the file at `path`.
+    fn at(path: &std::path::Path) -> StorageConfig {
+        StorageConfig {
+            path: path.to_path_buf(),
+            ..StorageConfig::default()
+        }
     }
 
     fn db_path(dir: &TempDir) -> std::path::PathBuf {
@@ -428,7 +448,7 @@ mod tests {
         let path = db_path(&dir);
         let id = SessionId::new();
         {
-            let store = SqliteStore::open(&path, 0).expect("open");
+            let store = SqliteStore::open(&at(&path)).expect("open");
             let mut first = batch(id, 1..=4);
             first.snapshot = Some(info(id, 1));
             first.prompts = vec![queued("p1", 0, 2), queued("p2", 1, 3), queued("p3", 2, 4)];
@@ -465,7 +485,7 @@ mod tests {
         .expect("insert broken row");
         drop(conn);
 
-        let store = SqliteStore::open(&path, 0).expect("reopen");
+        let store = SqliteStore::open(&at(&path)).expect("reopen");
         let loaded = store.load_sessions().expect("load");
         assert_eq!(loaded.len(), 1);
         let session = &loaded[0];
@@ -579,7 +599,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_wal_stays_bounded_under_steady_writes() {
-        let (dir, store) = open(0);
+        // Without the writer's checkpoint these writes grow the WAL past 90 MB.
+        let wal_limit_mb = 4;
+        let (dir, store) = open_with(0, wal_limit_mb);
         let wal = db_path(&dir).with_file_name("relay.db-wal");
         let sessions: Vec<SessionId> = (0..8).map(|_| SessionId::new()).collect();
         // Sessions interleaved, as in a busy relay: every commit rewrites each one's last page.
@@ -591,7 +613,7 @@ mod tests {
                 result.expect("write");
             }
         }
-        let limit = u64::from(checkpoint::WRITER_CHECKPOINT_PAGES) * 4096 * 2;
+        let limit = wal_limit_mb * 1024 * 1024 * 2;
         let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         assert!(size <= limit, "the WAL grew to {size} bytes");
     }
@@ -604,7 +626,7 @@ mod tests {
         conn.pragma_update(None, "user_version", 99)
             .expect("set version");
         drop(conn);
-        let error = SqliteStore::open(&path, 0).err().expect("must refuse");
+        let error = SqliteStore::open(&at(&path)).err().expect("must refuse");
         assert!(error.0.contains("newer"), "unhelpful error: {error}");
     }
 }

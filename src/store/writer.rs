@@ -33,15 +33,15 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`, pruning each session to its last `retain_events`
     /// events (0 = keep all).
-    pub fn start(conn: Connection, retain_events: u64) -> Result<Writer, StoreError> {
+    pub fn start(
+        conn: Connection,
+        retain_events: u64,
+        wal_limit_pages: u32,
+    ) -> Result<Writer, StoreError> {
         // The checkpoint thread copies the WAL back; a commit only finishes the job once the WAL
-        // has grown this far (see `checkpoint`).
-        conn.pragma_update(
-            None,
-            "wal_autocheckpoint",
-            super::checkpoint::WRITER_CHECKPOINT_PAGES,
-        )
-        .map_err(|e| failed("cannot set wal_autocheckpoint", e))?;
+        // has grown to `wal_limit_pages` (see `checkpoint`).
+        conn.pragma_update(None, "wal_autocheckpoint", wal_limit_pages)
+            .map_err(|e| failed("cannot set wal_autocheckpoint", e))?;
         let (tx, rx) = mpsc::channel();
         let failing = Arc::new(Mutex::new(None));
         let health = failing.clone();
