@@ -64,6 +64,8 @@ pub struct RelayMetrics {
     pub permissions_pending: Gauge,
     pub permission_wait_seconds: Histogram,
     pub slow_consumers: Counter,
+    /// Connections dropped because the client took nothing within the closing patience.
+    pub abandoned_connections: Counter,
     pub rate_limited: Counter,
     pub http_requests: Family<HttpLabel, Counter>,
 }
@@ -84,6 +86,7 @@ impl RelayMetrics {
             permissions_pending: Gauge::default(),
             permission_wait_seconds: durations(),
             slow_consumers: Counter::default(),
+            abandoned_connections: Counter::default(),
             rate_limited: Counter::default(),
             http_requests: Family::default(),
         };
@@ -143,6 +146,11 @@ impl RelayMetrics {
             "slow_consumers",
             "Clients cut off for not reading",
             metrics.slow_consumers.clone(),
+        );
+        r.register(
+            "abandoned_connections",
+            "Connections dropped without their closing frame: the client read nothing for 3 × heartbeat_s",
+            metrics.abandoned_connections.clone(),
         );
         r.register(
             "rate_limited",

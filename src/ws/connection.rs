@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use super::authn::WsAuth;
 use super::frames;
 use super::inbound::{Inbound, InboundError};
-use super::writer::{Closing, Control};
+use super::writer::{Closing, Control, WriterEnd};
 use crate::protocol::{parse_command, reply_data};
 
 /// Close codes of protocol v1 §3.
@@ -426,6 +426,33 @@ impl StreamHandler<Result<Inbound, InboundError>> for WsConnection {
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+/// The connection's writer is done with the socket.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct WriterFinished(pub WriterEnd);
+
+impl Handler<WriterFinished> for WsConnection {
+    type Result = ();
+
+    /// After the closing frame the connection lingers for the client's side of the close; a
+    /// client that took nothing for the whole patience, or is gone, is dropped now: stopping
+    /// drops the reading half, the last owner of the socket.
+    fn handle(&mut self, msg: WriterFinished, ctx: &mut Context<Self>) {
+        match msg.0 {
+            WriterEnd::Closed => {}
+            WriterEnd::Abandoned => {
+                log::info!(
+                    "ws {}: the client read nothing for {:?}, dropping the connection",
+                    self.id,
+                    self.settings.close_patience
+                );
+                ctx.stop();
+            }
+            WriterEnd::Broken => ctx.stop(),
+        }
     }
 }
 

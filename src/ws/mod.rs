@@ -41,14 +41,6 @@ where
     let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
     // The limit after which a silent connection counts as gone.
     let close_patience = heartbeat * 3;
-    actix::spawn(writer::run(
-        writing,
-        outbound,
-        control_rx,
-        overflow,
-        state.metrics.clone(),
-        close_patience,
-    ));
     let settings = ConnectionSettings {
         heartbeat,
         close_patience,
@@ -59,9 +51,22 @@ where
     };
     let connection =
         WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings);
-    WsConnection::create(|ctx| {
+    let actor = WsConnection::create(|ctx| {
         ctx.add_stream(inbound);
         connection
+    });
+    let metrics = state.metrics.clone();
+    actix::spawn(async move {
+        let end = writer::run(
+            writing,
+            outbound,
+            control_rx,
+            overflow,
+            metrics,
+            close_patience,
+        )
+        .await;
+        actor.do_send(connection::WriterFinished(end));
     });
 }
 

@@ -35,6 +35,17 @@ pub enum Control {
     Close(Box<Closing>),
 }
 
+/// How the writer finished, for the connection actor.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriterEnd {
+    /// The closing frame went out, or the connection actor went away first.
+    Closed,
+    /// The client took nothing within the patience: the connection must be dropped now.
+    Abandoned,
+    /// A write failed: the client is gone.
+    Broken,
+}
+
 /// How a connection ends.
 #[derive(Debug)]
 pub struct Closing {
@@ -45,7 +56,8 @@ pub struct Closing {
 
 /// Runs until the connection closes; returns when the socket is done with. The last write and
 /// the closing frame wait at most `patience` for a lagging client (the connection's silence
-/// limit, 3 × `server.heartbeat_s`), then the connection is simply dropped.
+/// limit, 3 × `server.heartbeat_s`); then it answers [`WriterEnd::Abandoned`] and the connection
+/// is dropped.
 pub async fn run<W: AsyncWrite + Unpin>(
     mut io: W,
     mut outbound: mpsc::Receiver<Outbound>,
@@ -53,7 +65,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
     overflow: CancellationToken,
     metrics: Arc<RelayMetrics>,
     patience: Duration,
-) {
+) -> WriterEnd {
     let mut codec = Codec::new();
     let closing = loop {
         let mut batch = Batch::default();
@@ -64,11 +76,11 @@ pub async fn run<W: AsyncWrite + Unpin>(
                 Some(Control::Ping) => batch.encode(&mut codec, Message::Ping(Bytes::new())),
                 Some(Control::Pong(bytes)) => batch.encode(&mut codec, Message::Pong(*bytes)),
                 Some(Control::Close(closing)) => break *closing,
-                None => return,
+                None => return WriterEnd::Closed,
             },
             item = outbound.recv() => match item {
                 Some(item) => batch.push(&mut codec, item, &metrics),
-                None => return,
+                None => return WriterEnd::Closed,
             },
         }
         while batch.bytes.len() < BATCH_BYTES {
@@ -83,7 +95,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         let cut_off = tokio::select! {
             written = &mut write => match written {
                 Ok(()) => false,
-                Err(_) => return,
+                Err(_) => return WriterEnd::Broken,
             },
             _ = overflow.cancelled() => true,
         };
@@ -91,7 +103,8 @@ pub async fn run<W: AsyncWrite + Unpin>(
             // The frame under way must be finished before a closing frame can follow it.
             match tokio::time::timeout(patience, write).await {
                 Ok(Ok(())) => break slow_consumer(),
-                _ => return,
+                Ok(Err(_)) => return WriterEnd::Broken,
+                Err(_) => return abandoned(&metrics),
             }
         }
     };
@@ -111,11 +124,21 @@ pub async fn run<W: AsyncWrite + Unpin>(
         description: Some(closing.reason.to_string()),
     };
     last.encode(&mut codec, Message::Close(Some(reason)));
-    let _ = tokio::time::timeout(patience, async {
+    let sent = tokio::time::timeout(patience, async {
         io.write_all(&last.bytes).await?;
         io.shutdown().await
     })
     .await;
+    match sent {
+        Ok(Ok(())) => WriterEnd::Closed,
+        Ok(Err(_)) => WriterEnd::Broken,
+        Err(_) => abandoned(&metrics),
+    }
+}
+
+fn abandoned(metrics: &RelayMetrics) -> WriterEnd {
+    metrics.abandoned_connections.inc();
+    WriterEnd::Abandoned
 }
 
 fn slow_consumer() -> Closing {

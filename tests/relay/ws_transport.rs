@@ -156,22 +156,48 @@ async fn upgrades_that_cannot_be_served_get_the_envelope() {
     );
 }
 
-#[tokio::test]
-async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008() {
-    let server = TestServer::start_with(
+/// A server whose clients are cut off after 16 queued events, and whose writers wait
+/// 3 × 2 s for a lagging client.
+fn server_with_small_queues() -> TestServer {
+    TestServer::start_with(
         Settings::default()
             .set("limits", "client_buffer = 16")
             .set("server", "heartbeat_s = 2"),
-    );
+    )
+}
+
+/// Waits until `/metrics` shows `counter` above 0.
+async fn wait_for_counter(server: &TestServer, counter: &str) {
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    loop {
+        let metrics = request(&server.url, "GET", "/metrics", &[], None).await;
+        let moved = metrics
+            .body
+            .lines()
+            .any(|l| l.starts_with(counter) && !l.ends_with(" 0"));
+        if moved {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{counter} did not move in time"
+        );
+    }
+}
+
+/// A raw client (4 KiB receive buffer) subscribed to a session that it then stops reading,
+/// until the server has cut it off as a slow consumer and let go of it; and the client that
+/// made the events.
+async fn silent_client_cut_off(server: &TestServer) -> (Client, RawSocket) {
     let mut fast = Client::connect(&server.ws_url()).await;
     let session = fast.create(&server.project()).await;
-    let mut bytes = upgrade_request(&host(&server), "/ws", "");
+    let mut bytes = upgrade_request(&host(server), "/ws", "");
     bytes.extend(client_text(HELLO));
     bytes.extend(client_text(
         &serde_json::json!({"id": "s", "type": "session.subscribe", "session_id": session, "after_seq": 0})
             .to_string(),
     ));
-    let mut slow = RawSocket::open_with_receive_buffer(&host(&server), &bytes, Some(4096)).await;
+    let mut slow = RawSocket::open_with_receive_buffer(&host(server), &bytes, Some(4096)).await;
     slow.read_until(|raw| raw.texts().iter().any(|f| f["id"] == "s"))
         .await;
     // Live events it does not read, until the server has cut it off.
@@ -191,7 +217,7 @@ async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008()
         }
     }
     assert!(cut_off, "the silent client was never cut off");
-    // Once the server has let go of it (it is no longer listed)…
+    // The server has let go of it: it is no longer listed.
     let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     loop {
         let clients = get(&server.url, "/api/v1/clients").await.json();
@@ -203,13 +229,12 @@ async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008()
             "the cut-off client is still listed: {clients}"
         );
     }
-    // …it pings before reading again: bytes the server must still take, or closing the socket
-    // would reset it and throw away the frames the client has not read.
-    slow.write(&client_frame(PING, true, b"still here")).await;
-    slow.read_to_end().await;
-    assert_eq!(slow.close_code(), Some(4008));
-    // Everything before the close is whole and in order.
-    let seqs: Vec<u64> = slow
+    (fast, slow)
+}
+
+/// The seqs of the events a raw client received, which must be whole and in order.
+fn contiguous_seqs(raw: &RawSocket) -> Vec<u64> {
+    let seqs: Vec<u64> = raw
         .texts()
         .iter()
         .filter(|f| f["type"] == "event")
@@ -217,6 +242,33 @@ async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008()
         .collect();
     assert!(!seqs.is_empty());
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    seqs
+}
+
+#[tokio::test]
+async fn a_cut_off_client_that_talks_before_reading_again_still_finds_its_4008() {
+    let server = server_with_small_queues();
+    let (_fast, mut slow) = silent_client_cut_off(&server).await;
+    // It pings before reading again: bytes the server must still take, or closing the socket
+    // would reset it and throw away the frames the client has not read.
+    slow.write(&client_frame(PING, true, b"still here")).await;
+    slow.read_to_end().await;
+    assert_eq!(slow.close_code(), Some(4008));
+    contiguous_seqs(&slow);
+}
+
+#[tokio::test]
+async fn a_cut_off_client_that_reads_nothing_for_the_whole_patience_is_dropped() {
+    let server = server_with_small_queues();
+    let (_fast, mut slow) = silent_client_cut_off(&server).await;
+    // The writer waited 3 × heartbeat_s (6 s) for the client to take its closing frame.
+    wait_for_counter(&server, "relay_abandoned_connections_total").await;
+    // The connection is dropped at once: what the kernel already holds still arrives, then the
+    // end, with no closing frame (it never went out). It used to stay open for another 12 s.
+    slow.read_to_end_within(std::time::Duration::from_secs(4))
+        .await;
+    assert_eq!(slow.close_code(), None);
+    contiguous_seqs(&slow);
 }
 
 #[tokio::test]

@@ -147,8 +147,13 @@ impl RawSocket {
     /// Reads everything until the server hangs up, which it must do cleanly (a reset would
     /// throw away what the client had not read yet).
     pub async fn read_to_end(&mut self) {
+        self.read_to_end_within(PATIENCE).await;
+    }
+
+    /// [`RawSocket::read_to_end`], with the hang-up due within `wait`.
+    pub async fn read_to_end_within(&mut self, wait: std::time::Duration) {
         let mut rest = Vec::new();
-        let read = tokio::time::timeout(PATIENCE, self.socket.read_to_end(&mut rest))
+        let read = tokio::time::timeout(wait, self.socket.read_to_end(&mut rest))
             .await
             .expect("the server should hang up in time");
         self.received.extend_from_slice(&rest);
