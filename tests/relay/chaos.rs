@@ -135,15 +135,7 @@ async fn sigkill_at_random_points_loses_nothing() {
     }
     // Events seen after the last prompt ended (its status change) must be in the log too.
     let highest_seen = seen.keys().next_back().copied().unwrap_or(0);
-    while client
-        .events
-        .last()
-        .and_then(|e| e["seq"].as_u64())
-        .unwrap_or(0)
-        < highest_seen
-    {
-        client.next_event().await;
-    }
+    client.read_through(highest_seen).await;
     let store: Vec<Value> = client.events.clone();
     let seqs: Vec<u64> = store.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(

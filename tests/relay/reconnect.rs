@@ -126,9 +126,7 @@ async fn deltas_reach_live_subscribers_and_late_joiners_get_only_stored_lines() 
     let mut late = Client::connect(&server.ws_url()).await;
     let subscribed = late.subscribe(&session, 0).await;
     let last = subscribed["last_seq"].as_u64().unwrap();
-    while late.events.last().and_then(|e| e["seq"].as_u64()) != Some(last) {
-        late.next_event().await;
-    }
+    late.read_through(last).await;
     assert!(late.deltas.is_empty());
     assert_eq!(late.events, live.events);
 }
@@ -187,9 +185,7 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing() {
     // It reconnects with its last seq and loses nothing.
     let mut again = Client::connect(&server.ws_url()).await;
     again.subscribe(&session, last_seen).await;
-    while again.events.last().and_then(|e| e["seq"].as_u64()) != Some(end) {
-        again.next_event().await;
-    }
+    again.read_through(end).await;
     got.extend(again.seqs(&session));
     assert_eq!(got, (1..=end).collect::<Vec<_>>());
 }

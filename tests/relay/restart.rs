@@ -11,15 +11,7 @@ async fn stored_log(server: &TestServer, session: &str) -> Vec<Value> {
     let mut reader = Client::connect(&server.ws_url()).await;
     let subscribed = reader.subscribe(session, 0).await;
     let last = subscribed["last_seq"].as_u64().unwrap();
-    while reader
-        .events
-        .last()
-        .and_then(|e| e["seq"].as_u64())
-        .unwrap_or(0)
-        < last
-    {
-        reader.next_event().await;
-    }
+    reader.read_through(last).await;
     reader.events
 }
 

@@ -21,6 +21,18 @@ fn is_welcome(frame: &Value) -> bool {
     frame["type"] == "welcome"
 }
 
+/// Upgrades, sends `hello` and then `frames` in one write, and reads until the server hangs up.
+async fn after_hello(server: &TestServer, frames: &[Vec<u8>]) -> RawSocket {
+    let mut bytes = upgrade_request(&host(server), "/ws", "");
+    bytes.extend(client_text(HELLO));
+    for frame in frames {
+        bytes.extend(frame);
+    }
+    let mut raw = RawSocket::open(&host(server), &bytes).await;
+    raw.read_to_end().await;
+    raw
+}
+
 #[tokio::test]
 async fn a_hello_pipelined_behind_the_upgrade_is_answered() {
     let server = TestServer::start();
@@ -73,11 +85,11 @@ async fn fragments_are_put_together_and_pings_between_them_answered() {
 #[tokio::test]
 async fn text_that_is_not_utf8_closes_with_1007() {
     let server = TestServer::start();
-    let mut bytes = upgrade_request(&host(&server), "/ws", "");
-    bytes.extend(client_text(HELLO));
-    bytes.extend(client_frame(TEXT, true, &[b'{', 0xff, 0xfe, b'}']));
-    let mut raw = RawSocket::open(&host(&server), &bytes).await;
-    raw.read_to_end().await;
+    let raw = after_hello(
+        &server,
+        &[client_frame(TEXT, true, &[b'{', 0xff, 0xfe, b'}'])],
+    )
+    .await;
     assert!(raw.texts().iter().any(is_welcome));
     assert_eq!(raw.close_code(), Some(1007));
 }
@@ -86,14 +98,13 @@ async fn text_that_is_not_utf8_closes_with_1007() {
 async fn a_fragmented_message_over_the_limit_closes_with_1009() {
     let server =
         TestServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
-    let mut bytes = upgrade_request(&host(&server), "/ws", "");
-    bytes.extend(client_text(HELLO));
     // Every fragment is small; together they are over the limit.
-    bytes.extend(client_frame(TEXT, false, &[b' '; 2000]));
-    bytes.extend(client_frame(CONTINUATION, false, &[b' '; 2000]));
-    bytes.extend(client_frame(CONTINUATION, true, &[b' '; 2000]));
-    let mut raw = RawSocket::open(&host(&server), &bytes).await;
-    raw.read_to_end().await;
+    let fragments = [
+        client_frame(TEXT, false, &[b' '; 2000]),
+        client_frame(CONTINUATION, false, &[b' '; 2000]),
+        client_frame(CONTINUATION, true, &[b' '; 2000]),
+    ];
+    let raw = after_hello(&server, &fragments).await;
     assert!(raw.texts().iter().any(is_welcome));
     assert_eq!(raw.close_code(), Some(1009));
 }
@@ -101,11 +112,11 @@ async fn a_fragmented_message_over_the_limit_closes_with_1009() {
 #[tokio::test]
 async fn a_client_close_is_answered_with_a_close() {
     let server = TestServer::start();
-    let mut bytes = upgrade_request(&host(&server), "/ws", "");
-    bytes.extend(client_text(HELLO));
-    bytes.extend(client_frame(CLOSE, true, &1000u16.to_be_bytes()));
-    let mut raw = RawSocket::open(&host(&server), &bytes).await;
-    raw.read_to_end().await;
+    let raw = after_hello(
+        &server,
+        &[client_frame(CLOSE, true, &1000u16.to_be_bytes())],
+    )
+    .await;
     assert_eq!(raw.close_code(), Some(1000));
 }
 

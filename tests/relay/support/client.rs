@@ -222,6 +222,19 @@ impl Client {
         }
     }
 
+    /// Reads events until the last one received has a seq of at least `seq`.
+    pub async fn read_through(&mut self, seq: u64) {
+        while self
+            .events
+            .last()
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or(0)
+            < seq
+        {
+            self.next_event().await;
+        }
+    }
+
     /// Waits for the first event that matches `pred`; answers it.
     pub async fn wait_event(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
         loop {
