@@ -2,8 +2,10 @@
 //!
 //! Events are sequenced in memory, written to the store in batches (one in flight per session, so
 //! the order on disk is the order of `seq`) and handed back for broadcast only once committed:
-//! no client ever sees an event the store does not hold. A failed batch is retried as it was,
-//! keeping its seqs, so the log stays contiguous.
+//! no client ever sees an event the store does not hold. A batch holds what the session emitted
+//! while handling one message, plus whatever piled up while the batch before it was in flight, so
+//! a turn's `result` line and its `prompt.completed` are normally stored in one commit. A failed batch is
+//! retried as it was, keeping its seqs, so the log stays contiguous.
 
 use std::sync::Arc;
 

@@ -88,7 +88,17 @@ pub struct Session {
     leftovers: restore::Leftovers,
     /// Uncommitted events, shared with the Claude process for backpressure.
     backlog: Arc<crate::claude_process::Backlog>,
+    /// A [`FlushLog`] is on its way: events emitted until it runs join the same batch.
+    flush_scheduled: bool,
 }
+
+/// Writes what the session emitted while handling one message as one batch. Sent to itself by
+/// [`Session::emit`], so it runs after the handler that emitted: a turn's `result`, its
+/// `prompt.completed` and the status change that follows normally reach the store, and the client,
+/// in one commit rather than in two in a row.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FlushLog;
 
 impl Session {
     fn with_state(info: SessionInfo, deps: SessionDeps, last_seq: Seq) -> Self {
@@ -118,6 +128,7 @@ impl Session {
             deleted: false,
             leftovers: restore::Leftovers::default(),
             backlog: Arc::default(),
+            flush_scheduled: false,
         }
     }
 
@@ -126,12 +137,16 @@ impl Session {
         self.info.id
     }
 
-    /// Records an event and schedules its write; returns its seq.
+    /// Records an event and schedules its write for when the current message is handled;
+    /// returns its seq.
     fn emit(&mut self, data: EventData, ctx: &mut Context<Self>) -> Seq {
         self.count_prompt(&data);
         let seq = self.log.append(&data);
         self.update_backlog();
-        self.flush(ctx);
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.notify(FlushLog);
+        }
         seq
     }
 
@@ -349,6 +364,15 @@ impl Session {
             done: ctx.address().recipient(),
             metrics: self.deps.metrics.clone(),
         }
+    }
+}
+
+impl Handler<FlushLog> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushLog, ctx: &mut Context<Self>) {
+        self.flush_scheduled = false;
+        self.flush(ctx);
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Data<'a> {
     /// `prompt.*` events.
     #[serde(default, borrow)]
     pub prompt_id: Option<Cow<'a, str>>,
+    /// `prompt.completed`: the turn's time as Claude Code itself measured it.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
 }
 
 /// An `agent.output` line; `load-claude` stamps its assistant lines with `sent_ns`.
@@ -57,5 +60,9 @@ impl<'a> Frame<'a> {
 
     pub fn prompt_id(&self) -> Option<&str> {
         self.data.as_ref()?.prompt_id.as_deref()
+    }
+
+    pub fn duration_ms(&self) -> Option<u64> {
+        self.data.as_ref()?.duration_ms
     }
 }

@@ -1,7 +1,12 @@
 //! `prompt-overhead`: what the relay adds to a prompt. Turn by turn, a prompt through the relay
-//! (`session.prompt` sent → `prompt.completed` received) and then the same turn written to a
-//! process of the same `claude` driven directly over its pipes (user line written → `result` line
-//! read): load-claude, and with `--claude` also the real CLI against the fake Anthropic API.
+//! (`session.prompt` sent → `prompt.completed` received) and the same turn written to a process
+//! of the same `claude` driven directly over its pipes (user line written → `result` line read),
+//! the two in alternating order: load-claude, and with `--claude` also the real CLI against the
+//! fake Anthropic API.
+//!
+//! The real CLI's own time varies by tens of ms from turn to turn, far more than the relay adds,
+//! so that figure is the median of each pair's difference with its 95% confidence interval, over
+//! enough pairs (400 by default) for the interval to be narrower than the 2 ms being judged.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +23,7 @@ use crate::frame::Frame;
 use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
 use crate::server::{ClaudeSetup, ServerOptions};
-use crate::stats::{ms, ns, Summary};
+use crate::stats::{ms, ns, MedianInterval, Summary};
 use crate::Error;
 
 #[derive(clap::Args, Clone, Debug)]
@@ -38,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub fake_anthropic: Option<PathBuf>,
     /// Prompts measured on each path with `--claude`
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 400)]
     pub claude_prompts: usize,
 }
 
@@ -49,7 +54,7 @@ impl Default for Args {
             warmup: 5,
             claude: None,
             fake_anthropic: None,
-            claude_prompts: 30,
+            claude_prompts: 400,
         }
     }
 }
@@ -100,6 +105,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let threads = ThreadCpuMeter::start(server.pid());
     let (relay, direct) =
         interleaved(&mut conn, &session, &mut direct, args.warmup, args.prompts).await?;
+    let (relay, direct) = (walls(&relay), walls(&direct));
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
     check_alive(&mut server)?;
@@ -177,10 +183,24 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     conn.subscribe(&session, 0).await?;
     let mut direct = Direct::start(claude, &claude_env, &server.project())?;
     // The first prompt starts the CLI; the second is the first follow-up.
-    let (mut relay, mut direct) =
+    let (relay_turns, direct_turns) =
         interleaved(&mut conn, &session, &mut direct, 2, args.claude_prompts).await?;
     check_alive(&mut server)?;
-    let paired = paired_median_ms(&relay, &direct);
+    let (mut relay, mut direct) = (walls(&relay_turns), walls(&direct_turns));
+    let paired = paired_differences_ms(&relay, &direct);
+    let mut relay_outside: Vec<f64> = relay_turns.iter().filter_map(Turn::outside_ms).collect();
+    let mut direct_outside: Vec<f64> = direct_turns.iter().filter_map(Turn::outside_ms).collect();
+    let mut outside_differences: Vec<f64> = relay_turns
+        .iter()
+        .zip(&direct_turns)
+        .filter_map(|(r, d)| Some(r.outside_ms()? - d.outside_ms()?))
+        .collect();
+    if outside_differences.len() < relay_turns.len() {
+        return Err("a turn's result carried no duration_ms".into());
+    }
+    let relay_outside = MedianInterval::of(&mut relay_outside);
+    let direct_outside = MedianInterval::of(&mut direct_outside);
+    let outside = MedianInterval::of(&mut outside_differences);
     let relay = Summary::of(&mut relay);
     let direct = Summary::of(&mut direct);
     let added_p50 = ms(relay.p50) - ms(direct.p50);
@@ -190,12 +210,29 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     report.float("claude_direct_p50", ms(direct.p50), "ms");
     report.float("claude_direct_p99", ms(direct.p99), "ms");
     report.float("claude_added_p50", added_p50, "ms");
-    report.float("claude_added_median_of_pairs", paired, "ms");
-    // The CLI's own time drifts by several ms from minute to minute; the median of each turn's
-    // relay time minus the direct turn right after it is steadier than a difference of medians.
+    report.float("claude_added_median_of_pairs", paired.median, "ms");
+    report.float("claude_added_median_of_pairs_ci95_low", paired.low, "ms");
+    report.float("claude_added_median_of_pairs_ci95_high", paired.high, "ms");
+    report.float(
+        "claude_relay_beyond_cli_time_p50",
+        relay_outside.median,
+        "ms",
+    );
+    report.float(
+        "claude_direct_beyond_cli_time_p50",
+        direct_outside.median,
+        "ms",
+    );
+    report.float("claude_added_beyond_cli_time", outside.median, "ms");
+    report.float("claude_added_beyond_cli_time_ci95_low", outside.low, "ms");
+    report.float("claude_added_beyond_cli_time_ci95_high", outside.high, "ms");
+    // The CLI's own time (its `duration_ms`) varies by tens of ms from turn to turn. Each turn's
+    // wall time minus that leaves what happened outside the CLI's clock: the pipes, and on the
+    // relay's path the relay. The median of each pair's difference of those is what the relay
+    // adds, without the CLI's variance; the plain difference of wall times is reported too.
     report.target(
-        "added by the relay to a real CLI follow-up (median of pairs)",
-        paired,
+        "added by the relay to a real CLI follow-up, beyond the CLI's own time (median of pairs)",
+        outside.median,
         Comparison::Below,
         2.0,
         "ms",
@@ -203,9 +240,28 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     Ok(())
 }
 
+/// One measured turn: its wall time, and its time as `claude` itself reported it (`duration_ms`
+/// of its `result`).
+struct Turn {
+    wall: Duration,
+    claude_ms: Option<u64>,
+}
+
+impl Turn {
+    /// Wall time not spent inside Claude Code's own clock, in ms.
+    fn outside_ms(&self) -> Option<f64> {
+        Some(self.wall.as_secs_f64() * 1e3 - self.claude_ms? as f64)
+    }
+}
+
+/// The wall times of `turns` in ns.
+fn walls(turns: &[Turn]) -> Vec<u64> {
+    turns.iter().map(|turn| ns(turn.wall)).collect()
+}
+
 /// One prompt through the relay, with a prompt id of our own so that its `prompt.completed` is
 /// recognised whether it comes before or after the response.
-async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Duration, Error> {
+async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Turn, Error> {
     let prompt_id = format!("overhead-{i}");
     let started = Instant::now();
     conn.send_request(
@@ -224,7 +280,10 @@ async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Durat
             continue;
         }
         if frame.kind_is("prompt.completed") {
-            return Ok(started.elapsed());
+            return Ok(Turn {
+                wall: started.elapsed(),
+                claude_ms: frame.duration_ms(),
+            });
         }
         if frame.kind_is("prompt.failed") {
             return Err(format!("prompt {prompt_id} failed: {text}").into());
@@ -232,40 +291,43 @@ async fn through_relay(conn: &mut Conn, session: &str, i: usize) -> Result<Durat
     }
 }
 
-/// `warmup` + `prompts` turns, each sent through the relay and then written to `direct`, so that
-/// both paths see the same machine at the same moment; answers the measured times in ns.
+/// `warmup` + `prompts` turns, each sent through the relay and written to `direct` one after the
+/// other, so that both paths see the same machine at the same moment; answers the measured
+/// turns. Which path goes first alternates: whatever one turn leaves running (the CLI writing its
+/// transcript, the relay storing the turn's last events) falls on the other path as often as not.
 async fn interleaved(
     conn: &mut Conn,
     session: &str,
     direct: &mut Direct,
     warmup: usize,
     prompts: usize,
-) -> Result<(Vec<u64>, Vec<u64>), Error> {
-    let mut relay_times = Vec::with_capacity(prompts);
-    let mut direct_times = Vec::with_capacity(prompts);
+) -> Result<(Vec<Turn>, Vec<Turn>), Error> {
+    let mut relay_turns = Vec::with_capacity(prompts);
+    let mut direct_turns = Vec::with_capacity(prompts);
     for i in 0..warmup + prompts {
-        let relay = through_relay(conn, session, i).await?;
-        let direct = direct.turn(i).await?;
+        let (relay, direct) = if i % 2 == 0 {
+            let relay = through_relay(conn, session, i).await?;
+            (relay, direct.turn(i).await?)
+        } else {
+            let direct = direct.turn(i).await?;
+            (through_relay(conn, session, i).await?, direct)
+        };
         if i >= warmup {
-            relay_times.push(ns(relay));
-            direct_times.push(ns(direct));
+            relay_turns.push(relay);
+            direct_turns.push(direct);
         }
     }
-    Ok((relay_times, direct_times))
+    Ok((relay_turns, direct_turns))
 }
 
-/// The median of `relay[i] - direct[i]` in ms (the samples in turn order).
-fn paired_median_ms(relay: &[u64], direct: &[u64]) -> f64 {
+/// The median of `relay[i] - direct[i]` in ms (the samples in turn order), with its interval.
+fn paired_differences_ms(relay: &[u64], direct: &[u64]) -> MedianInterval {
     let mut differences: Vec<f64> = relay
         .iter()
         .zip(direct)
         .map(|(r, d)| (*r as f64 - *d as f64) / 1e6)
         .collect();
-    if differences.is_empty() {
-        return 0.0;
-    }
-    differences.sort_by(f64::total_cmp);
-    differences[differences.len() / 2]
+    MedianInterval::of(&mut differences)
 }
 
 /// `claude` (load-claude or the real CLI, with `vars` in its environment) driven directly over
@@ -298,7 +360,7 @@ impl Direct {
     }
 
     /// One user turn, from writing it to reading its `result` line.
-    async fn turn(&mut self, i: usize) -> Result<Duration, Error> {
+    async fn turn(&mut self, i: usize) -> Result<Turn, Error> {
         let turn =
             json!({"type": "user", "message": {"role": "user", "content": format!("ping {i}")}});
         let started = Instant::now();
@@ -309,15 +371,16 @@ impl Direct {
                 .await
                 .map_err(|_| "claude did not answer in time")??
                 .ok_or("claude ended early")?;
-            if is_result(&line) {
-                return Ok(started.elapsed());
+            let wall = started.elapsed();
+            if let Some(claude_ms) = result_duration(&line) {
+                return Ok(Turn { wall, claude_ms });
             }
         }
     }
 }
 
-fn is_result(line: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(line)
-        .map(|v| v["type"] == "result")
-        .unwrap_or(false)
+/// `Some(duration_ms)` when `line` is a `result` line.
+fn result_duration(line: &str) -> Option<Option<u64>> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    (value["type"] == "result").then(|| value["duration_ms"].as_u64())
 }
