@@ -26,6 +26,20 @@ pub enum Incoming {
     Dropped,
 }
 
+/// How a client's socket differs from a plain loopback one, set before it connects.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Link {
+    /// `SO_RCVBUF`: a small one makes a client that stops reading fill up quickly, like a phone
+    /// on a bad link.
+    pub recv_buffer: Option<u32>,
+    /// `TCP_MAXSEG`, the largest segment the client announces. Loopback's is 65,483 bytes; with
+    /// a receive window of a few KiB that lets the server's segment size exceed the window the
+    /// client opens after a stall, and Linux then sends only on its zero-window probe timer,
+    /// which has backed off to a minute or more: the client looks stuck. Real links carry at
+    /// most ~1,460 bytes per segment.
+    pub mss: Option<u32>,
+}
+
 pub struct Conn {
     ws: WebSocketStream<TcpStream>,
     next_id: u64,
@@ -40,13 +54,15 @@ pub fn now_ns() -> u64 {
 }
 
 impl Conn {
-    /// Opens the WebSocket. `recv_buffer` sets `SO_RCVBUF` before connecting (a small one makes
-    /// a client that stops reading fill up quickly, like a phone on a bad link).
-    pub async fn connect(addr: SocketAddr, recv_buffer: Option<u32>) -> Result<Conn, Error> {
+    /// Opens the WebSocket over a socket set up as `link` says.
+    pub async fn connect(addr: SocketAddr, link: Link) -> Result<Conn, Error> {
         let open = async {
             let socket = TcpSocket::new_v4()?;
-            if let Some(size) = recv_buffer {
+            if let Some(size) = link.recv_buffer {
                 socket.set_recv_buffer_size(size)?;
+            }
+            if let Some(mss) = link.mss {
+                set_mss(&socket, mss)?;
             }
             let stream = socket.connect(addr).await?;
             stream.set_nodelay(true)?;
@@ -61,8 +77,8 @@ impl Conn {
     }
 
     /// Connects and completes the `hello`/`welcome` handshake.
-    pub async fn open(addr: SocketAddr, recv_buffer: Option<u32>) -> Result<Conn, Error> {
-        let mut conn = Conn::connect(addr, recv_buffer).await?;
+    pub async fn open(addr: SocketAddr, link: Link) -> Result<Conn, Error> {
+        let mut conn = Conn::connect(addr, link).await?;
         conn.send(&json!({"type": "hello", "protocol": 1,
                           "client": {"name": "pocket-relay-bench", "version": "1"}}))
             .await?;
@@ -197,5 +213,26 @@ impl Conn {
             .request("session.get", json!({"session_id": session}))
             .await?;
         Ok(data["session"]["last_seq"].as_u64().unwrap_or(0))
+    }
+}
+
+fn set_mss(socket: &TcpSocket, mss: u32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mss = libc::c_int::try_from(mss)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "MSS too large"))?;
+    // SAFETY: a valid socket descriptor and a c_int option value of the size passed.
+    let done = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            (&mss as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

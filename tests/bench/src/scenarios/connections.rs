@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{check_alive, kib, mib, Env};
-use crate::client::{Conn, Incoming};
+use crate::client::{Conn, Incoming, Link};
 use crate::proc_stats::{rss_bytes, settled_rss};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
@@ -92,7 +92,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let pid = server.pid();
     let rss_rest = rss_bytes(pid)?;
     let session = {
-        let mut control = Conn::open(server.addr, None).await?;
+        let mut control = Conn::open(server.addr, Link::default()).await?;
         control.create_session(&server.project()).await?
     };
     let rss_before = settled_rss(pid, Duration::from_secs(5)).await?;
@@ -111,9 +111,9 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             let permit = permits.acquire_owned().await;
             let opened = async {
                 if stage == Stage::Upgrade {
-                    return Conn::connect(addr, None).await;
+                    return Conn::connect(addr, Link::default()).await;
                 }
-                let mut conn = Conn::open(addr, None).await?;
+                let mut conn = Conn::open(addr, Link::default()).await?;
                 if stage == Stage::Subscribe {
                     conn.subscribe(&session, 0).await?;
                 }

@@ -17,7 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::{check_alive, thread_figures, Env};
-use crate::client::{Conn, Incoming, PATIENCE};
+use crate::client::{Conn, Incoming, Link, PATIENCE};
 use crate::fake_api::FakeApi;
 use crate::frame::Frame;
 use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
@@ -97,7 +97,7 @@ fn claude_args(cwd: &str) -> Vec<String> {
 
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut server = env.start_server(ServerOptions::one_session()).await?;
-    let mut conn = Conn::open(server.addr, None).await?;
+    let mut conn = Conn::open(server.addr, Link::default()).await?;
     let session = conn.create_session(&server.project()).await?;
     conn.subscribe(&session, 0).await?;
     let mut direct = Direct::start(&env.bins.load_claude, &[], &server.project())?;
@@ -178,7 +178,7 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
             ..ServerOptions::one_session()
         })
         .await?;
-    let mut conn = Conn::open(server.addr, None).await?;
+    let mut conn = Conn::open(server.addr, Link::default()).await?;
     let session = conn.create_session(&server.project()).await?;
     conn.subscribe(&session, 0).await?;
     let mut direct = Direct::start(claude, &claude_env, &server.project())?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{check_alive, mib, thread_figures, Env};
-use crate::client::{Conn, Incoming};
+use crate::client::{Conn, Incoming, Link};
 use crate::frame::Frame;
 use crate::proc_stats::{rss_bytes, settled_rss, CpuMeter, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
@@ -60,7 +60,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut server = env.start_server(ServerOptions::one_session()).await?;
     let pid = server.pid();
     let rss_rest = rss_bytes(pid)?;
-    let mut writer = Conn::open(server.addr, None).await?;
+    let mut writer = Conn::open(server.addr, Link::default()).await?;
     let session = writer.create_session(&server.project()).await?;
     let mut fill_time = Duration::ZERO;
     let mut rss_after_loads = Vec::new();
@@ -76,7 +76,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     );
     let rss_before = settled_rss(pid, Duration::from_secs(5)).await?;
 
-    let mut reader = Conn::open(server.addr, None).await?;
+    let mut reader = Conn::open(server.addr, Link::default()).await?;
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample_rss(pid, sampling.clone()));
     let cpu = CpuMeter::start(pid);

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::{check_alive, Env};
-use crate::client::{now_ns, Conn};
+use crate::client::{now_ns, Conn, Link};
 use crate::proc_stats::{children_cpu, CpuMeter, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::{BenchServer, ServerOptions};
@@ -37,7 +37,7 @@ pub struct FanoutArgs {
     /// Subscribed clients per session
     #[arg(long, default_value_t = 10)]
     pub clients: usize,
-    /// Seconds each session produces events [default: 10; slow-consumers: 90]
+    /// Seconds each session produces events [default: 10; slow-consumers: 30]
     #[arg(long)]
     pub seconds: Option<f64>,
     /// Connections being opened at once during setup
@@ -92,13 +92,13 @@ impl FanoutArgs {
     }
 }
 
-/// Which clients never read, and how small their receive buffer is.
+/// Which clients never read, and the link they are on.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SlowPlan {
     /// Percent of all clients that stop reading after subscribing.
     pub percent: f64,
-    /// `SO_RCVBUF` of those clients; `None` leaves the kernel default.
-    pub recv_buffer: Option<u32>,
+    /// Their sockets' receive buffer and segment size.
+    pub link: Link,
 }
 
 impl SlowPlan {
@@ -132,7 +132,7 @@ pub async fn run(env: &Env, args: &FanoutArgs) -> Result<Report, Error> {
 /// Sets up the server, sessions and clients, runs the load, collects what every client saw.
 pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Outcome, Error> {
     let mut server = env.start_server(args.server_options()).await?;
-    let mut control = Conn::open(server.addr, None).await?;
+    let mut control = Conn::open(server.addr, Link::default()).await?;
     let mut sessions = Vec::with_capacity(args.sessions);
     for _ in 0..args.sessions {
         sessions.push(control.create_session(&server.project()).await?);
@@ -295,7 +295,7 @@ async fn start_clients(
             session,
             permits: permits.clone(),
             ready: ready_tx.clone(),
-            recv_buffer: if is_slow { slow.recv_buffer } else { None },
+            link: if is_slow { slow.link } else { Link::default() },
             drain_ns: drain_ns.clone(),
         };
         if is_slow {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::client::{Conn, Incoming};
+use crate::client::{Conn, Incoming, Link};
 use crate::frame::Frame;
 use crate::Error;
 
@@ -51,7 +51,7 @@ pub struct Client {
     pub permits: Arc<Semaphore>,
     /// Told once the client is subscribed (or could not be).
     pub ready: mpsc::UnboundedSender<Result<(), String>>,
-    pub recv_buffer: Option<u32>,
+    pub link: Link,
     /// When the slow clients began to drain (ns since the epoch), 0 until then.
     pub drain_ns: Arc<AtomicU64>,
 }
@@ -60,7 +60,7 @@ impl Client {
     async fn subscribe(self) -> Option<Conn> {
         let permit = self.permits.acquire_owned().await;
         let opened = async {
-            let mut conn = Conn::open(self.addr, self.recv_buffer).await?;
+            let mut conn = Conn::open(self.addr, self.link).await?;
             conn.subscribe(&self.session, 0).await?;
             Ok::<_, Error>(conn)
         }
