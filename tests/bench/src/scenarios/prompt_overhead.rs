@@ -4,9 +4,11 @@
 //! the two in alternating order: load-claude, and with `--claude` also the real CLI against the
 //! fake Anthropic API.
 //!
-//! The real CLI's own time varies by tens of ms from turn to turn, far more than the relay adds,
-//! so that figure is the median of each pair's difference with its 95% confidence interval, over
-//! enough pairs (400 by default) for the interval to be narrower than the 2 ms being judged.
+//! The real CLI's own time varies by tens of ms from turn to turn, far more than the relay adds.
+//! So each turn's wall time has the CLI's own measure of the turn taken off (`duration_ms` of its
+//! `result`, which the relay passes on in `prompt.completed`), on both paths, and the figure is
+//! the median of the pairs' differences of what is left, with its 95% confidence interval over
+//! 400 pairs by default. The plain difference of wall times is reported as well.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
