@@ -62,7 +62,7 @@ impl Conn {
                 socket.set_recv_buffer_size(size)?;
             }
             if let Some(mss) = link.mss {
-                set_mss(&socket, mss)?;
+                socket2::SockRef::from(&socket).set_tcp_mss(mss)?;
             }
             let stream = socket.connect(addr).await?;
             stream.set_nodelay(true)?;
@@ -213,26 +213,5 @@ impl Conn {
             .request("session.get", json!({"session_id": session}))
             .await?;
         Ok(data["session"]["last_seq"].as_u64().unwrap_or(0))
-    }
-}
-
-fn set_mss(socket: &TcpSocket, mss: u32) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mss = libc::c_int::try_from(mss)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "MSS too large"))?;
-    // SAFETY: a valid socket descriptor and a c_int option value of the size passed.
-    let done = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_MAXSEG,
-            (&mss as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if done == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }

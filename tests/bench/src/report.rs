@@ -3,6 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::stats::MedianInterval;
+
 /// One scenario's results.
 pub struct Report {
     pub scenario: &'static str,
@@ -99,6 +101,13 @@ impl Report {
     /// A float figure rounded to 3 decimals.
     pub fn float(&mut self, key: &str, value: f64, unit: &'static str) {
         self.figure(key, round3(value), unit);
+    }
+
+    /// A median as `key`, with its 95% interval as `key_ci95_low` and `key_ci95_high`.
+    pub fn median_interval(&mut self, key: &str, median: &MedianInterval, unit: &'static str) {
+        self.float(key, median.median, unit);
+        self.float(&format!("{key}_ci95_low"), median.low, unit);
+        self.float(&format!("{key}_ci95_high"), median.high, unit);
     }
 
     pub fn target(

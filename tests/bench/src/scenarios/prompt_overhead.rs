@@ -212,9 +212,7 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
     report.float("claude_direct_p50", ms(direct.p50), "ms");
     report.float("claude_direct_p99", ms(direct.p99), "ms");
     report.float("claude_added_p50", added_p50, "ms");
-    report.float("claude_added_median_of_pairs", paired.median, "ms");
-    report.float("claude_added_median_of_pairs_ci95_low", paired.low, "ms");
-    report.float("claude_added_median_of_pairs_ci95_high", paired.high, "ms");
+    report.median_interval("claude_added_median_of_pairs", &paired, "ms");
     report.float(
         "claude_relay_beyond_cli_time_p50",
         relay_outside.median,
@@ -225,9 +223,7 @@ async fn real_cli(env: &Env, args: &Args, claude: &Path, report: &mut Report) ->
         direct_outside.median,
         "ms",
     );
-    report.float("claude_added_beyond_cli_time", outside.median, "ms");
-    report.float("claude_added_beyond_cli_time_ci95_low", outside.low, "ms");
-    report.float("claude_added_beyond_cli_time_ci95_high", outside.high, "ms");
+    report.median_interval("claude_added_beyond_cli_time", &outside, "ms");
     // The CLI's own time (its `duration_ms`) varies by tens of ms from turn to turn. Each turn's
     // wall time minus that leaves what happened outside the CLI's clock: the pipes, and on the
     // relay's path the relay. The median of each pair's difference of those is what the relay
