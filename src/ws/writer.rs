@@ -2,8 +2,8 @@
 //! the socket, sends pings, pongs and the closing frame. It is the only code that writes to the
 //! socket. Whatever is queued when it wakes goes out in one write (up to [`BATCH_BYTES`]), so a
 //! busy client costs one system call per batch rather than per event. When the client lags so
-//! far that the queue overflows, it finishes the write under way, sends a close with 4008 and
-//! drops the rest.
+//! far that the queue overflows, it drops what is queued at once, finishes the write under way and
+//! sends a close with 4008.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +100,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
             _ = overflow.cancelled() => true,
         };
         if cut_off {
+            discard(&mut outbound);
             // The frame under way must be finished before a closing frame can follow it.
             match tokio::time::timeout(patience, write).await {
                 Ok(Ok(())) => break slow_consumer(),
@@ -111,7 +112,9 @@ pub async fn run<W: AsyncWrite + Unpin>(
     // What was queued before the close still goes out (answers, a welcome), unless the client
     // is being cut off for not reading it.
     let mut last = Batch::default();
-    if closing.code != SLOW_CONSUMER {
+    if closing.code == SLOW_CONSUMER {
+        discard(&mut outbound);
+    } else {
         while let Ok(item) = outbound.try_recv() {
             last.push(&mut codec, item, &metrics);
         }
@@ -134,6 +137,14 @@ pub async fn run<W: AsyncWrite + Unpin>(
         Ok(Err(_)) => WriterEnd::Broken,
         Err(_) => abandoned(&metrics),
     }
+}
+
+/// Drops everything queued for a client cut off as a slow consumer, which will never be sent,
+/// and refuses more: the queue (up to `limits.client_buffer` events, often their last holder) is
+/// freed when the client is cut off, not when its last write finally finishes or times out.
+fn discard(outbound: &mut mpsc::Receiver<Outbound>) {
+    outbound.close();
+    while outbound.try_recv().is_ok() {}
 }
 
 fn abandoned(metrics: &RelayMetrics) -> WriterEnd {

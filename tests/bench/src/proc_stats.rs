@@ -1,9 +1,10 @@
 //! What the benchmark reads about processes from `/proc` (memory, CPU time), and the open-file
 //! limit it raises for itself and the server it starts.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Resident memory (`VmRSS`) of a process, in bytes.
 /// The RSS of `pid` once it has stopped moving (three readings 100 ms apart within 64 KiB of
 /// each other), or the latest reading after `at_most`: memory "at rest" is read when the process
 /// is at rest, not after a guessed pause.
@@ -26,6 +27,7 @@ pub async fn settled_rss(pid: u32, at_most: std::time::Duration) -> std::io::Res
     }
 }
 
+/// Resident memory (`VmRSS`) of a process, in bytes.
 pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
@@ -35,6 +37,37 @@ pub fn rss_bytes(pid: u32) -> std::io::Result<u64> {
         .and_then(|kb| kb.parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .ok_or_else(|| std::io::Error::other("no VmRSS line"))
+}
+
+/// Reads a process's RSS at a fixed interval until stopped: memory during a run, not only after.
+pub struct RssSampler {
+    running: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<u64>>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32, every: Duration) -> RssSampler {
+        let running = Arc::new(AtomicBool::new(true));
+        let still = running.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(every);
+            while still.load(Ordering::Relaxed) {
+                tick.tick().await;
+                if let Ok(rss) = rss_bytes(pid) {
+                    samples.push(rss);
+                }
+            }
+            samples
+        });
+        RssSampler { running, task }
+    }
+
+    /// Stops sampling; answers the readings in bytes, in order.
+    pub async fn stop(self) -> Vec<u64> {
+        self.running.store(false, Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
 }
 
 /// CPU time (user + system) a process has used so far.

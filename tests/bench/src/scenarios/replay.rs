@@ -2,8 +2,6 @@
 //! server's memory stays flat while it streams (the replay is paged and flow-controlled).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -11,7 +9,7 @@ use serde_json::json;
 use super::{check_alive, mib, thread_figures, Env};
 use crate::client::{Conn, Incoming, Link};
 use crate::frame::Frame;
-use crate::proc_stats::{rss_bytes, settled_rss, CpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{rss_bytes, settled_rss, CpuMeter, RssSampler, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
 use crate::Error;
@@ -77,8 +75,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let rss_before = settled_rss(pid, Duration::from_secs(5)).await?;
 
     let mut reader = Conn::open(server.addr, Link::default()).await?;
-    let sampling = Arc::new(AtomicBool::new(true));
-    let sampler = tokio::spawn(sample_rss(pid, sampling.clone()));
+    let sampler = RssSampler::start(pid, SAMPLE_EVERY);
     let cpu = CpuMeter::start(pid);
     let threads = ThreadCpuMeter::start(pid);
     let started = Instant::now();
@@ -87,8 +84,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let elapsed = started.elapsed();
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
-    sampling.store(false, Ordering::Relaxed);
-    let samples = sampler.await.unwrap_or_default();
+    let samples = sampler.stop().await;
     check_alive(&mut server)?;
 
     let min = samples.iter().copied().min().unwrap_or(0);
@@ -213,17 +209,4 @@ async fn read_until(reader: &mut Conn, last_seq: u64) -> Result<(u64, u64), Erro
         previous = seq;
     }
     Ok((received, gaps))
-}
-
-/// Samples the server's RSS until told to stop.
-async fn sample_rss(pid: u32, running: Arc<AtomicBool>) -> Vec<u64> {
-    let mut samples = Vec::new();
-    let mut every = tokio::time::interval(SAMPLE_EVERY);
-    while running.load(Ordering::Relaxed) {
-        every.tick().await;
-        if let Ok(rss) = rss_bytes(pid) {
-            samples.push(rss);
-        }
-    }
-    samples
 }

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::{check_alive, Env};
 use crate::client::{now_ns, Conn, Link};
-use crate::proc_stats::{children_cpu, CpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{children_cpu, CpuMeter, RssSampler, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::{BenchServer, ServerOptions};
 use crate::server_metrics;
@@ -159,6 +159,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     let server_cpu = CpuMeter::start(server.pid());
     let threads = ThreadCpuMeter::start(server.pid());
     let bench_cpu = CpuMeter::start("self");
+    let rss = RssSampler::start(server.pid(), Duration::from_millis(200));
     let started = Instant::now();
     let started_ns = now_ns();
     send_prompts(&mut control, &sessions, args).await?;
@@ -186,6 +187,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     let duration = ended.saturating_duration_since(started);
     let (server_cpu, bench_cpu) = (server_cpu.percent(), bench_cpu.percent());
     let threads = threads.busiest();
+    let server_rss_peak = rss.stop().await.into_iter().max();
     // The agents started with the prompts, so all their CPU time belongs to this run.
     let agents_cpu = children_cpu(server.pid()).as_secs_f64()
         / started.elapsed().as_secs_f64().max(1e-9)
@@ -238,6 +240,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         slow_cut,
         drained_at,
         threads,
+        server_rss_peak,
     })
 }
 

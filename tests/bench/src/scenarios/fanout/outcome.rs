@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::subscriber::Seen;
 use super::FanoutArgs;
 use crate::report::{Comparison, Report};
-use crate::scenarios::thread_figures;
+use crate::scenarios::{mib, thread_figures};
 use crate::server_metrics;
 use crate::stats::{ms, Summary};
 
@@ -29,6 +29,8 @@ pub struct Outcome {
     pub drained_at: Option<Duration>,
     /// Server CPU by thread name during the load.
     pub threads: Vec<crate::proc_stats::ThreadUse>,
+    /// The server's largest RSS during the load, in bytes (read every 200 ms).
+    pub server_rss_peak: Option<u64>,
 }
 
 impl Outcome {
@@ -96,6 +98,9 @@ impl Outcome {
         report.float("events_stored_rate", self.stored as f64 / secs, "events/s");
         report.float("frames_delivered_rate", frames as f64 / secs, "frames/s");
         report.float("server_cpu", self.server_cpu, "% of one core");
+        if let Some(peak) = self.server_rss_peak {
+            report.float("server_rss_peak", mib(peak as f64), "MiB");
+        }
         report.float("bench_process_cpu", self.bench_cpu, "% of one core");
         report.float(
             "load_claude_processes_cpu",
