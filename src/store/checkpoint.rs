@@ -12,8 +12,8 @@
 //! 64 MiB by default); when it fires, all but the last [`EVERY`] of commits is already copied and
 //! it only finishes the job (and its `fsync`), bounding the WAL file. Under a steady 10,000
 //! events/s that pause comes every few seconds; a busy relay's p99 latency is lower the rarer it
-//! is, which is why the threshold is not 16 MiB (fan-out p99 at 20 sessions: 6 ms against 18 ms,
-//! see the README). The final checkpoint at shutdown is the writer's too.
+//! is, which is why the threshold is not 16 MiB (fan-out p99 at 20 sessions, mean of three runs:
+//! 6 ms against 18 ms, see the README). The final checkpoint at shutdown is the writer's too.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};

@@ -71,7 +71,10 @@ pub async fn run<W: AsyncWrite + Unpin>(
         let mut batch = Batch::default();
         tokio::select! {
             biased;
-            _ = overflow.cancelled() => break slow_consumer(),
+            _ = overflow.cancelled() => {
+                discard(&mut outbound);
+                break slow_consumer();
+            }
             control = control.recv() => match control {
                 Some(Control::Ping) => batch.encode(&mut codec, Message::Ping(Bytes::new())),
                 Some(Control::Pong(bytes)) => batch.encode(&mut codec, Message::Pong(*bytes)),
@@ -110,11 +113,9 @@ pub async fn run<W: AsyncWrite + Unpin>(
         }
     };
     // What was queued before the close still goes out (answers, a welcome), unless the client
-    // is being cut off for not reading it.
+    // is being cut off for not reading it (its queue was dropped then).
     let mut last = Batch::default();
-    if closing.code == SLOW_CONSUMER {
-        discard(&mut outbound);
-    } else {
+    if closing.code != SLOW_CONSUMER {
         while let Ok(item) = outbound.try_recv() {
             last.push(&mut codec, item, &metrics);
         }

@@ -4,8 +4,8 @@
 //! the order on disk is the order of `seq`) and handed back for broadcast only once committed:
 //! no client ever sees an event the store does not hold. A batch holds what the session emitted
 //! while handling one message, plus whatever piled up while the batch before it was in flight, so
-//! a turn's `result` line and its `prompt.completed` are normally stored in one commit. A failed batch is
-//! retried as it was, keeping its seqs, so the log stays contiguous.
+//! a turn's `result` line and its `prompt.completed` are normally stored in one commit. A failed
+//! batch is retried as it was, keeping its seqs, so the log stays contiguous.
 
 use std::sync::Arc;
 

@@ -59,8 +59,9 @@ pub struct MedianInterval {
 
 impl MedianInterval {
     /// Sorts `values` in place. The interval is the pair of order statistics at ranks
-    /// n/2 − 1.96·√n/2 and 1 + n/2 + 1.96·√n/2 (1-based; the normal approximation of the binomial), which covers the true median
-    /// with about 95% probability whatever the distribution of the values.
+    /// n/2 − 1.96·√n/2 and 1 + n/2 + 1.96·√n/2 (1-based; the normal approximation of the
+    /// binomial), which covers the true median with about 95% probability whatever the
+    /// distribution of the values.
     pub fn of(values: &mut [f64]) -> MedianInterval {
         if values.is_empty() {
             return MedianInterval::default();
