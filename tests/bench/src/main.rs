@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use report::Report;
-use scenarios::{connections, fanout, prompt_overhead, replay, slow_consumers, Env};
+use scenarios::{connections, fanout, floor, prompt_overhead, replay, slow_consumers, Env};
 use server::Binaries;
 
 /// Any failure that ends a scenario.
@@ -93,6 +93,9 @@ enum Scenario {
     PromptOverhead(prompt_overhead::Args),
     /// Fan-out with a share of clients that never read: the others' latency, and 4008 closes.
     SlowConsumers(slow_consumers::Args),
+    /// The fan-out load against floor-relay, which only writes made-up events to the sockets:
+    /// the latency this machine allows any relay. No target.
+    Floor(floor::Args),
     /// Every scenario in turn with its defaults.
     All,
 }
@@ -177,6 +180,7 @@ async fn run(env: &Env, scenario: &Scenario, exact: &str) -> (Vec<Report>, Optio
         Scenario::Replay(args) => single(replay::run(env, args).await),
         Scenario::PromptOverhead(args) => single(prompt_overhead::run(env, args).await),
         Scenario::SlowConsumers(args) => single(slow_consumers::run(env, args).await),
+        Scenario::Floor(args) => single(floor::run(env, args).await),
         Scenario::All => {
             // A failed scenario does not stop the others.
             let mut reports = Vec::new();
@@ -199,6 +203,7 @@ async fn run(env: &Env, scenario: &Scenario, exact: &str) -> (Vec<Report>, Optio
                 "slow-consumers",
                 slow_consumers::run(env, &Default::default()).await,
             );
+            record("floor", floor::run(env, &Default::default()).await);
             let failure = (!failures.is_empty()).then(|| Error::from(failures.join("; ")));
             (reports, failure)
         }

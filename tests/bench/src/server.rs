@@ -89,13 +89,7 @@ impl BenchServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        // SAFETY: prctl is async-signal-safe; the closure touches nothing else.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        die_with_parent(&mut command);
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bins.server.display()))?;
@@ -154,6 +148,18 @@ impl Drop for BenchServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Makes the child killed when the thread that spawns it (the bench's main thread) dies, so that
+/// no run leaves a process behind even when the bench is killed.
+pub fn die_with_parent(command: &mut Command) {
+    // SAFETY: prctl is async-signal-safe; the closure touches nothing else.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod fanout;
+pub mod floor;
 pub mod prompt_overhead;
 pub mod replay;
 pub mod slow_consumers;

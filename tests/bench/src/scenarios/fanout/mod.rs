@@ -20,7 +20,7 @@ use super::{check_alive, Env};
 use crate::client::{now_ns, Conn, Link};
 use crate::proc_stats::{children_cpu, CpuMeter, RssSampler, ThreadCpuMeter};
 use crate::report::Report;
-use crate::server::{BenchServer, ServerOptions};
+use crate::server::ServerOptions;
 use crate::server_metrics;
 use crate::Error;
 pub use outcome::{close_codes, Outcome};
@@ -140,7 +140,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     let setup_started = Instant::now();
     let drain_ns = Arc::new(AtomicU64::new(0));
     let (fast_tasks, slow_tasks, drain) =
-        start_clients(&server, args, &sessions, slow, &drain_ns).await?;
+        start_clients(server.addr, args, &sessions, slow, &drain_ns).await?;
     let setup = setup_started.elapsed();
     let mut before = Vec::with_capacity(sessions.len());
     for session in &sessions {
@@ -250,7 +250,7 @@ const HISTOGRAMS: [&str; 2] = ["relay_store_write_seconds", "relay_fanout_second
 /// Clients the server cut off as slow consumers.
 const SLOW_COUNTER: &str = "relay_slow_consumers_total";
 
-type Tasks = Vec<JoinHandle<Seen>>;
+pub type Tasks = Vec<JoinHandle<Seen>>;
 
 /// Opens the slow clients' drain as soon as the server has counted `target` slow consumers
 /// (`/metrics`): it gives up on a close frame it could not queue within 30 s, so a drain at the
@@ -278,8 +278,8 @@ async fn drain_when_all_cut(
 
 /// Connects and subscribes every client; answers once all are subscribed. Slow clients wait for
 /// the returned signal before they read again.
-async fn start_clients(
-    server: &BenchServer,
+pub async fn start_clients(
+    addr: SocketAddr,
     args: &FanoutArgs,
     sessions: &[String],
     slow: SlowPlan,
@@ -294,7 +294,7 @@ async fn start_clients(
         let session = sessions[i / args.clients.max(1)].clone();
         let is_slow = slow.is_slow(i);
         let client = Client {
-            addr: server.addr,
+            addr,
             session,
             permits: permits.clone(),
             ready: ready_tx.clone(),

@@ -1,0 +1,246 @@
+//! `floor-relay`: the least any relay has to do to fan events out over WebSocket, run by
+//! `pocket-relay-bench floor` to show what the machine itself allows.
+//!
+//! It is not a relay: it stores nothing, starts no process and parses no agent output. It makes
+//! up the events itself, encodes each once and writes it to every subscriber's socket from one
+//! task per connection on a tokio runtime with a worker per core, which is the part of fan-out
+//! that no relay can skip. What the bench's clients measure against it is a floor under the
+//! latency of `pocket-relay-bench fanout` on the same machine with the same clients.
+//!
+//! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT [--aligned]`. It prints `listening on ADDR`
+//! and serves just enough of protocol v1 for the bench's clients: `hello` gets a `welcome`, and
+//! `session.subscribe` of `floor-K` (K < SESSIONS) gets a response with `last_seq` 0. Once
+//! SESSIONS × CLIENTS subscriptions are in, every session sends COUNT `agent.output` events at
+//! RATE a second, paced against its start, then a `prompt.completed`. Each event carries
+//! `sent_ns` (nanoseconds since the UNIX epoch when it was encoded). Session K starts K/SESSIONS
+//! of a period late, as independent sessions would; with `--aligned` all start at once. It runs
+//! until it is killed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Frames queued for one client at most, as the relay's default `limits.client_buffer`.
+const CLIENT_BUFFER: usize = 1024;
+
+/// What the command line asks for.
+#[derive(Clone, Copy)]
+struct Load {
+    sessions: usize,
+    clients: usize,
+    rate: f64,
+    count: u64,
+    /// Every session's events at the same moments, rather than spread over the period.
+    aligned: bool,
+}
+
+/// The subscribers of every session, and the signal that all of them are in.
+struct Hub {
+    load: Load,
+    sessions: Vec<Mutex<Vec<mpsc::Sender<Bytes>>>>,
+    subscribed: AtomicUsize,
+    all_in: watch::Sender<bool>,
+}
+
+#[tokio::main]
+async fn main() {
+    let load = match parse_args() {
+        Some(load) => load,
+        None => {
+            eprintln!("usage: floor-relay SESSIONS CLIENTS RATE COUNT [--aligned]");
+            std::process::exit(2);
+        }
+    };
+    let listener = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("floor-relay: cannot listen: {error}");
+            std::process::exit(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(error) => {
+            eprintln!("floor-relay: {error}");
+            std::process::exit(1);
+        }
+    }
+    let (all_in, start) = watch::channel(false);
+    let hub = Arc::new(Hub {
+        load,
+        sessions: (0..load.sessions).map(|_| Mutex::new(Vec::new())).collect(),
+        subscribed: AtomicUsize::new(0),
+        all_in,
+    });
+    for session in 0..load.sessions {
+        tokio::spawn(produce(hub.clone(), session, start.clone()));
+    }
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve(hub.clone(), stream));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+fn parse_args() -> Option<Load> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (aligned, args) = match args.split_last() {
+        Some((last, rest)) if last == "--aligned" => (true, rest),
+        _ => (false, args.as_slice()),
+    };
+    let [sessions, clients, rate, count] = args else {
+        return None;
+    };
+    Some(Load {
+        sessions: sessions.parse().ok()?,
+        clients: clients.parse().ok()?,
+        rate: rate.parse().ok().filter(|r: &f64| *r > 0.0)?,
+        count: count.parse().ok()?,
+        aligned,
+    })
+}
+
+/// One client: answers `hello` and `session.subscribe`, then writes what its session sends.
+async fn serve(hub: Arc<Hub>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
+    let mut tx = Some(tx);
+    while tx.is_some() {
+        let text = match ws.next().await {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(_)) => continue,
+            _ => return,
+        };
+        let Ok(request) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        let answer = match request["type"].as_str() {
+            Some("hello") => json!({"type": "welcome", "protocol": 1}),
+            Some("session.subscribe") => {
+                let session = request["session_id"]
+                    .as_str()
+                    .and_then(|id| id.strip_prefix("floor-"))
+                    .and_then(|k| k.parse::<usize>().ok())
+                    .filter(|k| *k < hub.sessions.len());
+                match session {
+                    Some(k) => {
+                        if let Some(sender) = tx.take() {
+                            subscribe(&hub, k, sender);
+                        }
+                        json!({"type": "response", "id": request["id"], "ok": true,
+                               "data": {"last_seq": 0}})
+                    }
+                    None => json!({"type": "response", "id": request["id"], "ok": false,
+                                   "error": {"code": "not_found", "message": "no such session"}}),
+                }
+            }
+            _ => continue,
+        };
+        if ws.send(Message::text(answer.to_string())).await.is_err() {
+            return;
+        }
+    }
+    // Subscribed: from here on only pre-encoded frames go out, written straight to the socket
+    // (tungstenite has nothing pending after the answer's flush), whatever is queued in one
+    // write as the relay's writer does. What the client sends is never read again.
+    let socket = ws.get_mut();
+    let mut batch = BytesMut::new();
+    while let Some(frame) = rx.recv().await {
+        batch.extend_from_slice(&frame);
+        while let Ok(frame) = rx.try_recv() {
+            batch.extend_from_slice(&frame);
+        }
+        if socket.write_all(&batch).await.is_err() {
+            return;
+        }
+        batch.clear();
+    }
+}
+
+fn subscribe(hub: &Hub, session: usize, sender: mpsc::Sender<Bytes>) {
+    hub.sessions[session]
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(sender);
+    let total = hub.subscribed.fetch_add(1, Ordering::SeqCst) + 1;
+    if total == hub.load.sessions * hub.load.clients {
+        let _ = hub.all_in.send(true);
+    }
+}
+
+/// One session's events, once everyone is subscribed.
+async fn produce(hub: Arc<Hub>, session: usize, mut start: watch::Receiver<bool>) {
+    if start.wait_for(|go| *go).await.is_err() {
+        return;
+    }
+    // Independent sessions tick at independent moments: session K starts K/SESSIONS of a period
+    // late, unless all are to start together.
+    let phase = if hub.load.aligned {
+        0.0
+    } else {
+        session as f64 / hub.load.sessions as f64 / hub.load.rate
+    };
+    let started = tokio::time::Instant::now() + Duration::from_secs_f64(phase);
+    let every = Duration::from_secs_f64(1.0 / hub.load.rate);
+    for seq in 1..=hub.load.count {
+        tokio::time::sleep_until(started + every.mul_f64((seq - 1) as f64)).await;
+        // The shape and size of the relay's `agent.output` frame for a load-claude line.
+        let text = format!(
+            r#"{{"type":"event","session_id":"floor-{session}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session}","sent_ns":{}}}}}}}"#,
+            now_ns()
+        );
+        send(&hub, session, &text);
+    }
+    let done = format!(
+        r#"{{"type":"event","session_id":"floor-{session}","seq":{},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#,
+        hub.load.count + 1
+    );
+    send(&hub, session, &done);
+}
+
+/// Encodes `text` as one unmasked WebSocket text frame, once, and queues it for every subscriber
+/// of `session`; a full queue loses it, as the clients will count.
+fn send(hub: &Hub, session: usize, text: &str) {
+    let mut frame = BytesMut::with_capacity(text.len() + 10);
+    frame.put_u8(0x81);
+    match text.len() {
+        len @ 0..=125 => frame.put_u8(len as u8),
+        len @ 126..=65535 => {
+            frame.put_u8(126);
+            frame.put_u16(len as u16);
+        }
+        len => {
+            frame.put_u8(127);
+            frame.put_u64(len as u64);
+        }
+    }
+    frame.extend_from_slice(text.as_bytes());
+    let frame = frame.freeze();
+    let subscribers = hub.sessions[session]
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    for subscriber in subscribers.iter() {
+        let _ = subscriber.try_send(frame.clone());
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

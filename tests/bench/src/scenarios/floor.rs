@@ -1,0 +1,194 @@
+//! `floor`: the fan-out scenario's load and clients against `floor-relay`, which only encodes
+//! made-up events and writes them to the subscribers' sockets (no store, no agent processes, no
+//! parsing). Whatever latency its clients see is the machine's own share of `fanout`'s: the
+//! sockets, the scheduler and the bench's clients, which every relay pays on these cores.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use super::fanout::{start_clients, FanoutArgs, SlowPlan};
+use super::Env;
+use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
+use crate::report::Report;
+use crate::server::{die_with_parent, first_line};
+use crate::stats::{ms, Summary};
+use crate::Error;
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Sessions producing events at the same time
+    #[arg(long, default_value_t = 100)]
+    pub sessions: usize,
+    /// Events per second per session
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Subscribed clients per session
+    #[arg(long, default_value_t = 10)]
+    pub clients: usize,
+    /// Seconds each session produces events
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Start every session's events at the same moments (default: spread over the period)
+    #[arg(long)]
+    pub aligned: bool,
+    /// The floor-relay binary [default: `floor-relay` next to this executable]
+    #[arg(long, value_name = "PATH")]
+    pub floor_relay: Option<PathBuf>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            sessions: 100,
+            rate: 100.0,
+            clients: 10,
+            seconds: 10.0,
+            aligned: false,
+            floor_relay: None,
+        }
+    }
+}
+
+impl Args {
+    fn load(&self) -> FanoutArgs {
+        FanoutArgs {
+            sessions: self.sessions,
+            rate: self.rate,
+            clients: self.clients,
+            seconds: Some(self.seconds),
+            ..FanoutArgs::default()
+        }
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--sessions".into(),
+            self.sessions.to_string(),
+            "--rate".into(),
+            self.rate.to_string(),
+            "--clients".into(),
+            self.clients.to_string(),
+            "--seconds".into(),
+            self.seconds.to_string(),
+        ];
+        if self.aligned {
+            args.push("--aligned".into());
+        }
+        if let Some(path) = &self.floor_relay {
+            args.extend(["--floor-relay".into(), path.to_string_lossy().into_owned()]);
+        }
+        args
+    }
+}
+
+/// The running floor-relay, killed when dropped.
+struct FloorRelay {
+    child: Child,
+}
+
+impl Drop for FloorRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
+    let load = args.load();
+    let path = match &args.floor_relay {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("floor-relay"),
+    };
+    let mut command = Command::new(&path);
+    command
+        .args([
+            args.sessions.to_string(),
+            args.clients.to_string(),
+            args.rate.to_string(),
+            load.events_per_session().to_string(),
+        ])
+        .args(args.aligned.then_some("--aligned"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    die_with_parent(&mut command);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
+    let stdout = child.stdout.take();
+    let relay = FloorRelay { child };
+    let line = stdout
+        .and_then(first_line)
+        .ok_or("floor-relay did not print its address")?;
+    let addr = line
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("unexpected first line {line:?}"))?
+        .trim()
+        .parse()?;
+    let pid = relay.child.id();
+    eprintln!("[bench] floor-relay pid {pid} on {addr}");
+
+    let sessions: Vec<String> = (0..args.sessions).map(|k| format!("floor-{k}")).collect();
+    let drain_ns = Default::default();
+    let relay_cpu = CpuMeter::start(pid);
+    let threads = ThreadCpuMeter::start(pid);
+    let bench_cpu = CpuMeter::start("self");
+    let started = Instant::now();
+    // The relay starts its sessions once the last client has subscribed.
+    let (tasks, _, _) =
+        start_clients(addr, &load, &sessions, SlowPlan::default(), &drain_ns).await?;
+    let mut seen = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        seen.push(task.await.map_err(|e| e.to_string())?);
+    }
+    let duration = started.elapsed();
+    let (relay_cpu, bench_cpu, threads) =
+        (relay_cpu.percent(), bench_cpu.percent(), threads.busiest());
+    drop(relay);
+
+    let mut latencies: Vec<u64> = seen
+        .iter()
+        .flat_map(|s| s.latencies.iter().copied())
+        .collect();
+    let lat = Summary::of(&mut latencies);
+    let expected = load.events_per_session();
+    let dropped: u64 = seen
+        .iter()
+        .map(|s| expected.saturating_sub(s.received()))
+        .sum();
+    let mut report = Report::new("floor", env.command("floor", &args.to_args()));
+    report.figure("sessions", args.sessions, "");
+    report.figure("clients_per_session", args.clients, "");
+    report.float("rate_per_session", args.rate, "events/s");
+    report.float("load_duration", args.seconds, "s");
+    report.figure("sessions_aligned", args.aligned, "");
+    report.figure("latency_samples", lat.count, "");
+    report.float("latency_p50", ms(lat.p50), "ms");
+    report.float("latency_p99", ms(lat.p99), "ms");
+    report.float("latency_max", ms(lat.max), "ms");
+    report.float("latency_mean", ms(lat.mean), "ms");
+    report.figure("dropped", dropped, "");
+    report.figure(
+        "clients_completed",
+        seen.iter().filter(|s| s.completed).count(),
+        "",
+    );
+    report.figure(
+        "clients_failed",
+        seen.iter().filter(|s| s.error.is_some()).count(),
+        "",
+    );
+    report.float("run_duration", duration.as_secs_f64(), "s");
+    report.float("floor_relay_cpu", relay_cpu, "% of one core");
+    report.float("bench_process_cpu", bench_cpu, "% of one core");
+    super::thread_figures(&mut report, &threads);
+    if let Some(error) = seen.iter().find_map(|s| s.error.as_ref()) {
+        report.note(format!("first client error: {error}"));
+    }
+    report.note(
+        "no target: this is what the machine allows a relay that only writes to sockets; \
+         compare latency_p99 with the fanout scenario's at the same load",
+    );
+    Ok(report)
+}
