@@ -9,12 +9,13 @@
 //!
 //! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT [--aligned]`. It prints `listening on ADDR`
 //! and serves just enough of protocol v1 for the bench's clients: `hello` gets a `welcome`, and
-//! `session.subscribe` of `floor-K` (K < SESSIONS) gets a response with `last_seq` 0. Once
-//! SESSIONS × CLIENTS subscriptions are in, every session sends COUNT `agent.output` events at
-//! RATE a second, paced against its start, then a `prompt.completed`. Each event carries
-//! `sent_ns` (nanoseconds since the UNIX epoch when it was encoded). Session K starts K/SESSIONS
-//! of a period late, as independent sessions would; with `--aligned` all start at once. It runs
-//! until it is killed.
+//! `session.subscribe` of `floor-K` (K < SESSIONS, zero-padded to the 36 characters of a real
+//! session id) gets a response with `last_seq` 0. Once SESSIONS × CLIENTS subscriptions are in,
+//! every session sends COUNT `agent.output` events at RATE a second, paced against its start,
+//! then a `prompt.completed`. Each event carries `sent_ns` (nanoseconds since the UNIX epoch when
+//! it was encoded) and is the size of the relay's frame for a load-claude line. Session K starts
+//! K/SESSIONS of a period late, as independent sessions would; with `--aligned` all start at
+//! once. It runs until it is killed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -200,13 +201,13 @@ async fn produce(hub: Arc<Hub>, session: usize, mut start: watch::Receiver<bool>
         tokio::time::sleep_until(started + every.mul_f64((seq - 1) as f64)).await;
         // The shape and size of the relay's `agent.output` frame for a load-claude line.
         let text = format!(
-            r#"{{"type":"event","session_id":"floor-{session}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session}","sent_ns":{}}}}}}}"#,
+            r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session:030}","sent_ns":{}}}}}}}"#,
             now_ns()
         );
         send(&hub, session, &text);
     }
     let done = format!(
-        r#"{{"type":"event","session_id":"floor-{session}","seq":{},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#,
+        r#"{{"type":"event","session_id":"floor-{session:030}","seq":{},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#,
         hub.load.count + 1
     );
     send(&hub, session, &done);

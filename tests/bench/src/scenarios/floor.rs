@@ -129,7 +129,9 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let pid = relay.child.id();
     eprintln!("[bench] floor-relay pid {pid} on {addr}");
 
-    let sessions: Vec<String> = (0..args.sessions).map(|k| format!("floor-{k}")).collect();
+    let sessions: Vec<String> = (0..args.sessions)
+        .map(|k| format!("floor-{k:030}"))
+        .collect();
     let drain_ns = Default::default();
     let relay_cpu = CpuMeter::start(pid);
     let threads = ThreadCpuMeter::start(pid);
