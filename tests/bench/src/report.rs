@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::stats::MedianInterval;
+use crate::stats::{ms, MedianInterval, Summary};
 
 /// One scenario's results.
 pub struct Report {
@@ -101,6 +101,15 @@ impl Report {
     /// A float figure rounded to 3 decimals.
     pub fn float(&mut self, key: &str, value: f64, unit: &'static str) {
         self.figure(key, round3(value), unit);
+    }
+
+    /// A latency summary as `key_samples`, `key_p50`, `key_p99`, `key_max` and `key_mean`, in ms.
+    pub fn latency(&mut self, key: &str, summary: &Summary) {
+        self.figure(&format!("{key}_samples"), summary.count, "");
+        self.float(&format!("{key}_p50"), ms(summary.p50), "ms");
+        self.float(&format!("{key}_p99"), ms(summary.p99), "ms");
+        self.float(&format!("{key}_max"), ms(summary.max), "ms");
+        self.float(&format!("{key}_mean"), ms(summary.mean), "ms");
     }
 
     /// A median as `key`, with its 95% interval as `key_ci95_low` and `key_ci95_high`.

@@ -7,15 +7,16 @@
 //! that no relay can skip. What the bench's clients measure against it is a floor under the
 //! latency of `pocket-relay-bench fanout` on the same machine with the same clients.
 //!
-//! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT [--aligned]`. It prints `listening on ADDR`
-//! and serves just enough of protocol v1 for the bench's clients: `hello` gets a `welcome`, and
-//! `session.subscribe` of `floor-K` (K < SESSIONS, zero-padded to the 36 characters of a real
-//! session id) gets a response with `last_seq` 0. Once SESSIONS × CLIENTS subscriptions are in,
-//! every session sends COUNT `agent.output` events at RATE a second, paced against its start,
-//! then a `prompt.completed`. Each event carries `sent_ns` (nanoseconds since the UNIX epoch when
-//! it was encoded) and is the size of the relay's frame for a load-claude line. Session K starts
-//! K/SESSIONS of a period late, as independent sessions would; with `--aligned` all start at
-//! once. It runs until it is killed.
+//! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned]`. It prints
+//! `listening on ADDR` and serves just enough of protocol v1 for the bench's clients: `hello`
+//! gets a `welcome`, and `session.subscribe` of `floor-K` (K < SESSIONS, zero-padded to the 36
+//! characters of a real session id) gets a response with `last_seq` 0. Once SESSIONS × CLIENTS
+//! subscriptions are in, every session sends COUNT `agent.output` events at RATE a second, paced
+//! against its start, then a `prompt.completed`. Each event carries `sent_ns` (nanoseconds since
+//! the UNIX epoch when it was encoded) and is the size of the relay's frame for a load-claude
+//! line. Session K starts K/SESSIONS of a period late, as independent sessions would; with
+//! `--aligned` all start at once. A client's queue holds BUFFER frames; what does not fit is lost
+//! (the clients count it). It runs until it is killed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,9 +30,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Frames queued for one client at most, as the relay's default `limits.client_buffer`.
-const CLIENT_BUFFER: usize = 1024;
-
 /// What the command line asks for.
 #[derive(Clone, Copy)]
 struct Load {
@@ -39,6 +37,8 @@ struct Load {
     clients: usize,
     rate: f64,
     count: u64,
+    /// Frames queued for one client at most (the relay's `limits.client_buffer`).
+    buffer: usize,
     /// Every session's events at the same moments, rather than spread over the period.
     aligned: bool,
 }
@@ -56,7 +56,7 @@ async fn main() {
     let load = match parse_args() {
         Some(load) => load,
         None => {
-            eprintln!("usage: floor-relay SESSIONS CLIENTS RATE COUNT [--aligned]");
+            eprintln!("usage: floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned]");
             std::process::exit(2);
         }
     };
@@ -100,7 +100,7 @@ fn parse_args() -> Option<Load> {
         Some((last, rest)) if last == "--aligned" => (true, rest),
         _ => (false, args.as_slice()),
     };
-    let [sessions, clients, rate, count] = args else {
+    let [sessions, clients, rate, count, buffer] = args else {
         return None;
     };
     Some(Load {
@@ -108,6 +108,7 @@ fn parse_args() -> Option<Load> {
         clients: clients.parse().ok()?,
         rate: rate.parse().ok().filter(|r: &f64| *r > 0.0)?,
         count: count.parse().ok()?,
+        buffer: buffer.parse().ok().filter(|b: &usize| *b > 0)?,
         aligned,
     })
 }
@@ -118,7 +119,7 @@ async fn serve(hub: Arc<Hub>, stream: TcpStream) {
     let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
-    let (tx, mut rx) = mpsc::channel::<Bytes>(CLIENT_BUFFER);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(hub.load.buffer);
     let mut tx = Some(tx);
     while tx.is_some() {
         let text = match ws.next().await {

@@ -12,23 +12,15 @@ use super::Env;
 use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::{die_with_parent, first_line};
-use crate::stats::{ms, Summary};
+use crate::stats::Summary;
 use crate::Error;
 
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct Args {
-    /// Sessions producing events at the same time
-    #[arg(long, default_value_t = 100)]
-    pub sessions: usize,
-    /// Events per second per session
-    #[arg(long, default_value_t = 100.0)]
-    pub rate: f64,
-    /// Subscribed clients per session
-    #[arg(long, default_value_t = 10)]
-    pub clients: usize,
-    /// Seconds each session produces events
-    #[arg(long, default_value_t = 10.0)]
-    pub seconds: f64,
+    /// The load, as for fanout; --client-buffer sets floor-relay's queue per client (1024 unless
+    /// given, as the server's default)
+    #[command(flatten)]
+    pub load: FanoutArgs,
     /// Start every session's events at the same moments (default: spread over the period)
     #[arg(long)]
     pub aligned: bool,
@@ -37,41 +29,9 @@ pub struct Args {
     pub floor_relay: Option<PathBuf>,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Args {
-            sessions: 100,
-            rate: 100.0,
-            clients: 10,
-            seconds: 10.0,
-            aligned: false,
-            floor_relay: None,
-        }
-    }
-}
-
 impl Args {
-    fn load(&self) -> FanoutArgs {
-        FanoutArgs {
-            sessions: self.sessions,
-            rate: self.rate,
-            clients: self.clients,
-            seconds: Some(self.seconds),
-            ..FanoutArgs::default()
-        }
-    }
-
     fn to_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--sessions".into(),
-            self.sessions.to_string(),
-            "--rate".into(),
-            self.rate.to_string(),
-            "--clients".into(),
-            self.clients.to_string(),
-            "--seconds".into(),
-            self.seconds.to_string(),
-        ];
+        let mut args = self.load.to_args();
         if self.aligned {
             args.push("--aligned".into());
         }
@@ -95,7 +55,7 @@ impl Drop for FloorRelay {
 }
 
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
-    let load = args.load();
+    let load = &args.load;
     let path = match &args.floor_relay {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("floor-relay"),
@@ -103,10 +63,11 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut command = Command::new(&path);
     command
         .args([
-            args.sessions.to_string(),
-            args.clients.to_string(),
-            args.rate.to_string(),
+            load.sessions.to_string(),
+            load.clients.to_string(),
+            load.rate.to_string(),
             load.events_per_session().to_string(),
+            load.client_buffer.unwrap_or(1024).to_string(),
         ])
         .args(args.aligned.then_some("--aligned"))
         .stdin(Stdio::null())
@@ -129,7 +90,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let pid = relay.child.id();
     eprintln!("[bench] floor-relay pid {pid} on {addr}");
 
-    let sessions: Vec<String> = (0..args.sessions)
+    let sessions: Vec<String> = (0..load.sessions)
         .map(|k| format!("floor-{k:030}"))
         .collect();
     let drain_ns = Default::default();
@@ -139,7 +100,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let started = Instant::now();
     // The relay starts its sessions once the last client has subscribed.
     let (tasks, _, _) =
-        start_clients(addr, &load, &sessions, SlowPlan::default(), &drain_ns).await?;
+        start_clients(addr, load, &sessions, SlowPlan::default(), &drain_ns).await?;
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
         seen.push(task.await.map_err(|e| e.to_string())?);
@@ -160,16 +121,12 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .map(|s| expected.saturating_sub(s.received()))
         .sum();
     let mut report = Report::new("floor", env.command("floor", &args.to_args()));
-    report.figure("sessions", args.sessions, "");
-    report.figure("clients_per_session", args.clients, "");
-    report.float("rate_per_session", args.rate, "events/s");
-    report.float("load_duration", args.seconds, "s");
+    report.figure("sessions", load.sessions, "");
+    report.figure("clients_per_session", load.clients, "");
+    report.float("rate_per_session", load.rate, "events/s");
+    report.float("load_duration", load.seconds(), "s");
     report.figure("sessions_aligned", args.aligned, "");
-    report.figure("latency_samples", lat.count, "");
-    report.float("latency_p50", ms(lat.p50), "ms");
-    report.float("latency_p99", ms(lat.p99), "ms");
-    report.float("latency_max", ms(lat.max), "ms");
-    report.float("latency_mean", ms(lat.mean), "ms");
+    report.latency("latency", &lat);
     report.figure("dropped", dropped, "");
     report.figure(
         "clients_completed",

@@ -59,11 +59,7 @@ impl Outcome {
         report.float("rate_per_session", args.rate, "events/s");
         report.float("load_duration", args.seconds(), "s");
         report.float("setup_connect_subscribe", self.setup.as_secs_f64(), "s");
-        report.figure("latency_samples", lat.count, "");
-        report.float("latency_p50", ms(lat.p50), "ms");
-        report.float("latency_p99", ms(lat.p99), "ms");
-        report.float("latency_max", ms(lat.max), "ms");
-        report.float("latency_mean", ms(lat.mean), "ms");
+        report.latency("latency", &lat);
         if let Some(at) = self.drained_at {
             let quiet = Summary::of(&mut before);
             report.float("slow_drain_started_after", at.as_secs_f64(), "s");
