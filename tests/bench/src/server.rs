@@ -63,7 +63,7 @@ pub struct ClaudeSetup {
 
 /// A running server and its scratch directory.
 pub struct BenchServer {
-    child: Child,
+    child: KilledOnDrop,
     pub addr: SocketAddr,
     pub dir: ScratchDir,
 }
@@ -98,7 +98,7 @@ impl BenchServer {
             return Err("no stdout pipe".into());
         };
         let mut server = BenchServer {
-            child,
+            child: KilledOnDrop(child),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             dir,
         };
@@ -119,7 +119,7 @@ impl BenchServer {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// The directory sessions are created in.
@@ -140,14 +140,17 @@ impl BenchServer {
 
     /// Whether the server is still running (it must be, for figures to mean anything).
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.child.0.try_wait(), Ok(None))
     }
 }
 
-impl Drop for BenchServer {
+/// A child process that is killed (and reaped) when this is dropped: the server, floor-relay.
+pub struct KilledOnDrop(pub Child);
+
+impl Drop for KilledOnDrop {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -22,12 +22,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What the command line asks for.
@@ -205,33 +207,22 @@ async fn produce(hub: Arc<Hub>, session: usize, mut start: watch::Receiver<bool>
             r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session:030}","sent_ns":{}}}}}}}"#,
             now_ns()
         );
-        send(&hub, session, &text);
+        send(&hub, session, text);
     }
     let done = format!(
         r#"{{"type":"event","session_id":"floor-{session:030}","seq":{},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#,
         hub.load.count + 1
     );
-    send(&hub, session, &done);
+    send(&hub, session, done);
 }
 
 /// Encodes `text` as one unmasked WebSocket text frame, once, and queues it for every subscriber
 /// of `session`; a full queue loses it, as the clients will count.
-fn send(hub: &Hub, session: usize, text: &str) {
-    let mut frame = BytesMut::with_capacity(text.len() + 10);
-    frame.put_u8(0x81);
-    match text.len() {
-        len @ 0..=125 => frame.put_u8(len as u8),
-        len @ 126..=65535 => {
-            frame.put_u8(126);
-            frame.put_u16(len as u16);
-        }
-        len => {
-            frame.put_u8(127);
-            frame.put_u64(len as u64);
-        }
-    }
-    frame.extend_from_slice(text.as_bytes());
-    let frame = frame.freeze();
+fn send(hub: &Hub, session: usize, text: String) {
+    let mut encoded = Vec::with_capacity(text.len() + 10);
+    // Formatting into memory cannot fail.
+    let _ = Frame::message(text.into_bytes(), OpCode::Data(Data::Text), true).format(&mut encoded);
+    let frame = Bytes::from(encoded);
     let subscribers = hub.sessions[session]
         .lock()
         .unwrap_or_else(PoisonError::into_inner);

@@ -4,14 +4,14 @@
 //! sockets, the scheduler and the bench's clients, which every relay pays on these cores.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use super::fanout::{start_clients, FanoutArgs, SlowPlan};
+use super::fanout::{dropped, start_clients, FanoutArgs, SlowPlan};
 use super::Env;
 use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
 use crate::report::Report;
-use crate::server::{die_with_parent, first_line};
+use crate::server::{die_with_parent, first_line, KilledOnDrop};
 use crate::stats::Summary;
 use crate::Error;
 
@@ -42,18 +42,6 @@ impl Args {
     }
 }
 
-/// The running floor-relay, killed when dropped.
-struct FloorRelay {
-    child: Child,
-}
-
-impl Drop for FloorRelay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let load = &args.load;
     let path = match &args.floor_relay {
@@ -78,7 +66,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", path.display()))?;
     let stdout = child.stdout.take();
-    let relay = FloorRelay { child };
+    let relay = KilledOnDrop(child);
     let line = stdout
         .and_then(first_line)
         .ok_or("floor-relay did not print its address")?;
@@ -87,7 +75,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .ok_or_else(|| format!("unexpected first line {line:?}"))?
         .trim()
         .parse()?;
-    let pid = relay.child.id();
+    let pid = relay.0.id();
     eprintln!("[bench] floor-relay pid {pid} on {addr}");
 
     let sessions: Vec<String> = (0..load.sessions)
@@ -116,10 +104,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .collect();
     let lat = Summary::of(&mut latencies);
     let expected = load.events_per_session();
-    let dropped: u64 = seen
-        .iter()
-        .map(|s| expected.saturating_sub(s.received()))
-        .sum();
+    let dropped = dropped(&seen, expected);
     let mut report = Report::new("floor", env.command("floor", &args.to_args()));
     report.figure("sessions", load.sessions, "");
     report.figure("clients_per_session", load.clients, "");

@@ -24,6 +24,7 @@ use crate::server::ServerOptions;
 use crate::server_metrics;
 use crate::Error;
 pub use outcome::{close_codes, Outcome};
+pub use subscriber::dropped;
 use subscriber::{failed, Client, Seen};
 
 #[derive(clap::Args, Clone, Debug)]

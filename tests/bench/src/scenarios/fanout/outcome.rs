@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::subscriber::Seen;
+use super::subscriber::{dropped, Seen};
 use super::FanoutArgs;
 use crate::report::{Comparison, Report};
 use crate::scenarios::{mib, thread_figures};
@@ -46,11 +46,7 @@ impl Outcome {
         }
         let lat = Summary::of(&mut latencies);
         let received: u64 = self.fast.iter().map(Seen::received).sum();
-        let dropped: u64 = self
-            .fast
-            .iter()
-            .map(|s| self.expected.saturating_sub(s.received()))
-            .sum();
+        let dropped = dropped(&self.fast, self.expected);
         let frames: u64 = self.fast.iter().map(|s| s.events).sum();
         let secs = self.duration.as_secs_f64().max(1e-9);
         report.figure("sessions", args.sessions, "");

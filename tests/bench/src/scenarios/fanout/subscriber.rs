@@ -36,6 +36,13 @@ pub struct Seen {
     pub error: Option<String>,
 }
 
+/// Lines the clients did not get, of `expected` each.
+pub fn dropped(seen: &[Seen], expected: u64) -> u64 {
+    seen.iter()
+        .map(|s| expected.saturating_sub(s.received()))
+        .sum()
+}
+
 pub fn failed(error: String) -> Seen {
     Seen {
         error: Some(error),
