@@ -121,6 +121,81 @@ impl CpuMeter {
     }
 }
 
+/// The whole machine's CPU time by state, in ticks, from the `cpu` line of `/proc/stat`.
+#[derive(Clone, Copy, Default)]
+struct MachineTicks {
+    user: u64,
+    kernel: u64,
+    idle: u64,
+    steal: u64,
+}
+
+impl MachineTicks {
+    fn read() -> MachineTicks {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .find_map(|line| line.strip_prefix("cpu "))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .map(|f| f.parse().unwrap_or(0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // proc(5): user nice system idle iowait irq softirq steal (guest time is inside user).
+        let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+        MachineTicks {
+            user: at(0) + at(1),
+            kernel: at(2) + at(5) + at(6),
+            idle: at(3) + at(4),
+            steal: at(7),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.user + self.kernel + self.idle + self.steal
+    }
+}
+
+/// How busy the whole machine was over an interval, in percent of all its cores: whatever the
+/// per-process meters miss (softirq time is charged to no process) shows here.
+pub struct MachineUse {
+    /// Not idle: 100 means every core was busy all the time.
+    pub busy: f64,
+    /// User space of every process.
+    pub user: f64,
+    /// The kernel: system calls, interrupts and softirqs (loopback TCP is mostly here).
+    pub kernel: f64,
+    /// Taken by the hypervisor.
+    pub steal: f64,
+}
+
+/// Measures [`MachineUse`] from its start.
+pub struct MachineCpuMeter {
+    start: MachineTicks,
+}
+
+impl MachineCpuMeter {
+    pub fn start() -> MachineCpuMeter {
+        MachineCpuMeter {
+            start: MachineTicks::read(),
+        }
+    }
+
+    pub fn usage(&self) -> MachineUse {
+        let now = MachineTicks::read();
+        let total = now.total().saturating_sub(self.start.total()).max(1) as f64;
+        let share = |now: u64, then: u64| now.saturating_sub(then) as f64 / total * 100.0;
+        let idle = share(now.idle, self.start.idle);
+        MachineUse {
+            busy: 100.0 - idle,
+            user: share(now.user, self.start.user),
+            kernel: share(now.kernel, self.start.kernel),
+            steal: share(now.steal, self.start.steal),
+        }
+    }
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; the server inherits it. Answers the new
 /// soft limit.
 pub fn raise_open_files() -> std::io::Result<u64> {

@@ -16,8 +16,11 @@
 //! the UNIX epoch when it was encoded) and is the size of the relay's frame for a load-claude
 //! line. Session K starts K/SESSIONS of a period late, as independent sessions would; with
 //! `--aligned` all start at once. A client's queue holds BUFFER frames; what does not fit is lost
-//! (the clients count it). It runs until it is killed.
+//! (the clients count it). After its `prompt.completed` a session's connections are closed (code
+//! 1000, written after everything queued). It runs until it is killed.
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,15 +28,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Command;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
 /// What the command line asks for.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Load {
     sessions: usize,
     clients: usize,
@@ -43,6 +47,8 @@ struct Load {
     buffer: usize,
     /// Every session's events at the same moments, rather than spread over the period.
     aligned: bool,
+    /// The agents' events come from this program, one process per session, as the relay's do.
+    agents: Option<PathBuf>,
 }
 
 /// The subscribers of every session, and the signal that all of them are in.
@@ -58,7 +64,9 @@ async fn main() {
     let load = match parse_args() {
         Some(load) => load,
         None => {
-            eprintln!("usage: floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned]");
+            eprintln!(
+                "usage: floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned] [--agents PATH]"
+            );
             std::process::exit(2);
         }
     };
@@ -78,13 +86,21 @@ async fn main() {
     }
     let (all_in, start) = watch::channel(false);
     let hub = Arc::new(Hub {
-        load,
         sessions: (0..load.sessions).map(|_| Mutex::new(Vec::new())).collect(),
+        load,
         subscribed: AtomicUsize::new(0),
         all_in,
     });
-    for session in 0..load.sessions {
-        tokio::spawn(produce(hub.clone(), session, start.clone()));
+    for session in 0..hub.load.sessions {
+        match &hub.load.agents {
+            Some(program) => tokio::spawn(forward_agent(
+                hub.clone(),
+                session,
+                start.clone(),
+                program.clone(),
+            )),
+            None => tokio::spawn(produce(hub.clone(), session, start.clone())),
+        };
     }
     loop {
         match listener.accept().await {
@@ -97,12 +113,16 @@ async fn main() {
 }
 
 fn parse_args() -> Option<Load> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (aligned, args) = match args.split_last() {
-        Some((last, rest)) if last == "--aligned" => (true, rest),
-        _ => (false, args.as_slice()),
-    };
-    let [sessions, clients, rate, count, buffer] = args else {
+    let mut args = std::env::args().skip(1);
+    let (mut aligned, mut agents, mut numbers) = (false, None, Vec::new());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--aligned" => aligned = true,
+            "--agents" => agents = Some(PathBuf::from(args.next()?)),
+            _ => numbers.push(arg),
+        }
+    }
+    let [sessions, clients, rate, count, buffer] = numbers.as_slice() else {
         return None;
     };
     Some(Load {
@@ -112,6 +132,7 @@ fn parse_args() -> Option<Load> {
         count: count.parse().ok()?,
         buffer: buffer.parse().ok().filter(|b: &usize| *b > 0)?,
         aligned,
+        agents,
     })
 }
 
@@ -173,6 +194,9 @@ async fn serve(hub: Arc<Hub>, stream: TcpStream) {
         }
         batch.clear();
     }
+    // The session's load is over: close as the relay answers a client's close, so the client is
+    // done when it has read everything rather than after its close times out.
+    let _ = ws.close(None).await;
 }
 
 fn subscribe(hub: &Hub, session: usize, sender: mpsc::Sender<Bytes>) {
@@ -209,11 +233,77 @@ async fn produce(hub: Arc<Hub>, session: usize, mut start: watch::Receiver<bool>
         );
         send(&hub, session, text);
     }
+    finish(&hub, session, hub.load.count + 1);
+}
+
+/// One session's events from its own agent process (`load-claude`), once everyone is subscribed:
+/// what a relay that runs its agents as processes cannot skip. Each `assistant` line is put
+/// into an `agent.output` frame as it is, without parsing it; the `result` line ends the load.
+async fn forward_agent(
+    hub: Arc<Hub>,
+    session: usize,
+    mut start: watch::Receiver<bool>,
+    program: PathBuf,
+) {
+    if start.wait_for(|go| *go).await.is_err() {
+        return;
+    }
+    let spawned = Command::new(&program)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let mut agent = match spawned {
+        Ok(agent) => agent,
+        Err(error) => {
+            eprintln!("floor-relay: cannot start {}: {error}", program.display());
+            return;
+        }
+    };
+    let (Some(mut stdin), Some(stdout)) = (agent.stdin.take(), agent.stdout.take()) else {
+        return;
+    };
+    let prompt = json!({"type": "user", "message": {"role": "user",
+        "content": format!("load {} {}", hub.load.count, hub.load.rate)}});
+    if stdin
+        .write_all(format!("{prompt}\n").as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seq = 0;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.starts_with(r#"{"type":"assistant""#) {
+            seq += 1;
+            let text = format!(
+                r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{line}}}}}"#
+            );
+            send(&hub, session, text);
+        } else if line.contains(r#""type":"result""#) {
+            break;
+        }
+    }
+    finish(&hub, session, seq + 1);
+    // The agent stays alive, as a relay keeps a session's agent, until floor-relay is killed:
+    // the bench reads the CPU of floor-relay's live children.
+    let _keep = (agent, stdin);
+    std::future::pending::<()>().await;
+}
+
+/// Ends a session's load: its `prompt.completed` with `seq`, then its subscribers' connections.
+fn finish(hub: &Hub, session: usize, seq: u64) {
     let done = format!(
-        r#"{{"type":"event","session_id":"floor-{session:030}","seq":{},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#,
-        hub.load.count + 1
+        r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#
     );
-    send(&hub, session, done);
+    send(hub, session, done);
+    // Dropping the senders ends each subscriber's writer once it has written what is queued.
+    hub.sessions[session]
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
 }
 
 /// Encodes `text` as one unmasked WebSocket text frame, once, and queues it for every subscriber

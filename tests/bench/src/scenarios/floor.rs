@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::fanout::{dropped, start_clients, FanoutArgs, SlowPlan};
 use super::Env;
-use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{children_cpu, CpuMeter, MachineCpuMeter, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::{die_with_parent, first_line, KilledOnDrop};
 use crate::stats::Summary;
@@ -24,6 +24,10 @@ pub struct Args {
     /// Start every session's events at the same moments (default: spread over the period)
     #[arg(long)]
     pub aligned: bool,
+    /// Take the events from one load-claude process per session, as the relay does, forwarded
+    /// without parsing (default: floor-relay makes them up)
+    #[arg(long, conflicts_with = "aligned")]
+    pub agents: bool,
     /// The floor-relay binary [default: `floor-relay` next to this executable]
     #[arg(long, value_name = "PATH")]
     pub floor_relay: Option<PathBuf>,
@@ -34,6 +38,9 @@ impl Args {
         let mut args = self.load.to_args();
         if self.aligned {
             args.push("--aligned".into());
+        }
+        if self.agents {
+            args.push("--agents".into());
         }
         if let Some(path) = &self.floor_relay {
             args.extend(["--floor-relay".into(), path.to_string_lossy().into_owned()]);
@@ -58,6 +65,12 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             load.client_buffer.unwrap_or(1024).to_string(),
         ])
         .args(args.aligned.then_some("--aligned"))
+        .args(
+            args.agents
+                .then(|| ["--agents".as_ref(), env.bins.load_claude.as_os_str()])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -82,20 +95,30 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         .map(|k| format!("floor-{k:030}"))
         .collect();
     let drain_ns = Default::default();
+    let setup_started = Instant::now();
+    // The relay starts its sessions once the last client has subscribed: the load, and what is
+    // measured of it, begins here.
+    let (tasks, _, _) =
+        start_clients(addr, load, &sessions, SlowPlan::default(), &drain_ns).await?;
+    let setup = setup_started.elapsed();
     let relay_cpu = CpuMeter::start(pid);
     let threads = ThreadCpuMeter::start(pid);
     let bench_cpu = CpuMeter::start("self");
+    let machine = MachineCpuMeter::start();
     let started = Instant::now();
-    // The relay starts its sessions once the last client has subscribed.
-    let (tasks, _, _) =
-        start_clients(addr, load, &sessions, SlowPlan::default(), &drain_ns).await?;
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
         seen.push(task.await.map_err(|e| e.to_string())?);
     }
     let duration = started.elapsed();
-    let (relay_cpu, bench_cpu, threads) =
-        (relay_cpu.percent(), bench_cpu.percent(), threads.busiest());
+    let (relay_cpu, bench_cpu, threads, machine) = (
+        relay_cpu.percent(),
+        bench_cpu.percent(),
+        threads.busiest(),
+        machine.usage(),
+    );
+    // The agents started with the load, so all their CPU time belongs to this run.
+    let agents_cpu = children_cpu(pid).as_secs_f64() / duration.as_secs_f64().max(1e-9) * 100.0;
     drop(relay);
 
     let mut latencies: Vec<u64> = seen
@@ -111,6 +134,8 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.float("rate_per_session", load.rate, "events/s");
     report.float("load_duration", load.seconds(), "s");
     report.figure("sessions_aligned", args.aligned, "");
+    report.figure("agent_processes", args.agents, "");
+    report.float("setup_connect_subscribe", setup.as_secs_f64(), "s");
     report.latency("latency", &lat);
     report.figure("dropped", dropped, "");
     report.figure(
@@ -126,7 +151,11 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.float("run_duration", duration.as_secs_f64(), "s");
     report.float("floor_relay_cpu", relay_cpu, "% of one core");
     report.float("bench_process_cpu", bench_cpu, "% of one core");
+    if args.agents {
+        report.float("load_claude_processes_cpu", agents_cpu, "% of one core");
+    }
     super::thread_figures(&mut report, &threads);
+    super::machine_figures(&mut report, &machine);
     if let Some(error) = seen.iter().find_map(|s| s.error.as_ref()) {
         report.note(format!("first client error: {error}"));
     }

@@ -79,6 +79,14 @@ pub fn thread_figures(report: &mut crate::report::Report, rows: &[crate::proc_st
     }
 }
 
+/// The whole machine's CPU over a run, in percent of all its cores.
+pub fn machine_figures(report: &mut crate::report::Report, usage: &crate::proc_stats::MachineUse) {
+    report.float("machine_cpu_busy", usage.busy, "% of all cores");
+    report.float("machine_cpu_user", usage.user, "% of all cores");
+    report.float("machine_cpu_kernel", usage.kernel, "% of all cores");
+    report.float("machine_cpu_steal", usage.steal, "% of all cores");
+}
+
 /// Bytes as KiB / MiB, for figures.
 pub fn kib(bytes: f64) -> f64 {
     bytes / 1024.0

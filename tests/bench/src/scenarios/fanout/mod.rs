@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::{check_alive, Env};
 use crate::client::{now_ns, Conn, Link};
-use crate::proc_stats::{children_cpu, CpuMeter, RssSampler, ThreadCpuMeter};
+use crate::proc_stats::{children_cpu, CpuMeter, MachineCpuMeter, RssSampler, ThreadCpuMeter};
 use crate::report::Report;
 use crate::server::ServerOptions;
 use crate::server_metrics;
@@ -160,6 +160,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
     let server_cpu = CpuMeter::start(server.pid());
     let threads = ThreadCpuMeter::start(server.pid());
     let bench_cpu = CpuMeter::start("self");
+    let machine = MachineCpuMeter::start();
     let rss = RssSampler::start(server.pid(), Duration::from_millis(200));
     let started = Instant::now();
     let started_ns = now_ns();
@@ -186,7 +187,8 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         .max()
         .unwrap_or_else(Instant::now);
     let duration = ended.saturating_duration_since(started);
-    let (server_cpu, bench_cpu) = (server_cpu.percent(), bench_cpu.percent());
+    let (server_cpu, bench_cpu, machine) =
+        (server_cpu.percent(), bench_cpu.percent(), machine.usage());
     let threads = threads.busiest();
     let server_rss_peak = rss.stop().await.into_iter().max();
     // The agents started with the prompts, so all their CPU time belongs to this run.
@@ -235,6 +237,7 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         stored,
         server_cpu,
         bench_cpu,
+        machine,
         agents_cpu,
         setup,
         server_view,

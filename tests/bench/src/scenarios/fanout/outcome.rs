@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use super::subscriber::{dropped, Seen};
 use super::FanoutArgs;
+use crate::proc_stats::MachineUse;
 use crate::report::{Comparison, Report};
-use crate::scenarios::{mib, thread_figures};
+use crate::scenarios::{machine_figures, mib, thread_figures};
 use crate::server_metrics;
 use crate::stats::{ms, Summary};
 
@@ -19,6 +20,8 @@ pub struct Outcome {
     pub stored: u64,
     pub server_cpu: f64,
     pub bench_cpu: f64,
+    /// The whole machine's CPU during the load.
+    pub machine: MachineUse,
     /// CPU of all load-claude processes over the run, in percent of one core.
     pub agents_cpu: f64,
     pub setup: Duration,
@@ -100,6 +103,7 @@ impl Outcome {
             "% of one core",
         );
         thread_figures(report, &self.threads);
+        machine_figures(report, &self.machine);
         for (name, delta) in &self.server_view {
             let short = name
                 .trim_start_matches("relay_")
