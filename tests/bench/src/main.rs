@@ -93,8 +93,9 @@ enum Scenario {
     PromptOverhead(prompt_overhead::Args),
     /// Fan-out with a share of clients that never read: the others' latency, and 4008 closes.
     SlowConsumers(slow_consumers::Args),
-    /// The fan-out load against floor-relay, which only writes made-up events to the sockets:
-    /// the latency this machine allows any relay. No target.
+    /// The fan-out load against floor-relay, which only writes made-up events (or, with
+    /// --agents, its agents' lines) to the sockets: the latency this machine allows any relay.
+    /// No target.
     Floor(floor::Args),
     /// Every scenario in turn with its defaults.
     All,
@@ -204,6 +205,11 @@ async fn run(env: &Env, scenario: &Scenario, exact: &str) -> (Vec<Report>, Optio
                 slow_consumers::run(env, &Default::default()).await,
             );
             record("floor", floor::run(env, &Default::default()).await);
+            let with_agents = floor::Args {
+                agents: true,
+                ..Default::default()
+            };
+            record("floor --agents", floor::run(env, &with_agents).await);
             let failure = (!failures.is_empty()).then(|| Error::from(failures.join("; ")));
             (reports, failure)
         }

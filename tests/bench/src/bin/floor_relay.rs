@@ -7,7 +7,7 @@
 //! that no relay can skip. What the bench's clients measure against it is a floor under the
 //! latency of `pocket-relay-bench fanout` on the same machine with the same clients.
 //!
-//! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned]`. It prints
+//! Usage: `floor-relay SESSIONS CLIENTS RATE COUNT BUFFER [--aligned] [--agents PATH]`. It prints
 //! `listening on ADDR` and serves just enough of protocol v1 for the bench's clients: `hello`
 //! gets a `welcome`, and `session.subscribe` of `floor-K` (K < SESSIONS, zero-padded to the 36
 //! characters of a real session id) gets a response with `last_seq` 0. Once SESSIONS × CLIENTS
@@ -16,8 +16,12 @@
 //! the UNIX epoch when it was encoded) and is the size of the relay's frame for a load-claude
 //! line. Session K starts K/SESSIONS of a period late, as independent sessions would; with
 //! `--aligned` all start at once. A client's queue holds BUFFER frames; what does not fit is lost
-//! (the clients count it). After its `prompt.completed` a session's connections are closed (code
-//! 1000, written after everything queued). It runs until it is killed.
+//! (the clients count it). With `--agents PATH`, each session instead starts PATH (`load-claude`)
+//! once everyone is subscribed, sends it the prompt `load COUNT RATE` in stream-json, and forwards
+//! each `assistant` line it writes as an `agent.output` frame, without parsing it, until its
+//! `result` line; the agents live until floor-relay dies and exit on their stdin's end. After its
+//! `prompt.completed` a session's connections are closed (code 1000, written after everything
+//! queued). It runs until it is killed.
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,7 +1,9 @@
 //! `floor`: the fan-out scenario's load and clients against `floor-relay`, which only encodes
 //! made-up events and writes them to the subscribers' sockets (no store, no agent processes, no
 //! parsing). Whatever latency its clients see is the machine's own share of `fanout`'s: the
-//! sockets, the scheduler and the bench's clients, which every relay pays on these cores.
+//! sockets, the scheduler and the bench's clients, which every relay pays on these cores. With
+//! `--agents` the events are the lines of one `load-claude` process per session, read from its
+//! pipe and forwarded unparsed: the share every relay that runs its agents as processes pays.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

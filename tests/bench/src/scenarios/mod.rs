@@ -85,7 +85,18 @@ pub fn machine_figures(report: &mut crate::report::Report, usage: &crate::proc_s
     report.float("machine_cpu_user", usage.user, "% of all cores");
     report.float("machine_cpu_kernel", usage.kernel, "% of all cores");
     report.float("machine_cpu_steal", usage.steal, "% of all cores");
+    if usage.steal >= STEAL_WORTH_NOTING {
+        report.note(format!(
+            "the hypervisor took {:.1}% of the cores during the run: its latency is not comparable \
+             with a run that had them all",
+            usage.steal
+        ));
+    }
 }
+
+/// Steal time (percent of all cores) above which a run's latency says more about the host's other
+/// guests than about the relay.
+const STEAL_WORTH_NOTING: f64 = 1.0;
 
 /// Bytes as KiB / MiB, for figures.
 pub fn kib(bytes: f64) -> f64 {
