@@ -9,6 +9,7 @@ mod client;
 mod fake_api;
 mod frame;
 mod http;
+mod parent_death;
 mod proc_stats;
 mod report;
 mod scenarios;

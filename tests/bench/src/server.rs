@@ -4,12 +4,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::parent_death::die_with_parent;
 use crate::Error;
 
 /// How long the server may take to print its address.
@@ -151,18 +151,6 @@ impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// Makes the child killed when the thread that spawns it (the bench's main thread) dies, so that
-/// no run leaves a process behind even when the bench is killed.
-pub fn die_with_parent(command: &mut Command) {
-    // SAFETY: prctl is async-signal-safe; the closure touches nothing else.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
     }
 }
 

@@ -19,7 +19,7 @@
 //! (the clients count it). With `--agents PATH`, each session instead starts PATH (`load-claude`)
 //! once everyone is subscribed, sends it the prompt `load COUNT RATE` in stream-json, and forwards
 //! each `assistant` line it writes as an `agent.output` frame, without parsing it, until its
-//! `result` line; the agents live until floor-relay dies and exit on their stdin's end. After its
+//! `result` line; the agents live until floor-relay dies, and die with it. After its
 //! `prompt.completed` a session's connections are closed (code 1000, written after everything
 //! queued). It runs until it is killed.
 
@@ -39,6 +39,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "../parent_death.rs"]
+mod parent_death;
 
 /// What the command line asks for.
 #[derive(Clone)]
@@ -252,7 +255,10 @@ async fn forward_agent(
     if start.wait_for(|go| *go).await.is_err() {
         return;
     }
-    let spawned = Command::new(&program)
+    let mut command = Command::new(&program);
+    // Killed with floor-relay, as the bench kills it when the run ends.
+    parent_death::die_with_parent(command.as_std_mut());
+    let spawned = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

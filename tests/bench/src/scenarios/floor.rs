@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use super::fanout::{dropped, start_clients, FanoutArgs, SlowPlan};
 use super::Env;
+use crate::parent_death::die_with_parent;
 use crate::proc_stats::{children_cpu, CpuMeter, MachineCpuMeter, ThreadCpuMeter};
 use crate::report::Report;
-use crate::server::{die_with_parent, first_line, KilledOnDrop};
+use crate::server::{first_line, KilledOnDrop};
 use crate::stats::Summary;
 use crate::Error;
 

@@ -18,11 +18,11 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::{check_alive, thread_figures, Env};
+use super::{check_alive, machine_figures, thread_figures, Env};
 use crate::client::{Conn, Incoming, Link, PATIENCE};
 use crate::fake_api::FakeApi;
 use crate::frame::Frame;
-use crate::proc_stats::{CpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{CpuMeter, MachineCpuMeter, ThreadCpuMeter};
 use crate::report::{Comparison, Report};
 use crate::server::{ClaudeSetup, ServerOptions};
 use crate::stats::{ms, ns, MedianInterval, Summary};
@@ -105,11 +105,13 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut direct = Direct::start(&env.bins.load_claude, &[], &server.project())?;
     let cpu = CpuMeter::start(server.pid());
     let threads = ThreadCpuMeter::start(server.pid());
+    let machine = MachineCpuMeter::start();
     let (relay, direct) =
         interleaved(&mut conn, &session, &mut direct, args.warmup, args.prompts).await?;
     let (relay, direct) = (walls(&relay), walls(&direct));
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
+    let machine = machine.usage();
     check_alive(&mut server)?;
 
     let (mut relay, mut direct) = (relay, direct);
@@ -142,6 +144,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         "% of one core",
     );
     thread_figures(&mut report, &threads);
+    machine_figures(&mut report, &machine);
     report.target(
         "added by the relay at p50",
         added_p50,

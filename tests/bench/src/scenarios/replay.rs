@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{check_alive, mib, thread_figures, Env};
+use super::{check_alive, machine_figures, mib, thread_figures, Env};
 use crate::client::{Conn, Incoming, Link};
 use crate::frame::Frame;
-use crate::proc_stats::{rss_bytes, settled_rss, CpuMeter, RssSampler, ThreadCpuMeter};
+use crate::proc_stats::{
+    rss_bytes, settled_rss, CpuMeter, MachineCpuMeter, RssSampler, ThreadCpuMeter,
+};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
 use crate::Error;
@@ -78,12 +80,14 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let sampler = RssSampler::start(pid, SAMPLE_EVERY);
     let cpu = CpuMeter::start(pid);
     let threads = ThreadCpuMeter::start(pid);
+    let machine = MachineCpuMeter::start();
     let started = Instant::now();
     let last_seq = reader.subscribe(&session, 0).await?;
     let (received, gaps) = read_until(&mut reader, last_seq).await?;
     let elapsed = started.elapsed();
     let server_cpu = cpu.percent();
     let threads = threads.busiest();
+    let machine = machine.usage();
     let samples = sampler.stop().await;
     check_alive(&mut server)?;
 
@@ -109,6 +113,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.float("replay_rate", rate, "events/s");
     report.float("server_cpu_during_replay", server_cpu, "% of one core");
     thread_figures(&mut report, &threads);
+    machine_figures(&mut report, &machine);
     report.float("server_rss_at_rest", mib(rss_rest as f64), "MiB");
     if rss_after_loads.len() > 1 {
         for (i, rss) in rss_after_loads.iter().enumerate() {
