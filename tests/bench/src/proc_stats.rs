@@ -171,7 +171,7 @@ pub struct MachineUse {
 }
 
 /// Measures [`MachineUse`] from its start.
-pub struct MachineCpuMeter {
+struct MachineCpuMeter {
     start: MachineTicks,
 }
 
@@ -192,6 +192,36 @@ impl MachineCpuMeter {
             user: share(now.user, self.start.user),
             kernel: share(now.kernel, self.start.kernel),
             steal: share(now.steal, self.start.steal),
+        }
+    }
+}
+
+/// Where the CPU went over an interval: by the measured process's threads, and on the whole
+/// machine. Every timed scenario reports both, so they are measured together.
+pub struct CpuBreakdown {
+    pub threads: Vec<ThreadUse>,
+    pub machine: MachineUse,
+}
+
+/// Measures a [`CpuBreakdown`] from its start.
+pub struct CpuBreakdownMeter {
+    threads: ThreadCpuMeter,
+    machine: MachineCpuMeter,
+}
+
+impl CpuBreakdownMeter {
+    /// Starts measuring `pid`'s threads and the machine.
+    pub fn start(pid: u32) -> CpuBreakdownMeter {
+        CpuBreakdownMeter {
+            threads: ThreadCpuMeter::start(pid),
+            machine: MachineCpuMeter::start(),
+        }
+    }
+
+    pub fn read(&self) -> CpuBreakdown {
+        CpuBreakdown {
+            threads: self.threads.busiest(),
+            machine: self.machine.usage(),
         }
     }
 }
@@ -267,7 +297,7 @@ pub struct ThreadUse {
 }
 
 /// Where a process spends its CPU over an interval, by thread name.
-pub struct ThreadCpuMeter {
+struct ThreadCpuMeter {
     pid: u32,
     start: std::collections::BTreeMap<String, ThreadTimes>,
     started: Instant,
@@ -305,8 +335,14 @@ impl ThreadCpuMeter {
     }
 }
 
-/// Total CPU time used so far by the live children of `pid` (the agents a server started).
-pub fn children_cpu(pid: u32) -> Duration {
+/// CPU used by the live children of `pid` (the agents a relay started), as a percentage of one
+/// core over `over`: for children started at the beginning of that interval.
+pub fn children_cpu_percent(pid: u32, over: Duration) -> f64 {
+    children_cpu(pid).as_secs_f64() / over.as_secs_f64().max(1e-9) * 100.0
+}
+
+/// Total CPU time used so far by the live children of `pid`.
+fn children_cpu(pid: u32) -> Duration {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Duration::ZERO;
     };

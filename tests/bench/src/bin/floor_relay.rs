@@ -234,11 +234,11 @@ async fn produce(hub: Arc<Hub>, session: usize, mut start: watch::Receiver<bool>
     for seq in 1..=hub.load.count {
         tokio::time::sleep_until(started + every.mul_f64((seq - 1) as f64)).await;
         // The shape and size of the relay's `agent.output` frame for a load-claude line.
-        let text = format!(
-            r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session:030}","sent_ns":{}}}}}}}"#,
+        let data = format!(
+            r#"{{"message":{{"type":"assistant","message":{{"type":"message","role":"assistant","model":"load","content":[{{"type":"text","text":"line {seq}"}}]}},"session_id":"floor-{session:030}","sent_ns":{}}}}}"#,
             now_ns()
         );
-        send(&hub, session, text);
+        send(&hub, session, seq, "agent.output", &data);
     }
     finish(&hub, session, hub.load.count + 1);
 }
@@ -288,10 +288,8 @@ async fn forward_agent(
     while let Ok(Some(line)) = lines.next_line().await {
         if line.starts_with(r#"{"type":"assistant""#) {
             seq += 1;
-            let text = format!(
-                r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"agent.output","data":{{"message":{line}}}}}"#
-            );
-            send(&hub, session, text);
+            let data = format!(r#"{{"message":{line}}}"#);
+            send(&hub, session, seq, "agent.output", &data);
         } else if line.contains(r#""type":"result""#) {
             break;
         }
@@ -305,10 +303,13 @@ async fn forward_agent(
 
 /// Ends a session's load: its `prompt.completed` with `seq`, then its subscribers' connections.
 fn finish(hub: &Hub, session: usize, seq: u64) {
-    let done = format!(
-        r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"prompt.completed","data":{{"prompt_id":"floor"}}}}"#
+    send(
+        hub,
+        session,
+        seq,
+        "prompt.completed",
+        r#"{"prompt_id":"floor"}"#,
     );
-    send(hub, session, done);
     // Dropping the senders ends each subscriber's writer once it has written what is queued.
     hub.sessions[session]
         .lock()
@@ -316,9 +317,13 @@ fn finish(hub: &Hub, session: usize, seq: u64) {
         .clear();
 }
 
-/// Encodes `text` as one unmasked WebSocket text frame, once, and queues it for every subscriber
-/// of `session`; a full queue loses it, as the clients will count.
-fn send(hub: &Hub, session: usize, text: String) {
+/// Puts `data` (JSON) into event `seq` of `session`, encodes it as one unmasked WebSocket text
+/// frame, once, and queues it for every subscriber of the session; a full queue loses it, as the
+/// clients will count.
+fn send(hub: &Hub, session: usize, seq: u64, kind: &str, data: &str) {
+    let text = format!(
+        r#"{{"type":"event","session_id":"floor-{session:030}","seq":{seq},"ts":"2026-11-24T00:00:00.000Z","kind":"{kind}","data":{data}}}"#
+    );
     let mut encoded = Vec::with_capacity(text.len() + 10);
     // Formatting into memory cannot fail.
     let _ = Frame::message(text.into_bytes(), OpCode::Data(Data::Text), true).format(&mut encoded);

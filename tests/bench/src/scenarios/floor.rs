@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::fanout::{dropped, start_clients, FanoutArgs, SlowPlan};
 use super::Env;
 use crate::parent_death::die_with_parent;
-use crate::proc_stats::{children_cpu, CpuMeter, MachineCpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{children_cpu_percent, CpuBreakdownMeter, CpuMeter};
 use crate::report::Report;
 use crate::server::{first_line, KilledOnDrop};
 use crate::stats::Summary;
@@ -68,15 +68,12 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
             load.client_buffer.unwrap_or(1024).to_string(),
         ])
         .args(args.aligned.then_some("--aligned"))
-        .args(
-            args.agents
-                .then(|| ["--agents".as_ref(), env.bins.load_claude.as_os_str()])
-                .into_iter()
-                .flatten(),
-        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    if args.agents {
+        command.arg("--agents").arg(&env.bins.load_claude);
+    }
     die_with_parent(&mut command);
     let mut child = command
         .spawn()
@@ -105,23 +102,17 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         start_clients(addr, load, &sessions, SlowPlan::default(), &drain_ns).await?;
     let setup = setup_started.elapsed();
     let relay_cpu = CpuMeter::start(pid);
-    let threads = ThreadCpuMeter::start(pid);
     let bench_cpu = CpuMeter::start("self");
-    let machine = MachineCpuMeter::start();
+    let cpu = CpuBreakdownMeter::start(pid);
     let started = Instant::now();
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
         seen.push(task.await.map_err(|e| e.to_string())?);
     }
     let duration = started.elapsed();
-    let (relay_cpu, bench_cpu, threads, machine) = (
-        relay_cpu.percent(),
-        bench_cpu.percent(),
-        threads.busiest(),
-        machine.usage(),
-    );
+    let (relay_cpu, bench_cpu, cpu) = (relay_cpu.percent(), bench_cpu.percent(), cpu.read());
     // The agents started with the load, so all their CPU time belongs to this run.
-    let agents_cpu = children_cpu(pid).as_secs_f64() / duration.as_secs_f64().max(1e-9) * 100.0;
+    let agents_cpu = children_cpu_percent(pid, duration);
     drop(relay);
 
     let mut latencies: Vec<u64> = seen
@@ -157,8 +148,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     if args.agents {
         report.float("load_claude_processes_cpu", agents_cpu, "% of one core");
     }
-    super::thread_figures(&mut report, &threads);
-    super::machine_figures(&mut report, &machine);
+    super::cpu_figures(&mut report, &cpu);
     if let Some(error) = seen.iter().find_map(|s| s.error.as_ref()) {
         report.note(format!("first client error: {error}"));
     }

@@ -57,9 +57,15 @@ pub fn check_alive(server: &mut BenchServer) -> Result<(), Error> {
     }
 }
 
+/// Where the CPU went during a run, as figures: by the server's threads, then the machine's.
+pub fn cpu_figures(report: &mut crate::report::Report, cpu: &crate::proc_stats::CpuBreakdown) {
+    thread_figures(report, &cpu.threads);
+    machine_figures(report, &cpu.machine);
+}
+
 /// The server's CPU by thread name (busiest first), and how long those threads waited for a
 /// core while runnable, as figures.
-pub fn thread_figures(report: &mut crate::report::Report, rows: &[crate::proc_stats::ThreadUse]) {
+fn thread_figures(report: &mut crate::report::Report, rows: &[crate::proc_stats::ThreadUse]) {
     for row in rows {
         let name = if row.count > 1 {
             format!("{} x{}", row.name, row.count)
@@ -80,7 +86,7 @@ pub fn thread_figures(report: &mut crate::report::Report, rows: &[crate::proc_st
 }
 
 /// The whole machine's CPU over a run, in percent of all its cores.
-pub fn machine_figures(report: &mut crate::report::Report, usage: &crate::proc_stats::MachineUse) {
+fn machine_figures(report: &mut crate::report::Report, usage: &crate::proc_stats::MachineUse) {
     report.float("machine_cpu_busy", usage.busy, "% of all cores");
     report.float("machine_cpu_user", usage.user, "% of all cores");
     report.float("machine_cpu_kernel", usage.kernel, "% of all cores");

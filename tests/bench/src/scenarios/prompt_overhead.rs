@@ -18,11 +18,11 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::{check_alive, machine_figures, thread_figures, Env};
+use super::{check_alive, cpu_figures, Env};
 use crate::client::{Conn, Incoming, Link, PATIENCE};
 use crate::fake_api::FakeApi;
 use crate::frame::Frame;
-use crate::proc_stats::{CpuMeter, MachineCpuMeter, ThreadCpuMeter};
+use crate::proc_stats::{CpuBreakdownMeter, CpuMeter};
 use crate::report::{Comparison, Report};
 use crate::server::{ClaudeSetup, ServerOptions};
 use crate::stats::{ms, ns, MedianInterval, Summary};
@@ -104,14 +104,12 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     conn.subscribe(&session, 0).await?;
     let mut direct = Direct::start(&env.bins.load_claude, &[], &server.project())?;
     let cpu = CpuMeter::start(server.pid());
-    let threads = ThreadCpuMeter::start(server.pid());
-    let machine = MachineCpuMeter::start();
+    let breakdown = CpuBreakdownMeter::start(server.pid());
     let (relay, direct) =
         interleaved(&mut conn, &session, &mut direct, args.warmup, args.prompts).await?;
     let (relay, direct) = (walls(&relay), walls(&direct));
     let server_cpu = cpu.percent();
-    let threads = threads.busiest();
-    let machine = machine.usage();
+    let breakdown = breakdown.read();
     check_alive(&mut server)?;
 
     let (mut relay, mut direct) = (relay, direct);
@@ -143,8 +141,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
         server_cpu,
         "% of one core",
     );
-    thread_figures(&mut report, &threads);
-    machine_figures(&mut report, &machine);
+    cpu_figures(&mut report, &breakdown);
     report.target(
         "added by the relay at p50",
         added_p50,

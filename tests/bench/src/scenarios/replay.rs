@@ -6,12 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{check_alive, machine_figures, mib, thread_figures, Env};
+use super::{check_alive, cpu_figures, mib, Env};
 use crate::client::{Conn, Incoming, Link};
 use crate::frame::Frame;
-use crate::proc_stats::{
-    rss_bytes, settled_rss, CpuMeter, MachineCpuMeter, RssSampler, ThreadCpuMeter,
-};
+use crate::proc_stats::{rss_bytes, settled_rss, CpuBreakdownMeter, CpuMeter, RssSampler};
 use crate::report::{Comparison, Report};
 use crate::server::ServerOptions;
 use crate::Error;
@@ -79,15 +77,13 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     let mut reader = Conn::open(server.addr, Link::default()).await?;
     let sampler = RssSampler::start(pid, SAMPLE_EVERY);
     let cpu = CpuMeter::start(pid);
-    let threads = ThreadCpuMeter::start(pid);
-    let machine = MachineCpuMeter::start();
+    let breakdown = CpuBreakdownMeter::start(pid);
     let started = Instant::now();
     let last_seq = reader.subscribe(&session, 0).await?;
     let (received, gaps) = read_until(&mut reader, last_seq).await?;
     let elapsed = started.elapsed();
     let server_cpu = cpu.percent();
-    let threads = threads.busiest();
-    let machine = machine.usage();
+    let breakdown = breakdown.read();
     let samples = sampler.stop().await;
     check_alive(&mut server)?;
 
@@ -112,8 +108,7 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.float("replay_time", elapsed.as_secs_f64(), "s");
     report.float("replay_rate", rate, "events/s");
     report.float("server_cpu_during_replay", server_cpu, "% of one core");
-    thread_figures(&mut report, &threads);
-    machine_figures(&mut report, &machine);
+    cpu_figures(&mut report, &breakdown);
     report.float("server_rss_at_rest", mib(rss_rest as f64), "MiB");
     if rss_after_loads.len() > 1 {
         for (i, rss) in rss_after_loads.iter().enumerate() {

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::{check_alive, Env};
 use crate::client::{now_ns, Conn, Link};
-use crate::proc_stats::{children_cpu, CpuMeter, MachineCpuMeter, RssSampler, ThreadCpuMeter};
+use crate::proc_stats::{children_cpu_percent, CpuBreakdownMeter, CpuMeter, RssSampler};
 use crate::report::Report;
 use crate::server::ServerOptions;
 use crate::server_metrics;
@@ -158,9 +158,8 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         args.rate
     );
     let server_cpu = CpuMeter::start(server.pid());
-    let threads = ThreadCpuMeter::start(server.pid());
+    let cpu = CpuBreakdownMeter::start(server.pid());
     let bench_cpu = CpuMeter::start("self");
-    let machine = MachineCpuMeter::start();
     let rss = RssSampler::start(server.pid(), Duration::from_millis(200));
     let started = Instant::now();
     let started_ns = now_ns();
@@ -187,14 +186,10 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         .max()
         .unwrap_or_else(Instant::now);
     let duration = ended.saturating_duration_since(started);
-    let (server_cpu, bench_cpu, machine) =
-        (server_cpu.percent(), bench_cpu.percent(), machine.usage());
-    let threads = threads.busiest();
+    let (server_cpu, bench_cpu, cpu) = (server_cpu.percent(), bench_cpu.percent(), cpu.read());
     let server_rss_peak = rss.stop().await.into_iter().max();
     // The agents started with the prompts, so all their CPU time belongs to this run.
-    let agents_cpu = children_cpu(server.pid()).as_secs_f64()
-        / started.elapsed().as_secs_f64().max(1e-9)
-        * 100.0;
+    let agents_cpu = children_cpu_percent(server.pid(), started.elapsed());
     check_alive(&mut server)?;
     let metrics_after = server_metrics::snapshot(server.addr).await;
 
@@ -237,13 +232,12 @@ pub async fn measure(env: &Env, args: &FanoutArgs, slow: SlowPlan) -> Result<Out
         stored,
         server_cpu,
         bench_cpu,
-        machine,
+        cpu,
         agents_cpu,
         setup,
         server_view,
         slow_cut,
         drained_at,
-        threads,
         server_rss_peak,
     })
 }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::subscriber::{dropped, Seen};
 use super::FanoutArgs;
-use crate::proc_stats::MachineUse;
+use crate::proc_stats::CpuBreakdown;
 use crate::report::{Comparison, Report};
-use crate::scenarios::{machine_figures, mib, thread_figures};
+use crate::scenarios::{cpu_figures, mib};
 use crate::server_metrics;
 use crate::stats::{ms, Summary};
 
@@ -20,8 +20,8 @@ pub struct Outcome {
     pub stored: u64,
     pub server_cpu: f64,
     pub bench_cpu: f64,
-    /// The whole machine's CPU during the load.
-    pub machine: MachineUse,
+    /// Where the CPU went during the load: the server's threads, the whole machine.
+    pub cpu: CpuBreakdown,
     /// CPU of all load-claude processes over the run, in percent of one core.
     pub agents_cpu: f64,
     pub setup: Duration,
@@ -30,8 +30,6 @@ pub struct Outcome {
     pub slow_cut: Option<f64>,
     /// When the slow clients began to drain, after the start of the load, if before its end.
     pub drained_at: Option<Duration>,
-    /// Server CPU by thread name during the load.
-    pub threads: Vec<crate::proc_stats::ThreadUse>,
     /// The server's largest RSS during the load, in bytes (read every 200 ms).
     pub server_rss_peak: Option<u64>,
 }
@@ -102,8 +100,7 @@ impl Outcome {
             self.agents_cpu,
             "% of one core",
         );
-        thread_figures(report, &self.threads);
-        machine_figures(report, &self.machine);
+        cpu_figures(report, &self.cpu);
         for (name, delta) in &self.server_view {
             let short = name
                 .trim_start_matches("relay_")
