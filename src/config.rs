@@ -44,6 +44,17 @@ pub struct ServerConfig {
     pub heartbeat_s: u64,
     /// How long running prompts may go on at shutdown.
     pub shutdown_grace_s: u64,
+    /// The address people reach the server by (e.g. through Tailscale Serve or a reverse
+    /// proxy): its host is one the server answers, and it is the server's own origin.
+    pub public_url: Option<String>,
+    /// Further host names or addresses the server answers to (`Host`), besides its loopback
+    /// names, its bound address and `public_url`'s host.
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a client has to send a request's head; a slower one is disconnected.
+    pub request_timeout_s: u64,
+    /// Seconds a client has to send a request's whole body; a slower one is answered
+    /// `bad_request` and disconnected.
+    pub body_timeout_s: u64,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +63,10 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
             heartbeat_s: 15,
             shutdown_grace_s: 10,
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            request_timeout_s: 5,
+            body_timeout_s: 10,
         }
     }
 }
@@ -181,6 +196,11 @@ impl Config {
         if self.server.heartbeat_s == 0 {
             return Err(ConfigError::Refused(
                 "server.heartbeat_s must be at least 1".into(),
+            ));
+        }
+        if self.server.request_timeout_s == 0 || self.server.body_timeout_s == 0 {
+            return Err(ConfigError::Refused(
+                "server.request_timeout_s and server.body_timeout_s must be at least 1".into(),
             ));
         }
         if self.storage.wal_limit_mb == 0 {

@@ -3,11 +3,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod connection_limit;
 pub mod http;
 pub mod limits;
+pub mod perimeter;
 pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod tls;
 pub mod token_cli;
+pub mod transport;
 pub mod ws;

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use actix_http::HttpServiceBuilder;
-use actix_service::{map_config, IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt};
+use actix_http::Protocol;
+use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::dev::AppConfig;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App};
@@ -16,8 +17,11 @@ use actors::registry::{Registry, Shutdown};
 use actors::store::{EventStore, StoreError};
 
 use crate::config::Config;
+use crate::connection_limit::{ConnectionLimiter, LimitedStream};
 use crate::limits::RateLimits;
+use crate::perimeter::{Perimeter, Reach};
 use crate::store::SqliteStore;
+use crate::transport;
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -33,6 +37,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The registry `GET /metrics` encodes.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
+    /// The `Host` and `Origin` values the server answers.
+    pub perimeter: Perimeter,
+    /// The largest request body read, in bytes.
+    pub body_limit: usize,
     pub started: Instant,
 }
 
@@ -47,6 +55,8 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error("auth: {0}")]
     Auth(#[from] crate::auth::AuthError),
+    #[error("configuration: {0}")]
+    Perimeter(#[from] crate::perimeter::PerimeterError),
 }
 
 /// A started server: its address, and what stopping it needs.
@@ -78,6 +88,19 @@ impl Server {
             metrics.clone(),
         ));
         let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
+        let addr = listener.local_addr()?;
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let perimeter = Perimeter::new(&Reach {
+            local: addr,
+            scheme: if tls.is_some() { "https" } else { "http" },
+            public_url: config.server.public_url.as_deref(),
+            allowed_hosts: &config.server.allowed_hosts,
+            allowed_origins: &config.cors.allowed_origins,
+        })?;
+        let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
         let state = web::Data::new(AppState {
             auth,
             config: config.clone(),
@@ -86,15 +109,11 @@ impl Server {
             limits: limits.clone(),
             metrics,
             metrics_registry: Arc::new(metrics_registry),
+            perimeter,
+            body_limit,
             started: Instant::now(),
         });
-        let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
         let allowed_origins = config.cors.allowed_origins.clone();
-        let addr = listener.local_addr()?;
-        let tls = match (&config.tls.cert, &config.tls.key) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
-            _ => None,
-        };
         let upgrade_state = state.clone();
         let app = move || {
             App::new()
@@ -102,6 +121,7 @@ impl Server {
                 .app_data(crate::http::extract::json_config(body_limit))
                 .app_data(crate::http::extract::query_config())
                 .wrap(crate::http::headers::cors(&allowed_origins))
+                .wrap(actix_web::middleware::from_fn(crate::http::guards::guard))
                 .wrap(actix_web::middleware::from_fn(
                     crate::http::headers::security,
                 ))
@@ -116,22 +136,35 @@ impl Server {
         let builder = actix_server::Server::build()
             .disable_signals()
             .shutdown_timeout(1);
+        let limiter = ConnectionLimiter::new(config.limits.connections_per_ip);
+        let server_config = config.server.clone();
         let (builder, scheme) = match tls {
             Some(tls) => {
                 let builder = builder.listen("pocket-relay", listener, move || {
-                    http_service(addr)
+                    let acceptor = transport::tls_acceptor(tls.clone(), &server_config);
+                    let http = transport::http_service(addr, &server_config)
                         .upgrade(crate::ws::upgrade::service(upgrade_state.clone()))
-                        .finish(map_config(app(), |_| AppConfig::default()))
-                        .rustls_0_23(tls.clone())
+                        .finish(map_config(app(), |_| AppConfig::default()));
+                    transport::admit(limiter.clone())
+                        .map_err(|refused| log::debug!("{refused}"))
+                        .and_then(acceptor.map_err(|error| log::debug!("TLS: {error:?}")))
+                        .and_then(|io: TlsStream<LimitedStream>| {
+                            let peer = io.get_ref().0.tcp().peer_addr().ok();
+                            std::future::ready(Ok((io, Protocol::Http1, peer)))
+                        })
+                        .and_then(http.map_err(|error| log::debug!("connection: {error}")))
                 })?;
                 (builder, "https")
             }
             None => {
                 let builder = builder.listen("pocket-relay", listener, move || {
-                    http_service(addr)
+                    let http = transport::http_service(addr, &server_config)
                         .upgrade(crate::ws::upgrade::service(upgrade_state.clone()))
-                        .finish(map_config(app(), |_| AppConfig::default()))
-                        .tcp()
+                        .finish(map_config(app(), |_| AppConfig::default()));
+                    transport::admit(limiter.clone())
+                        .and_then(transport::plain)
+                        .map_err(|refused| log::debug!("{refused}"))
+                        .and_then(http.map_err(|error| log::debug!("connection: {error}")))
                 })?;
                 (builder, "http")
             }
@@ -186,23 +219,6 @@ impl Server {
         log::info!("stopped");
         Ok(())
     }
-}
-
-/// HTTP/1.1 with the server's timeouts. Frames are small and latency matters: no Nagle delay
-/// (it cost ~40 ms per prompt).
-fn http_service<T, S>(addr: std::net::SocketAddr) -> HttpServiceBuilder<T, S>
-where
-    S: ServiceFactory<actix_http::Request, Config = ()>,
-    S::Error: Into<actix_http::Response<actix_http::body::BoxBody>> + 'static,
-    S::InitError: std::fmt::Debug,
-    <S::Service as Service<actix_http::Request>>::Future: 'static,
-{
-    HttpServiceBuilder::default()
-        .keep_alive(Duration::from_secs(5))
-        .client_request_timeout(Duration::from_secs(5))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .local_addr(addr)
 }
 
 async fn wait_for_signal() -> std::io::Result<()> {

@@ -94,6 +94,9 @@ pub struct LimitsConfig {
     pub client_buffer: usize,
     /// Requests per minute per user over all transports.
     pub requests_per_minute: u32,
+    /// Connections one client address may hold open at once (HTTP and WebSocket together);
+    /// 0 = no limit.
+    pub connections_per_ip: usize,
 }
 
 impl Default for LimitsConfig {
@@ -103,6 +106,7 @@ impl Default for LimitsConfig {
             max_prompt_bytes: 262_144,
             client_buffer: 1024,
             requests_per_minute: 600,
+            connections_per_ip: 512,
         }
     }
 }

@@ -40,6 +40,9 @@ impl fmt::Display for SessionId {
 /// [`crate::session::EventLog`].
 pub type Seq = u64;
 
+/// The largest `seq` a store can hold (SQLite integers are signed 64-bit).
+pub const MAX_SEQ: Seq = i64::MAX as Seq;
+
 /// Ids are shared, not copied: one connection's id is held by its actor, its queue, the registry
 /// and every session it subscribes to.
 macro_rules! string_id {

@@ -24,6 +24,11 @@ fn json_error(error: JsonPayloadError, _: &HttpRequest) -> RelayError {
         JsonPayloadError::ContentType => {
             RelayError::BadRequest("the body must be `Content-Type: application/json`".into())
         }
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Io(error))
+            if error.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            RelayError::BadRequest(super::guards::BODY_TIMEOUT.into())
+        }
         JsonPayloadError::Deserialize(error) => {
             RelayError::BadRequest(format!("the body is not valid: {error}"))
         }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::authn::WsAuth;
 use super::frames;
-use super::inbound::{Inbound, InboundError};
+use super::inbound::{DiscardSwitch, Inbound, InboundError};
 use super::writer::{Closing, Control, WriterEnd};
 use crate::protocol::{parse_command, reply_data};
 
@@ -74,6 +74,8 @@ pub struct WsConnection {
     last_seen: Instant,
     /// The timer that closes a connection without `hello`; cancelled at `hello`.
     handshake_timer: Option<SpawnHandle>,
+    /// Turns decoding of the client's frames off once the connection closes.
+    inbound: DiscardSwitch,
 }
 
 impl WsConnection {
@@ -96,7 +98,14 @@ impl WsConnection {
             phase: Phase::AwaitingHello,
             last_seen: Instant::now(),
             handshake_timer: None,
+            inbound: DiscardSwitch::default(),
         }
+    }
+
+    /// Reads from a stream that `switch` controls.
+    pub fn with_discard_switch(mut self, switch: DiscardSwitch) -> Self {
+        self.inbound = switch;
+        self
     }
 
     /// Sends a frame in order with everything else queued for the client: at once when the
@@ -144,6 +153,7 @@ impl WsConnection {
     /// read yet, the closing frame included.
     fn linger(&mut self, ctx: &mut Context<Self>) {
         self.phase = Phase::Closing;
+        self.inbound.discard();
         self.registry.do_send(ClientDisconnected(self.id.clone()));
         ctx.run_later(self.settings.close_patience * 2, |_, ctx| ctx.stop());
     }

@@ -5,6 +5,8 @@
 //! with the same size limit as single frames, and text is checked to be UTF-8.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_codec::{AsyncRead, Decoder, ReadBuf};
@@ -55,6 +57,21 @@ struct Fragments {
     bytes: BytesMut,
 }
 
+/// Tells a connection's [`InboundFrames`] that the connection is closing: from then on what the
+/// client sends is read and dropped, never decoded or buffered.
+#[derive(Clone, Debug, Default)]
+pub struct DiscardSwitch(Arc<AtomicBool>);
+
+impl DiscardSwitch {
+    pub fn discard(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The messages a client sends, read from `io`.
 pub struct InboundFrames<R> {
     io: R,
@@ -67,6 +84,7 @@ pub struct InboundFrames<R> {
     /// dropped until it closes, so that closing the socket does not reset it.
     failed: bool,
     done: bool,
+    discard: DiscardSwitch,
 }
 
 impl<R> InboundFrames<R> {
@@ -81,7 +99,34 @@ impl<R> InboundFrames<R> {
             max_size,
             failed: false,
             done: false,
+            discard: DiscardSwitch::default(),
         }
+    }
+
+    /// The switch that turns decoding off when the connection closes.
+    pub fn discard_switch(&self) -> DiscardSwitch {
+        self.discard.clone()
+    }
+
+    /// Stops decoding for good and lets go of everything buffered.
+    fn stop_decoding(&mut self) {
+        self.failed = true;
+        self.buf = BytesMut::new();
+        self.fragments = None;
+    }
+
+    /// A frame whose header declares more than the limit (alone, or with the fragments before
+    /// it) is refused as soon as its header is in, before its payload is buffered.
+    fn announces_too_much(&self) -> bool {
+        let Some(declared) = declared_length(&self.buf) else {
+            return false;
+        };
+        let continuation = self.buf.first().is_some_and(|b| b & 0x0F == 0);
+        let open = match &self.fragments {
+            Some(fragments) if continuation => fragments.bytes.len() as u64,
+            _ => 0,
+        };
+        declared.saturating_add(open) > self.max_size as u64
     }
 
     /// A whole message when `frame` completes one.
@@ -151,6 +196,10 @@ impl<R> InboundFrames<R> {
     /// decoded); `None` when more bytes are needed.
     fn decode_one(&mut self) -> Option<Result<Inbound, InboundError>> {
         loop {
+            if self.announces_too_much() {
+                self.stop_decoding();
+                return Some(Err(InboundError::TooLarge));
+            }
             let decoded = self.codec.decode(&mut self.buf);
             if self.buf.is_empty() && self.buf.capacity() > 0 {
                 // Nothing pending: hold no memory while the client is quiet.
@@ -166,12 +215,24 @@ impl<R> InboundFrames<R> {
                 Err(error) => Err(error.into()),
             };
             if result.is_err() {
-                self.failed = true;
-                self.buf = BytesMut::new();
-                self.fragments = None;
+                self.stop_decoding();
             }
             return Some(result);
         }
+    }
+}
+
+/// The payload length declared by the frame header at the start of `buf`, once the header's
+/// length field has arrived (RFC 6455 §5.2).
+fn declared_length(buf: &[u8]) -> Option<u64> {
+    let second = *buf.get(1)?;
+    match second & 0x7F {
+        126 => Some(u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]))),
+        127 => {
+            let bytes: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
+            Some(u64::from_be_bytes(bytes))
+        }
+        short => Some(u64::from(short)),
     }
 }
 
@@ -189,6 +250,9 @@ impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
         loop {
             if this.done {
                 return Poll::Ready(None);
+            }
+            if this.discard.is_on() && !this.failed {
+                this.stop_decoding();
             }
             if !this.failed {
                 if let Some(item) = this.decode_one() {
@@ -214,5 +278,35 @@ impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
                 Poll::Ready(Ok(())) => this.buf.extend_from_slice(read.filled()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_length_is_read_from_the_header_alone() {
+        assert_eq!(declared_length(&[0x81]), None);
+        assert_eq!(declared_length(&[0x81, 0x85]), Some(5));
+        assert_eq!(declared_length(&[0x81, 0xFE, 0x01]), None);
+        assert_eq!(declared_length(&[0x81, 0xFE, 0x01, 0x00]), Some(256));
+        let mut huge = vec![0x82, 0xFF];
+        huge.extend((1u64 << 62).to_be_bytes());
+        assert_eq!(declared_length(&huge), Some(1 << 62));
+        assert_eq!(declared_length(&huge[..9]), None);
+    }
+
+    #[test]
+    fn a_frame_announcing_more_than_the_limit_fails_before_its_payload() {
+        let mut header = vec![0x82, 0xFF];
+        header.extend((1u64 << 62).to_be_bytes());
+        header.extend([1, 2, 3, 4]);
+        let mut frames = InboundFrames::new(tokio::io::empty(), BytesMut::from(&header[..]), 1024);
+        assert!(matches!(
+            frames.decode_one(),
+            Some(Err(InboundError::TooLarge))
+        ));
+        assert_eq!(frames.buf.capacity(), 0, "nothing kept");
     }
 }

@@ -50,7 +50,8 @@ where
         limits: state.limits.clone(),
     };
     let connection =
-        WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings);
+        WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings)
+            .with_discard_switch(inbound.discard_switch());
     let actor = WsConnection::create(|ctx| {
         ctx.add_stream(inbound);
         connection

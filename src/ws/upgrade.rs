@@ -2,7 +2,7 @@
 //!
 //! actix-http hands every upgrade request here together with the raw connection, before its
 //! HTTP dispatcher has tied two 8 KiB buffers to the socket for the connection's lifetime. This
-//! service checks the path, the `Origin` and the handshake, answers `101` (or an error in the
+//! service checks the path, the `Host` and `Origin` (the server's [`crate::perimeter::Perimeter`]) and the handshake, answers `101` (or an error in the
 //! envelope of protocol §4, then closes), and gives the bare socket to [`super::start`]. The
 //! answer carries `X-Request-Id` and the security headers like every other response, is logged
 //! in the same line format and counted in `http_requests_total` under the route `/ws`.
@@ -77,22 +77,13 @@ where
     let started = Instant::now();
     let request_id = request_id::assign(req.headers());
     let https = state.config.tls.enabled();
-    let scheme = if https { "https" } else { "http" };
     let refusal = if req.path() != PATH {
         Some(RelayError::NotFound(format!(
             "no WebSocket at {}; it is served at {PATH}",
             req.path()
         )))
     } else {
-        crate::http::origin::foreign_origin(
-            req.headers(),
-            scheme,
-            &state.config.cors.allowed_origins,
-        )
-        .map(|origin| {
-            log::warn!("refused a WebSocket upgrade from origin {origin:?}");
-            RelayError::Forbidden(format!("origin {origin} is not allowed"))
-        })
+        state.perimeter.check_upgrade(req.headers()).err()
     };
     let handshake = match refusal {
         Some(error) => Err(error),

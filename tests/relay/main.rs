@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_lifecycle;
+mod attacks;
 mod auth;
 mod chaos;
 mod fuzz;
@@ -13,6 +14,7 @@ mod http_api;
 mod http_stream;
 mod metrics;
 mod misbehaving_agent;
+mod perimeter_fuzz;
 mod permissions;
 mod prompts;
 mod rate_limits;

@@ -353,8 +353,7 @@ fn cli_processes(cwd: &str, claude: &Path) -> Vec<Vec<String>> {
 }
 
 fn arg_after<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
-    let at = argv.iter().position(|a| a == flag)?;
-    argv.get(at + 1).map(String::as_str)
+    crate::support::flag_value(argv, flag)
 }
 
 #[tokio::test]

@@ -48,7 +48,10 @@ async fn after_a_sigkill_mid_turn_every_seen_event_is_kept_and_queued_prompts_ru
     // The conversation resumed in a new process.
     let spawns = server.spawns();
     let last_argv = spawns.last().unwrap()["argv"].as_array().unwrap().clone();
-    assert!(last_argv.iter().any(|a| a == "--resume"), "{last_argv:?}");
+    assert!(
+        server.spawn_flag(spawns.len() - 1, "--resume").is_some(),
+        "{last_argv:?}"
+    );
     // The session object came back with the right counters.
     let info = phone
         .ok("session.get", json!({"session_id": session}))

@@ -362,3 +362,77 @@ fn auth_off_is_refused_on_a_public_address() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("loopback"), "{stderr}");
 }
+
+#[tokio::test]
+async fn nobody_can_resume_another_users_conversation() {
+    let server = signed_in_server(Settings::default());
+    let mut alice = connect_as(&server, &issue(&server, "alice")).await;
+    let mut bob = connect_as(&server, &issue(&server, "bob")).await;
+    let session = alice.create(&server.project()).await;
+    alice.subscribe(&session, 0).await;
+    let prompt = alice.prompt(&session, "remember the secret word").await;
+    alice.wait_prompt_end(&prompt).await;
+    let info = alice
+        .ok("session.get", json!({"session_id": session}))
+        .await;
+    let conversation = info["session"]["claude_session_id"]
+        .as_str()
+        .expect("the conversation's id")
+        .to_string();
+
+    // Bob names Alice's conversation: the same answer as for one that does not exist.
+    let stolen = json!({"cwd": server.project(), "resume_claude_session_id": conversation});
+    let reply = bob.request("session.create", stolen).await;
+    assert_eq!(reply["error"]["code"], "not_found", "{reply}");
+    let unknown_id = "7d6f0c59-1c5f-4d3e-9b8a-3f1e2d4c5b6a";
+    let unknown = json!({"cwd": server.project(), "resume_claude_session_id": unknown_id});
+    let other = bob.request("session.create", unknown).await;
+    assert_eq!(other["error"]["code"], "not_found");
+    assert_eq!(
+        other["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(unknown_id, "<id>"),
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(&conversation, "<id>")
+    );
+    // A transcript by path, or anything that is not an id, is not accepted at all.
+    for path in [
+        "../../../../tmp/x.jsonl",
+        "/tmp/x.jsonl",
+        "--help",
+        &format!("{conversation} --model x"),
+    ] {
+        let create = json!({"cwd": server.project(), "resume_claude_session_id": path});
+        assert_eq!(
+            bob.err("session.create", create).await,
+            "bad_request",
+            "{path}"
+        );
+    }
+    let listed = bob.ok("session.list", json!({})).await;
+    assert_eq!(listed["sessions"], json!([]));
+
+    // Alice may resume her own, and the CLI gets it as one argument.
+    let mine = json!({"cwd": server.project(), "resume_claude_session_id": conversation});
+    let resumed = alice.ok("session.create", mine).await["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    alice.subscribe(&resumed, 0).await;
+    let next = alice.prompt(&resumed, "what was the word").await;
+    alice.wait_prompt_end(&next).await;
+    let spawns = server.spawns();
+    let argv: Vec<&str> = spawns.last().unwrap()["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        argv.contains(&format!("--resume={conversation}").as_str()),
+        "{argv:?}"
+    );
+}

@@ -42,8 +42,8 @@ impl LaunchSpec {
             args.push("--include-partial-messages".into());
         }
         if let Some(id) = &self.resume {
-            args.push("--resume".into());
-            args.push(id.clone());
+            // One argument, so the id can never be read as an option or a second value.
+            args.push(format!("--resume={id}"));
         }
         if let Some(model) = &self.model {
             args.push("--model".into());

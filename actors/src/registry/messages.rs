@@ -69,6 +69,15 @@ pub struct SessionGone {
     pub id: SessionId,
 }
 
+/// A session's Claude Code reported its conversation id: from now on its owner may resume that
+/// conversation in a new session (`resume_claude_session_id`), and nobody else may.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConversationSeen {
+    pub session: SessionId,
+    pub claude_session_id: String,
+}
+
 /// Shut down: start no new prompt, let running ones finish for up to `grace`, stop every agent
 /// and write everything down. Resolves when done.
 #[derive(Message)]

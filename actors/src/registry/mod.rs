@@ -11,7 +11,7 @@ mod clients;
 mod messages;
 mod validate;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -32,6 +32,18 @@ pub use messages::*;
 struct SessionEntry {
     addr: Addr<Session>,
     owner: UserId,
+    /// The Claude Code conversation ids this session has run, which its owner may resume.
+    conversations: HashSet<String>,
+}
+
+impl SessionEntry {
+    fn new(addr: Addr<Session>, owner: UserId, conversation: Option<String>) -> SessionEntry {
+        SessionEntry {
+            addr,
+            owner,
+            conversations: conversation.into_iter().collect(),
+        }
+    }
 }
 
 /// The registry actor.
@@ -69,8 +81,11 @@ impl Registry {
             for session in stored {
                 let owner = session.info.owner.clone();
                 let id = session.info.id;
+                let conversation = session.info.claude_session_id.clone();
                 let addr = Session::restore(session, registry.deps(ctx)).start();
-                registry.sessions.insert(id, SessionEntry { addr, owner });
+                registry
+                    .sessions
+                    .insert(id, SessionEntry::new(addr, owner, conversation));
             }
             registry
         }))
@@ -83,6 +98,7 @@ impl Registry {
             store: self.store.clone(),
             slots: self.slots.clone(),
             gone: ctx.address().recipient(),
+            conversations: ctx.address().recipient(),
         }
     }
 
@@ -107,13 +123,11 @@ impl Registry {
         };
         let id = info.id;
         log::info!("session {id} created by {} in {}", caller.user, info.cwd);
+        let conversation = info.claude_session_id.clone();
         let addr = Session::new(info, self.deps(ctx)).start();
         self.sessions.insert(
             id,
-            SessionEntry {
-                addr: addr.clone(),
-                owner: caller.user,
-            },
+            SessionEntry::new(addr.clone(), caller.user, conversation),
         );
         Box::pin(
             async move { addr.send(InitSession).await }
@@ -212,6 +226,16 @@ impl Handler<SessionGone> for Registry {
         self.sessions.remove(&msg.id);
         for client in self.clients.values_mut() {
             client.subscriptions.retain(|s| *s != msg.id);
+        }
+    }
+}
+
+impl Handler<ConversationSeen> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConversationSeen, _: &mut Context<Self>) {
+        if let Some(entry) = self.sessions.get_mut(&msg.session) {
+            entry.conversations.insert(msg.claude_session_id);
         }
     }
 }

@@ -47,14 +47,8 @@ impl Registry {
                 "model must not start with '-'".into(),
             ));
         }
-        if create
-            .resume_claude_session_id
-            .as_ref()
-            .is_some_and(|m| m.starts_with('-'))
-        {
-            return Err(RelayError::BadRequest(
-                "resume_claude_session_id must not start with '-'".into(),
-            ));
+        if let Some(conversation) = &create.resume_claude_session_id {
+            self.check_resume(user, conversation)?;
         }
         let now = now_ts();
         Ok(SessionInfo {
@@ -77,6 +71,28 @@ impl Registry {
         })
     }
 
+    /// A conversation may be resumed only by the owner of a session that ran it, and only by a
+    /// UUID (the CLI would also load a transcript by path). Another user's conversation and an
+    /// unknown one get the same answer.
+    fn check_resume(&self, user: &UserId, conversation: &str) -> RelayResult<()> {
+        if uuid::Uuid::try_parse(conversation).is_err() {
+            return Err(RelayError::BadRequest(
+                "resume_claude_session_id must be a Claude Code session id (a UUID)".into(),
+            ));
+        }
+        let yours = self
+            .sessions
+            .values()
+            .any(|entry| &entry.owner == user && entry.conversations.contains(conversation));
+        if !yours {
+            log::warn!("{user} asked to resume conversation {conversation}, not one of theirs");
+            return Err(RelayError::NotFound(format!(
+                "no conversation {conversation} among your sessions"
+            )));
+        }
+        Ok(())
+    }
+
     /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
     fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
         if cwd.is_empty() {
@@ -88,19 +104,17 @@ impl Registry {
                 "cwd must be an absolute path: {cwd}"
             )));
         }
-        let resolved = path
-            .canonicalize()
-            .map_err(|error| RelayError::BadRequest(format!("cwd {cwd}: {error}")))?;
-        if !resolved.is_dir() {
-            return Err(RelayError::BadRequest(format!(
-                "cwd {cwd} is not a directory"
-            )));
-        }
+        // One answer for a path that does not exist, is not a directory or lies outside the
+        // roots: the error must not tell what exists outside them.
+        let refused = || {
+            RelayError::Forbidden(format!(
+                "cwd {cwd} is not a directory inside sessions.allowed_roots"
+            ))
+        };
+        let resolved = path.canonicalize().map_err(|_| refused())?;
         let roots = self.config.sessions.resolved_roots();
-        if !roots.iter().any(|root| resolved.starts_with(root)) {
-            return Err(RelayError::Forbidden(format!(
-                "cwd {cwd} is outside sessions.allowed_roots"
-            )));
+        if !roots.iter().any(|root| resolved.starts_with(root)) || !resolved.is_dir() {
+            return Err(refused());
         }
         Ok(path_text(&resolved))
     }

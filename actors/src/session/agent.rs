@@ -218,6 +218,14 @@ impl Session {
     /// Remembers Claude's own session id, so the next process resumes the conversation.
     fn learn_claude_session(&mut self, id: Option<String>, ctx: &mut Context<Self>) {
         if id.is_some() && id != self.info.claude_session_id {
+            if let Some(claude_session_id) = id.clone() {
+                self.deps
+                    .conversations
+                    .do_send(crate::registry::ConversationSeen {
+                        session: self.info.id,
+                        claude_session_id,
+                    });
+            }
             self.info.claude_session_id = id;
             self.announce_update(ctx);
         }

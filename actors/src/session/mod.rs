@@ -55,6 +55,8 @@ pub struct SessionDeps {
     pub store: Arc<dyn EventStore>,
     pub slots: Addr<AgentSlots>,
     pub gone: Recipient<SessionGone>,
+    /// Told each conversation id the session's Claude Code reports.
+    pub conversations: Recipient<crate::registry::ConversationSeen>,
 }
 
 /// The session actor.

@@ -8,7 +8,7 @@ use super::{AgentStopReason, Session, SessionDeps};
 use crate::command::{Caller, Reply, SessionOp};
 use crate::error::{RelayError, RelayResult};
 use crate::event::{EventData, PromptError, PromptFailure};
-use crate::ids::{PromptId, Seq, MAX_ID_LEN};
+use crate::ids::{PromptId, Seq, MAX_ID_LEN, MAX_SEQ};
 use crate::queue::{QueueCommand, QueuedPrompt};
 use crate::session_info::{PermissionMode, SessionInfo, SessionStatus};
 
@@ -157,6 +157,11 @@ impl Session {
 
     /// Reads a page of stored events (never past what clients may already have seen).
     fn events_page(&mut self, after_seq: Seq, limit: usize) -> Answer {
+        if after_seq > MAX_SEQ {
+            return ready(Err(RelayError::BadRequest(format!(
+                "after_seq must be at most {MAX_SEQ}"
+            ))));
+        }
         let last_seq = self.log.stored_seq();
         let limit = limit.clamp(1, 1000);
         let read = self.deps.store.read_events(self.info.id, after_seq, limit);

@@ -175,7 +175,8 @@ fn toml_str(value: &str) -> String {
 
 fn config_text(dir: &Path, claude: &Path, options: &ServerOptions) -> String {
     let root = dir.to_string_lossy();
-    let mut limits = String::from("requests_per_minute = 100000000\n");
+    // The load comes from one address: no per-address connection limit.
+    let mut limits = String::from("requests_per_minute = 100000000\nconnections_per_ip = 0\n");
     if let Some(buffer) = options.client_buffer {
         limits.push_str(&format!("client_buffer = {buffer}\n"));
     }

@@ -58,7 +58,7 @@ pub async fn request(
         .await
         .expect("an answer in time")
         .expect("read");
-    parse(&raw)
+    parse_response(&raw)
 }
 
 /// `POST` a JSON body.
@@ -79,7 +79,8 @@ pub async fn get(base: &str, path: &str) -> Response {
     request(base, "GET", path, &[], None).await
 }
 
-fn parse(raw: &[u8]) -> Response {
+/// A whole response read from a socket.
+pub fn parse_response(raw: &[u8]) -> Response {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -56,3 +56,13 @@ pub fn first_stdout_line(child: &mut std::process::Child) -> Option<String> {
     });
     rx.recv_timeout(PATIENCE).ok()
 }
+
+/// The value of `flag` in a command line, written `--flag value` or `--flag=value`.
+pub fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+    argv.iter().enumerate().find_map(|(at, arg)| {
+        if arg == flag {
+            return argv.get(at + 1).map(String::as_str);
+        }
+        arg.strip_prefix(flag)?.strip_prefix('=')
+    })
+}

@@ -111,6 +111,14 @@ impl RawSocket {
         self.socket.write_all(bytes).await.expect("write");
     }
 
+    /// Writes `bytes`; false when the server has hung up (or takes nothing for [`PATIENCE`]).
+    pub async fn try_write(&mut self, bytes: &[u8]) -> bool {
+        matches!(
+            tokio::time::timeout(PATIENCE, self.socket.write_all(bytes)).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// The HTTP head the server answered with, once it has arrived.
     pub async fn head(&mut self) -> String {
         self.read_until(|raw| raw.header_end().is_some()).await;

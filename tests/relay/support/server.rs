@@ -208,8 +208,11 @@ impl TestServer {
     pub fn spawn_flag(&self, index: usize, flag: &str) -> Option<String> {
         let spawns = self.spawns();
         let argv = spawns.get(index)?["argv"].as_array()?.clone();
-        let at = argv.iter().position(|a| a == flag)?;
-        argv.get(at + 1)?.as_str().map(str::to_string)
+        let argv: Vec<String> = argv
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect();
+        super::flag_value(&argv, flag).map(str::to_string)
     }
 
     /// `GET` a path, answering (status, body).
