@@ -60,10 +60,12 @@ pub struct SessionInfo {
     pub last_seq: Seq,
     pub queue_length: usize,
     pub pending_permissions: Vec<PermissionRequestId>,
-    /// Tools a client allowed `always` in this session; every later process is started with them
-    /// allowed (`--allowedTools`), so the answer outlives the process.
+    /// Rules a client allowed `always` in this session, in Claude Code's syntax (`Bash(npm test)`,
+    /// `mcp__x__y`): only what the CLI suggested for those requests. Every later process is
+    /// started with them (`--settings`), so the answer outlives the process; a client can remove
+    /// them (`session.remove_rule`).
     #[serde(default)]
-    pub always_allowed: Vec<String>,
+    pub allowed_rules: Vec<String>,
 }
 
 /// The current time as protocol v1 writes it: RFC 3339, UTC, milliseconds.
