@@ -139,6 +139,8 @@ pub enum Reply {
     Interrupted(bool),
     /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
     /// so it was a plain allow); `None` without `always`.
-    Permission { rules_added: Option<Vec<String>> },
+    Permission {
+        rules_added: Option<Vec<String>>,
+    },
     Empty,
 }

@@ -135,7 +135,8 @@ mod tests {
 
     #[test]
     fn no_rule_suggested_means_nothing_to_apply() {
-        let set_mode = json!([{"type": "setMode", "mode": "acceptEdits", "destination": "session"}]);
+        let set_mode =
+            json!([{"type": "setMode", "mode": "acceptEdits", "destination": "session"}]);
         assert_eq!(always_allow(Some(&set_mode)), AlwaysAllow::default());
         assert_eq!(always_allow(None), AlwaysAllow::default());
         assert_eq!(always_allow(Some(&json!("junk"))), AlwaysAllow::default());
@@ -147,14 +148,14 @@ mod tests {
     #[test]
     fn malformed_rules_never_become_a_whole_tool() {
         let suggestions = json!([{"type": "addRules", "behavior": "allow", "destination": "userSettings",
-            "rules": [
-                {"toolName": "Bash", "ruleContent": ""},
-                {"toolName": "Bash", "ruleContent": 7},
-                {"toolName": "Bash(x) Bash", "ruleContent": "y"},
-                {"toolName": ""},
-                {"ruleContent": "ls"},
-                {"toolName": "mcp__files__read", "extra": "dropped"},
-            ]}]);
+        "rules": [
+            {"toolName": "Bash", "ruleContent": ""},
+            {"toolName": "Bash", "ruleContent": 7},
+            {"toolName": "Bash(x) Bash", "ruleContent": "y"},
+            {"toolName": ""},
+            {"ruleContent": "ls"},
+            {"toolName": "mcp__files__read", "extra": "dropped"},
+        ]}]);
         let always = always_allow(Some(&suggestions));
         assert_eq!(always.rules, vec!["mcp__files__read"]);
         assert_eq!(

@@ -375,15 +375,13 @@ impl Handler<SessionRequest> for Session {
                     Err(error) => ready(Err(error)),
                 }
             }
-            SessionOp::RemoveRule(remove) => {
-                match self.remove_rule(&remove, &msg.caller, ctx) {
-                    Ok(()) => {
-                        let seq = self.log.last_assigned();
-                        after_stored(self, seq, |act| Reply::Session(act.info.clone()))
-                    }
-                    Err(error) => ready(Err(error)),
+            SessionOp::RemoveRule(remove) => match self.remove_rule(&remove, &msg.caller, ctx) {
+                Ok(()) => {
+                    let seq = self.log.last_assigned();
+                    after_stored(self, seq, |act| Reply::Session(act.info.clone()))
                 }
-            }
+                Err(error) => ready(Err(error)),
+            },
             SessionOp::Pause => self.pause(true, ctx),
             SessionOp::Resume => self.pause(false, ctx),
             SessionOp::SetPermissionMode(mode) => self.set_permission_mode(mode, ctx),

@@ -24,8 +24,7 @@ pub async fn try_prompt(phone: &mut Client, session: &str, text: &str) -> (Strin
     let first = until(phone, |e| {
         let later = e["seq"].as_u64().is_some_and(|s| s > mark);
         let end = e["kind"] == "prompt.completed" || e["kind"] == "prompt.failed";
-        later
-            && (e["kind"] == "permission.requested" || (end && e["data"]["prompt_id"] == prompt))
+        later && (e["kind"] == "permission.requested" || (end && e["data"]["prompt_id"] == prompt))
     })
     .await;
     let asked = (first["kind"] == "permission.requested").then_some(first);
@@ -99,7 +98,8 @@ async fn allow_always_allows_the_same_command_and_still_asks_for_another() {
     let info = session_info(&mut phone, &session).await;
     assert_eq!(info["allowed_rules"], json!([FIRST_RULE]));
     let updated = until(&mut phone, |e| {
-        e["kind"] == "session.updated" && e["data"]["session"]["allowed_rules"] == json!([FIRST_RULE])
+        e["kind"] == "session.updated"
+            && e["data"]["session"]["allowed_rules"] == json!([FIRST_RULE])
     })
     .await;
     assert!(updated["seq"].is_u64());
@@ -169,5 +169,8 @@ async fn always_without_a_suggested_rule_is_a_plain_allow() {
     let plain = answer(&mut phone, &session, &id, "allow", json!({})).await;
     assert_eq!(plain["data"], json!({}), "{plain}");
     prompt_end(&mut phone, &prompt).await;
-    assert_eq!(session_info(&mut phone, &session).await["allowed_rules"], json!([]));
+    assert_eq!(
+        session_info(&mut phone, &session).await["allowed_rules"],
+        json!([])
+    );
 }

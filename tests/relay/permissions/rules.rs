@@ -17,7 +17,14 @@ const MCP: &str = r#"permission mcp__files__read {"path":"a.txt"}"#;
 async fn delete_rule(server: &TestServer, session: &str, body: &str) -> (u16, Value) {
     let path = format!("/api/v1/sessions/{session}/rules");
     let headers = [("Content-Type", "application/json")];
-    let response = request(&server.url, "DELETE", &path, &headers, Some(body.as_bytes())).await;
+    let response = request(
+        &server.url,
+        "DELETE",
+        &path,
+        &headers,
+        Some(body.as_bytes()),
+    )
+    .await;
     (response.status, response.json())
 }
 
@@ -47,7 +54,10 @@ async fn a_client_removes_rules_over_websocket_and_rest_and_is_asked_again() {
             json!({"session_id": session, "rule": FIRST_RULE}),
         )
         .await;
-    assert_eq!(removed["session"]["allowed_rules"], json!(["mcp__files__read"]));
+    assert_eq!(
+        removed["session"]["allowed_rules"],
+        json!(["mcp__files__read"])
+    );
     let exited = until(&mut phone, |e| e["kind"] == "agent.exited").await;
     assert_eq!(exited["data"]["expected"], true);
     asks_and_is_denied(&mut phone, &session, FIRST).await;
@@ -69,13 +79,19 @@ async fn a_client_removes_rules_over_websocket_and_rest_and_is_asked_again() {
 
     // A rule the session does not have, or a body without one.
     let (status, body) = delete_rule(&server, &session, r#"{"rule":"mcp__files__read"}"#).await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
     let (status, _) = delete_rule(&server, &session, r#"{"tool":"Bash"}"#).await;
     assert_eq!(status, 400);
     let unknown = json!({"session_id": session, "rule": "Bash"});
     assert_eq!(phone.err("session.remove_rule", unknown).await, "not_found");
     let no_rule = json!({"session_id": session});
-    assert_eq!(phone.err("session.remove_rule", no_rule).await, "bad_request");
+    assert_eq!(
+        phone.err("session.remove_rule", no_rule).await,
+        "bad_request"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +101,12 @@ async fn a_rule_removed_while_a_prompt_runs_is_gone_before_the_next_prompt() {
     allow_always(&mut phone, &session, FIRST).await;
 
     // A prompt is running (waiting for an answer) when the rule goes; the next one is queued.
-    let (running, asked) = try_prompt(&mut phone, &session, r#"permission Bash {"command":"ls -la"}"#).await;
+    let (running, asked) = try_prompt(
+        &mut phone,
+        &session,
+        r#"permission Bash {"command":"ls -la"}"#,
+    )
+    .await;
     let asked = asked.expect("asked");
     let removed = phone
         .ok(
@@ -95,7 +116,14 @@ async fn a_rule_removed_while_a_prompt_runs_is_gone_before_the_next_prompt() {
         .await;
     assert_eq!(removed["session"]["allowed_rules"], json!([]));
     let next = phone.prompt(&session, FIRST).await;
-    let allowed = answer(&mut phone, &session, &request_id(&asked), "allow", json!({})).await;
+    let allowed = answer(
+        &mut phone,
+        &session,
+        &request_id(&asked),
+        "allow",
+        json!({}),
+    )
+    .await;
     assert_eq!(allowed["ok"], true, "{allowed}");
     assert_eq!(
         prompt_end(&mut phone, &running).await["kind"],
@@ -108,11 +136,24 @@ async fn a_rule_removed_while_a_prompt_runs_is_gone_before_the_next_prompt() {
         e["kind"] == "permission.requested" && e["seq"].as_u64().is_some_and(|s| s > asked_seq)
     })
     .await;
-    assert_eq!(requested["data"]["input"]["command"], "touch first_file.txt");
-    let denied = answer(&mut phone, &session, &request_id(&requested), "deny", json!({})).await;
+    assert_eq!(
+        requested["data"]["input"]["command"],
+        "touch first_file.txt"
+    );
+    let denied = answer(
+        &mut phone,
+        &session,
+        &request_id(&requested),
+        "deny",
+        json!({}),
+    )
+    .await;
     assert_eq!(denied["ok"], true, "{denied}");
     let done = prompt_end(&mut phone, &next).await;
     assert_eq!(done["data"]["result"], "tool denied", "{done}");
     assert_eq!(server.spawns().len(), 2);
-    assert_eq!(session_info(&mut phone, &session).await["allowed_rules"], json!([]));
+    assert_eq!(
+        session_info(&mut phone, &session).await["allowed_rules"],
+        json!([])
+    );
 }

@@ -691,7 +691,10 @@ enum Ending {
 enum Decision {
     /// The input used, and the host's answer (null when no one was asked).
     Allow(Value, Value),
-    Deny { message: String, stop: bool },
+    Deny {
+        message: String,
+        stop: bool,
+    },
     Interrupted,
     Abandon,
 }

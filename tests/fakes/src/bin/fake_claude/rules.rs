@@ -84,7 +84,9 @@ pub fn launch_rules(flags: &[(String, Option<String>)]) -> HashSet<String> {
             "--allowedTools" | "--allowed-tools" => rules.extend(split_tool_list(value)),
             "--settings" => {
                 let settings: Value = serde_json::from_str(value).unwrap_or(Value::Null);
-                let allow = settings.pointer("/permissions/allow").and_then(Value::as_array);
+                let allow = settings
+                    .pointer("/permissions/allow")
+                    .and_then(Value::as_array);
                 rules.extend(
                     allow
                         .into_iter()
