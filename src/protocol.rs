@@ -4,7 +4,7 @@
 //! command or an answer body any other way.
 
 use actors::client::ClientSink;
-use actors::command::{Command, CreateSession, PermissionAnswer, Reply, SessionOp};
+use actors::command::{Command, CreateSession, PermissionAnswer, RemoveRule, Reply, SessionOp};
 use actors::error::RelayError;
 use actors::ids::PromptId;
 use actors::session_info::PermissionMode;
@@ -38,6 +38,13 @@ struct PermissionFields {
     session_id: String,
     #[serde(flatten)]
     answer: PermissionAnswer,
+}
+
+#[derive(Deserialize)]
+struct RemoveRuleFields {
+    session_id: String,
+    #[serde(flatten)]
+    remove: RemoveRule,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +130,13 @@ pub fn parse_command(
                 op: SessionOp::SetPermissionMode(permission_mode),
             })
         }
+        "session.remove_rule" => {
+            let RemoveRuleFields { session_id, remove } = fields(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::RemoveRule(remove),
+            })
+        }
         "session.stop" => on_session(kind, object, SessionOp::Stop),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
@@ -151,6 +165,10 @@ pub fn reply_data(reply: &Reply) -> Value {
             json!({ "events": events, "last_seq": last_seq })
         }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
+        Reply::Permission {
+            rules_added: Some(rules),
+        } => json!({ "rules_added": rules }),
+        Reply::Permission { rules_added: None } => json!({}),
         Reply::Empty => json!({}),
     }
 }

@@ -43,6 +43,14 @@ pub struct PermissionAnswer {
     pub interrupt: bool,
 }
 
+/// Which remembered "always" rule to forget (`session.remove_rule`,
+/// `DELETE /api/v1/sessions/{id}/rules`): one string exactly as the session's `allowed_rules`
+/// lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RemoveRule {
+    pub rule: String,
+}
+
 /// `allow` or `deny`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,6 +82,8 @@ pub enum SessionOp {
     Pause,
     Resume,
     SetPermissionMode(PermissionMode),
+    /// Forget an "always" rule; the session's process is replaced before the next prompt.
+    RemoveRule(RemoveRule),
     Stop,
     Delete,
 }
@@ -127,5 +137,10 @@ pub enum Reply {
     },
     /// `session.interrupt`: whether a running prompt was interrupted (false: nothing ran).
     Interrupted(bool),
+    /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
+    /// so it was a plain allow); `None` without `always`.
+    Permission {
+        rules_added: Option<Vec<String>>,
+    },
     Empty,
 }

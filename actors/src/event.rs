@@ -139,6 +139,9 @@ pub enum EventData {
         request_id: PermissionRequestId,
         decision: &'static str,
         by: ResolvedBy,
+        /// With `always`: the rules remembered (empty: none was suggested, a plain allow).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rules_added: Option<Vec<String>>,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod metrics;
+pub mod permission_rules;
 pub mod queue;
 pub mod registry;
 pub mod session;

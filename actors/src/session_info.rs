@@ -60,13 +60,36 @@ pub struct SessionInfo {
     pub last_seq: Seq,
     pub queue_length: usize,
     pub pending_permissions: Vec<PermissionRequestId>,
-    /// Tools a client allowed `always` in this session; every later process is started with them
-    /// allowed (`--allowedTools`), so the answer outlives the process.
+    /// Rules a client allowed `always` in this session, in Claude Code's syntax (`Bash(npm test)`,
+    /// `mcp__x__y`): only what the CLI suggested for those requests. Every later process is
+    /// started with them (`--settings`), so the answer outlives the process; a client can remove
+    /// them (`session.remove_rule`).
     #[serde(default)]
-    pub always_allowed: Vec<String>,
+    pub allowed_rules: Vec<String>,
 }
 
 /// The current time as protocol v1 writes it: RFC 3339, UTC, milliseconds.
 pub fn now_ts() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session stored by an older build, whose "always" answers were whole tools.
+    const OLD_ROW: &str = r#"{"id":"0646becb-74bc-4fcf-ae0b-b4ba1fab9e95","owner":"local",
+        "title":null,"cwd":"/p","model":null,"permission_mode":"default","stream_deltas":true,
+        "status":"stopped","paused":false,"claude_session_id":null,"created_at":"t",
+        "updated_at":"t","last_seq":3,"queue_length":0,"pending_permissions":[],
+        "always_allowed":["Bash"]}"#;
+
+    #[test]
+    fn whole_tools_allowed_by_an_older_build_are_not_carried_over() {
+        let info: SessionInfo = serde_json::from_str(OLD_ROW).expect("an old row loads");
+        assert!(info.allowed_rules.is_empty());
+        let written = serde_json::to_value(&info).expect("serializes");
+        assert!(written.get("always_allowed").is_none());
+        assert_eq!(written["allowed_rules"], serde_json::json!([]));
+    }
 }

@@ -75,6 +75,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(sessions::permission),
         )
         .route(
+            "/api/v1/sessions/{id}/rules",
+            web::delete().to(sessions::remove_rule),
+        )
+        .route(
             "/api/v1/sessions/{id}/events",
             web::get().to(sessions::events),
         )

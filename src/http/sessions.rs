@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors::command::{Command, CreateSession, Decision, PermissionAnswer, SessionOp};
+use actors::command::{Command, CreateSession, Decision, PermissionAnswer, RemoveRule, SessionOp};
 use actors::ids::PermissionRequestId;
 use actors::registry::ListClients;
 use serde::Deserialize;
@@ -167,6 +167,19 @@ pub async fn permission(
         interrupt: body.interrupt,
     };
     on_session(req, state, caller, id, SessionOp::Permission(answer)).await
+}
+
+/// `DELETE /api/v1/sessions/{id}/rules` with `{"rule": "Bash(npm test)"}` → `{session}`: forgets
+/// one "allow always" rule (the same request as the WebSocket's `session.remove_rule`).
+pub async fn remove_rule(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+    body: web::Json<RemoveRule>,
+) -> HttpResponse {
+    let op = SessionOp::RemoveRule(body.into_inner());
+    on_session(req, state, caller, id.into_inner(), op).await
 }
 
 /// `?after_seq=N&limit=M` of the events page.

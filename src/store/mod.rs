@@ -321,7 +321,7 @@ mod tests {
             last_seq,
             queue_length: 0,
             pending_permissions: Vec::new(),
-            always_allowed: Vec::new(),
+            allowed_rules: Vec::new(),
         }
     }
 

@@ -2,6 +2,9 @@
 //! and cancellations, and the session controls around them (interrupt, pause and resume,
 //! permission mode).
 
+mod always;
+mod rules;
+
 use serde_json::{json, Value};
 
 use crate::support::client::Client;
@@ -291,79 +294,6 @@ async fn deny_with_interrupt_fails_the_prompt_and_the_queue_goes_on() {
     let done = prompt_end(&mut phone, &next).await;
     assert_eq!(done["kind"], "prompt.completed");
     assert_eq!(done["data"]["result"], "echo: what now");
-}
-
-#[tokio::test]
-async fn allow_always_is_not_asked_again_in_the_same_process() {
-    let server = TestServer::start();
-    let (mut phone, session) = phone_with_session(&server).await;
-    let (first, requested) = ask(&mut phone, &session, RM_BUILD).await;
-    let second = phone
-        .prompt(&session, r#"permission Bash {"command":"rm -rf dist"}"#)
-        .await;
-    let always = json!({"always": true});
-    let answered = answer(
-        &mut phone,
-        &session,
-        &request_id(&requested),
-        "allow",
-        always,
-    )
-    .await;
-    assert_eq!(answered["ok"], true, "{answered}");
-    assert_eq!(
-        prompt_end(&mut phone, &first).await["kind"],
-        "prompt.completed"
-    );
-    let done = prompt_end(&mut phone, &second).await;
-    assert_eq!(done["kind"], "prompt.completed");
-    assert_eq!(done["data"]["result"], "tool finished");
-    assert_eq!(count(&phone, "permission.requested"), 1);
-    let ran_without_asking = phone
-        .events
-        .iter()
-        .filter(|e| e["kind"] == "agent.output" && e["data"]["message"]["type"] == "user")
-        .filter_map(|e| e["data"]["message"]["message"]["content"][0]["content"].as_str())
-        .any(|c| c == r#"ran Bash with {"command":"rm -rf dist"}"#);
-    assert!(ran_without_asking);
-    assert_eq!(server.spawns().len(), 1, "both prompts in one process");
-}
-
-#[tokio::test]
-async fn allow_always_outlives_the_process() {
-    let server = TestServer::start();
-    let (mut phone, session) = phone_with_session(&server).await;
-    let (first, requested) = ask(&mut phone, &session, RM_BUILD).await;
-    let answered = answer(
-        &mut phone,
-        &session,
-        &request_id(&requested),
-        "allow",
-        json!({"always": true}),
-    )
-    .await;
-    assert_eq!(answered["ok"], true, "{answered}");
-    prompt_end(&mut phone, &first).await;
-    assert_eq!(
-        session_info(&mut phone, &session).await["always_allowed"],
-        json!(["Bash"])
-    );
-    // A new process (after a stop, an idle timeout or a restart) starts with Bash allowed.
-    phone
-        .ok("session.stop", json!({"session_id": session}))
-        .await;
-    let again = phone.prompt(&session, RM_BUILD).await;
-    assert_eq!(
-        prompt_end(&mut phone, &again).await["kind"],
-        "prompt.completed"
-    );
-    assert_eq!(count(&phone, "permission.requested"), 1, "not asked again");
-    let spawns = server.spawns();
-    assert_eq!(spawns.len(), 2);
-    let allowed = server
-        .spawn_flag(1, "--allowedTools")
-        .expect("--allowedTools");
-    assert_eq!(allowed, "Bash");
 }
 
 #[tokio::test]

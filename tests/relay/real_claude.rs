@@ -799,46 +799,181 @@ async fn a_denial_with_a_message_reaches_claude_and_the_turn_goes_on() {
     );
 }
 
+/// Sends `text` and waits for a permission request (answered) or the prompt's end (`None`).
+async fn asked_or_done(phone: &mut Client, session: &str, text: &str) -> (String, Option<Value>) {
+    let mark = phone.events.len();
+    let prompt = phone.prompt(session, text).await;
+    let hit = |e: &Value| e["kind"] == "permission.requested" || is_prompt_end(e, &prompt);
+    let first = match phone.events[mark..].iter().find(|e| hit(e)).cloned() {
+        Some(event) => event,
+        None => phone.wait_event(hit).await,
+    };
+    let asked = (first["kind"] == "permission.requested").then_some(first);
+    (prompt, asked)
+}
+
+/// Answers the permission request `asked` of `prompt` with `fields` and waits for its end.
+async fn decide(
+    phone: &mut Client,
+    session: &str,
+    prompt: &str,
+    asked: &Value,
+    fields: Value,
+) -> Value {
+    let mut frame = json!({"session_id": session, "request_id": asked["data"]["request_id"]});
+    if let (Some(frame), Some(fields)) = (frame.as_object_mut(), fields.as_object()) {
+        frame.extend(fields.clone());
+    }
+    let answered = phone.ok("session.permission", frame).await;
+    let done = phone.wait_prompt_end(prompt).await;
+    assert_eq!(done["kind"], "prompt.completed", "{done}");
+    answered
+}
+
+/// The Claude Code settings files in the project and in the CLI's HOME that exist.
+fn settings_files(rig: &Rig) -> Vec<PathBuf> {
+    let home = rig._scratch.path().join("home");
+    let candidates = [
+        rig.project_file(".claude/settings.local.json"),
+        rig.project_file(".claude/settings.json"),
+        home.join(".claude/settings.json"),
+        home.join(".claude/settings.local.json"),
+    ];
+    candidates.into_iter().filter(|p| p.exists()).collect()
+}
+
 #[tokio::test]
-async fn allow_always_stops_asking_for_that_tool_in_the_process() {
+async fn allow_always_allows_that_command_only_and_writes_no_settings() {
     let Some(claude) = real_claude() else { return };
     let rig = Rig::start(&claude);
     let (mut phone, session) = rig.phone_with_session().await;
-    let written = rig.project_file("fake_written.txt");
+    const FIRST: &str = "CMD:touch first_file.txt";
+    const SECOND: &str = "CMD:touch second_file.txt";
 
-    let (first, requested) = wait_permission(&mut phone, &session, "please WRITE a file").await;
-    assert_eq!(requested["data"]["tool_name"], "Write");
+    let (prompt, asked) = asked_or_done(&mut phone, &session, FIRST).await;
+    let asked = asked.expect("the first touch asks");
+    let kinds: Vec<&str> = asked["data"]["suggestions"]
+        .as_array()
+        .expect("suggestions")
+        .iter()
+        .filter_map(|s| s["type"].as_str())
+        .collect();
+    assert!(kinds.contains(&"addRules"), "{kinds:?}");
+    let always = json!({"decision": "allow", "always": true});
+    let answered = decide(&mut phone, &session, &prompt, &asked, always).await;
+    assert_eq!(
+        answered,
+        json!({"rules_added": ["Bash(touch first_file.txt)"]})
+    );
+    assert!(rig.project_file("first_file.txt").exists());
+
+    // The same process: the same command runs, another one asks.
+    let (again, asked) = asked_or_done(&mut phone, &session, FIRST).await;
+    assert!(asked.is_none(), "asked again: {asked:?}");
+    assert_eq!(
+        phone.wait_prompt_end(&again).await["kind"],
+        "prompt.completed"
+    );
+    let (other, asked) = asked_or_done(&mut phone, &session, SECOND).await;
+    let asked = asked.expect("another command asks");
+    decide(
+        &mut phone,
+        &session,
+        &other,
+        &asked,
+        json!({"decision": "deny"}),
+    )
+    .await;
+    assert!(!rig.project_file("second_file.txt").exists());
+
+    // A new process gets the rule back from the relay, and nothing wider.
     phone
+        .ok("session.stop", json!({"session_id": session}))
+        .await;
+    let (again, asked) = asked_or_done(&mut phone, &session, FIRST).await;
+    assert!(asked.is_none(), "asked again after the stop: {asked:?}");
+    assert_eq!(
+        phone.wait_prompt_end(&again).await["kind"],
+        "prompt.completed"
+    );
+    let (other, asked) = asked_or_done(&mut phone, &session, SECOND).await;
+    let asked = asked.expect("another command asks after the stop");
+    decide(
+        &mut phone,
+        &session,
+        &other,
+        &asked,
+        json!({"decision": "deny"}),
+    )
+    .await;
+    assert!(!rig.project_file("second_file.txt").exists());
+    assert_eq!(count_kind(&phone.events, "agent.exited"), 1);
+
+    // Nothing went into the user's settings, and the mode did not change.
+    assert_eq!(settings_files(&rig), Vec::<PathBuf>::new());
+    let got = phone
+        .ok("session.get", json!({"session_id": session}))
+        .await;
+    assert_eq!(
+        got["session"]["allowed_rules"],
+        json!(["Bash(touch first_file.txt)"])
+    );
+    assert_eq!(got["session"]["permission_mode"], "default");
+
+    // Removed, the rule no longer applies: the CLI that held it in memory is replaced.
+    let removed = phone
         .ok(
-            "session.permission",
-            json!({
-                "session_id": session,
-                "request_id": requested["data"]["request_id"],
-                "decision": "allow",
-                "always": true,
-            }),
+            "session.remove_rule",
+            json!({"session_id": session, "rule": "Bash(touch first_file.txt)"}),
         )
         .await;
-    let done = phone.wait_prompt_end(&first).await;
-    assert_eq!(done["kind"], "prompt.completed", "{done}");
-    let content = std::fs::read_to_string(&written).expect("the file was written");
+    assert_eq!(removed["session"]["allowed_rules"], json!([]));
+    let (again, asked) = asked_or_done(&mut phone, &session, FIRST).await;
+    let asked = asked.expect("asked again once the rule is removed");
+    decide(
+        &mut phone,
+        &session,
+        &again,
+        &asked,
+        json!({"decision": "deny"}),
+    )
+    .await;
+    assert_eq!(count_kind(&phone.events, "agent.exited"), 2);
+}
+
+#[tokio::test]
+async fn allow_always_on_a_write_the_cli_suggests_no_rule_for_does_not_widen() {
+    let Some(claude) = real_claude() else { return };
+    let rig = Rig::start(&claude);
+    let (mut phone, session) = rig.phone_with_session().await;
+
+    let (first, asked) = asked_or_done(&mut phone, &session, "please WRITE a file").await;
+    let asked = asked.expect("the write asks");
+    assert_eq!(asked["data"]["tool_name"], "Write");
+    let always = json!({"decision": "allow", "always": true});
+    let answered = decide(&mut phone, &session, &first, &asked, always).await;
+    assert_eq!(answered, json!({"rules_added": []}));
+    let content = std::fs::read_to_string(rig.project_file("fake_written.txt"))
+        .expect("the file was written");
     assert_eq!(content, "written by fake\n");
 
-    let mark = phone.events.len();
-    let (again, took) = run_prompt(&mut phone, &session, "please WRITE it again").await;
-    eprintln!("real_claude: a pre-approved Write prompt took {took:?}");
-    assert_eq!(again["kind"], "prompt.completed", "{again}");
-    let after = &phone.events[mark..];
-    assert_eq!(count_kind(after, "permission.requested"), 0);
-    let results = blocks(after, "user", "tool_result");
-    assert_eq!(results.len(), 1);
-    assert_ne!(results[0]["is_error"], true, "{}", results[0]);
-    assert!(again["data"]["result"]
-        .as_str()
-        .is_some_and(|r| r.starts_with("tool finished")));
-    assert_eq!(count_kind(&phone.events, "permission.requested"), 1);
-    assert_eq!(count_kind(&phone.events, "agent.exited"), 0);
-    assert!(written.exists());
+    // Claude Code suggested only `setMode acceptEdits`, which "always" does not apply.
+    let (again, asked) = asked_or_done(&mut phone, &session, "please WRITE it again").await;
+    let asked = asked.expect("the next write asks again");
+    decide(
+        &mut phone,
+        &session,
+        &again,
+        &asked,
+        json!({"decision": "allow"}),
+    )
+    .await;
+    let got = phone
+        .ok("session.get", json!({"session_id": session}))
+        .await;
+    assert_eq!(got["session"]["allowed_rules"], json!([]));
+    assert_eq!(got["session"]["permission_mode"], "default");
+    assert_eq!(settings_files(&rig), Vec::<PathBuf>::new());
 }
 
 #[tokio::test]

@@ -18,8 +18,9 @@ pub struct LaunchSpec {
     pub stream_deltas: bool,
     /// Continue this conversation (`--resume`).
     pub resume: Option<String>,
-    /// Tools allowed without asking (`--allowedTools`).
-    pub allowed_tools: Vec<String>,
+    /// Rules allowed without asking, in the CLI's syntax; passed as `--settings` JSON (one
+    /// string per rule, never split), so nothing is written to the user's settings files.
+    pub allowed_rules: Vec<String>,
 }
 
 impl LaunchSpec {
@@ -49,9 +50,9 @@ impl LaunchSpec {
             args.push("--model".into());
             args.push(model.clone());
         }
-        if !self.allowed_tools.is_empty() {
-            args.push("--allowedTools".into());
-            args.push(self.allowed_tools.join(","));
+        if !self.allowed_rules.is_empty() {
+            args.push("--settings".into());
+            args.push(crate::permission_rules::settings_arg(&self.allowed_rules));
         }
         if self.permission_mode != PermissionMode::Default {
             args.push("--permission-mode".into());

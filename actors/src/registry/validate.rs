@@ -67,7 +67,7 @@ impl Registry {
             last_seq: 0,
             queue_length: 0,
             pending_permissions: Vec::new(),
-            always_allowed: Vec::new(),
+            allowed_rules: Vec::new(),
         })
     }
 

@@ -27,6 +27,8 @@ pub enum AgentStopReason {
     Deleted,
     /// The server is shutting down.
     Shutdown,
+    /// A client removed an "always" rule the process still holds.
+    RulesChanged,
 }
 
 /// What the queue processor tells its session.
@@ -85,6 +87,9 @@ impl Handler<QueueSignal> for Session {
 impl Session {
     fn run_prompt(&mut self, prompt: QueuedPrompt, ctx: &mut Context<Self>) {
         self.info.queue_length = self.info.queue_length.saturating_sub(1);
+        let Some(prompt) = self.park_if_stale(prompt, ctx) else {
+            return;
+        };
         if self.agent.is_none() && !self.start_agent(&prompt, ctx) {
             return;
         }
@@ -119,7 +124,7 @@ impl Session {
             permission_mode: self.info.permission_mode,
             stream_deltas: self.info.stream_deltas,
             resume: self.info.claude_session_id.clone(),
-            allowed_tools: self.info.always_allowed.clone(),
+            allowed_rules: self.info.allowed_rules.clone(),
         };
         let id = self.next_agent_id;
         self.next_agent_id += 1;
@@ -132,6 +137,7 @@ impl Session {
                     id,
                     addr,
                     stopping: None,
+                    stale: false,
                 });
                 true
             }
@@ -166,7 +172,11 @@ impl Session {
             }
             return;
         };
-        if matches!(reason, AgentStopReason::Idle | AgentStopReason::SlotNeeded) && running {
+        let when_idle = matches!(
+            reason,
+            AgentStopReason::Idle | AgentStopReason::SlotNeeded | AgentStopReason::RulesChanged
+        );
+        if when_idle && running {
             return;
         }
         if agent.stopping.is_some() && reason != AgentStopReason::Deleted {
@@ -334,7 +344,15 @@ impl Session {
             let _ = waiter.send(());
         }
         self.notify_turn_ended();
-        self.queue(QueueCommand::AgentGone);
+        match self.parked.take() {
+            // The queue still holds the slot for it: the new process takes the old one's place.
+            Some(prompt) => {
+                // `run_prompt` takes it out of the queue's count again.
+                self.info.queue_length += 1;
+                self.run_prompt(prompt, ctx);
+            }
+            None => self.queue(QueueCommand::AgentGone),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod event_log;
 mod permissions;
 mod requests;
 mod restore;
+mod rules;
 mod shutdown;
 mod subscribers;
 
@@ -46,6 +47,9 @@ struct AgentHandle {
     addr: Addr<ClaudeProcess>,
     /// Why we asked it to stop, once we did.
     stopping: Option<AgentStopReason>,
+    /// It holds an "always" rule the session has since forgotten: replace it before the next
+    /// prompt.
+    stale: bool,
 }
 
 /// Where the session stands with its registry and its world.
@@ -73,6 +77,8 @@ pub struct Session {
     /// Prompts to hand the queue when it starts (restored after a restart).
     restored_queue: Vec<QueuedPrompt>,
     running: Option<PromptId>,
+    /// A prompt the queue started while the process was being replaced (see `rules`).
+    parked: Option<QueuedPrompt>,
     /// When the running prompt started, for the prompt-duration metric.
     prompt_clock: Option<(PromptId, std::time::Instant)>,
     /// The running prompt was interrupted: its end is a failure (`interrupted`).
@@ -118,6 +124,7 @@ impl Session {
             prompts: HashMap::new(),
             restored_queue: Vec::new(),
             running: None,
+            parked: None,
             prompt_clock: None,
             interrupted: false,
             agent: None,

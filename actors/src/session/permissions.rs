@@ -14,14 +14,16 @@ use crate::command::{Caller, Decision, PermissionAnswer};
 use crate::error::{RelayError, RelayResult};
 use crate::event::{EventData, ResolvedBy};
 use crate::ids::PermissionRequestId;
+use crate::permission_rules::always_allow;
 use crate::session_info::SessionStatus;
 
 /// A request waiting for a decision.
 struct Pending {
     cli_request_id: String,
-    tool_name: String,
     input: Value,
     tool_use_id: Option<String>,
+    /// The CLI's `permission_suggestions`: all that "always" may ever apply.
+    suggestions: Option<Value>,
     timer: Option<SpawnHandle>,
     /// When it was asked, for the wait-time metric.
     asked_at: std::time::Instant,
@@ -57,6 +59,7 @@ impl Session {
         let tool_name = text_field(&request, "tool_name").unwrap_or_default();
         let input = request.get("input").cloned().unwrap_or_else(|| json!({}));
         let tool_use_id = text_field(&request, "tool_use_id");
+        let suggestions = request.get("permission_suggestions").cloned();
         log::info!(
             "session {}: permission {request_id} requested for {tool_name}",
             self.info.id
@@ -74,9 +77,9 @@ impl Session {
             request_id.clone(),
             Pending {
                 cli_request_id,
-                tool_name: tool_name.clone(),
                 input: input.clone(),
                 tool_use_id: tool_use_id.clone(),
+                suggestions: suggestions.clone(),
                 timer,
                 asked_at: std::time::Instant::now(),
             },
@@ -92,23 +95,30 @@ impl Session {
                 description: text_field(&request, "description"),
                 tool_use_id,
                 blocked_path: text_field(&request, "blocked_path"),
-                suggestions: request.get("permission_suggestions").cloned(),
+                suggestions,
             },
             ctx,
         );
         self.set_status(SessionStatus::AwaitingPermission, None, ctx);
     }
 
-    /// A client's decision; the first valid one wins, later ones get `conflict`.
+    /// A client's decision; the first valid one wins, later ones get `conflict`. With `always`,
+    /// answers the rules it remembered (see [`crate::permission_rules`]).
     pub(super) fn answer_permission(
         &mut self,
         answer: PermissionAnswer,
         caller: &Caller,
         ctx: &mut Context<Self>,
-    ) -> RelayResult<()> {
+    ) -> RelayResult<Option<Vec<String>>> {
         if answer.decision == Decision::Deny && answer.updated_input.is_some() {
             return Err(RelayError::BadRequest(
                 "updated_input only goes with allow".into(),
+            ));
+        }
+        if answer.always && answer.updated_input.is_some() {
+            return Err(RelayError::BadRequest(
+                "always cannot go with updated_input: Claude Code's rule is for the input it asked about"
+                    .into(),
             ));
         }
         if let Some(input) = &answer.updated_input {
@@ -128,6 +138,7 @@ impl Session {
                 RelayError::NotFound(format!("no permission request {}", answer.request_id))
             });
         };
+        let mut rules_added = None;
         let body = match answer.decision {
             Decision::Allow => {
                 let mut body = json!({
@@ -137,17 +148,13 @@ impl Session {
                 if let Some(id) = &pending.tool_use_id {
                     body["toolUseID"] = json!(id);
                 }
-                if answer.always && !self.info.always_allowed.contains(&pending.tool_name) {
-                    // Remembered for the session, so a later process starts with it allowed.
-                    self.info.always_allowed.push(pending.tool_name.clone());
-                }
                 if answer.always {
-                    body["updatedPermissions"] = json!([{
-                        "type": "addRules",
-                        "rules": [{"toolName": pending.tool_name}],
-                        "behavior": "allow",
-                        "destination": "session",
-                    }]);
+                    // Only the CLI's own allow rules for this request, kept in the session.
+                    let always = always_allow(pending.suggestions.as_ref());
+                    if !always.updates.is_empty() {
+                        body["updatedPermissions"] = json!(always.updates);
+                    }
+                    rules_added = Some(always.rules);
                 }
                 body
             }
@@ -168,18 +175,22 @@ impl Session {
             Decision::Deny => "deny",
         };
         log::info!(
-            "session {}: permission {} {decision} by {} (always: {})",
+            "session {}: permission {} {decision} by {} (always: {}, rules added: {:?})",
             self.info.id,
             answer.request_id,
             caller.user,
-            answer.always
+            answer.always,
+            rules_added
         );
+        if let Some(rules) = &rules_added {
+            self.remember_rules(rules, ctx);
+        }
         let by = ResolvedBy::Client {
             user: caller.user.to_string(),
             connection_id: caller.connection.as_ref().map(|c| c.to_string()),
         };
-        self.close_permission(&answer.request_id, decision, by, ctx);
-        Ok(())
+        self.close_permission(&answer.request_id, decision, by, rules_added.clone(), ctx);
+        Ok(rules_added)
     }
 
     fn permission_timed_out(&mut self, id: &PermissionRequestId, ctx: &mut Context<Self>) {
@@ -195,7 +206,8 @@ impl Session {
         );
         let message = format!("no decision within {secs} seconds; denied by pocket-relay");
         self.answer_cli(&cli_id, Ok(json!({"behavior": "deny", "message": message})));
-        self.close_permission(id, "deny", ResolvedBy::Timeout { timeout: true }, ctx);
+        let by = ResolvedBy::Timeout { timeout: true };
+        self.close_permission(id, "deny", by, None, ctx);
     }
 
     /// Closes every open request as `cancelled` (the turn or the process ended).
@@ -208,6 +220,7 @@ impl Session {
                 ResolvedBy::Reason {
                     reason: reason.into(),
                 },
+                None,
                 ctx,
             );
         }
@@ -232,6 +245,7 @@ impl Session {
                 ResolvedBy::Reason {
                     reason: reason.into(),
                 },
+                None,
                 ctx,
             );
         }
@@ -242,6 +256,7 @@ impl Session {
         id: &PermissionRequestId,
         decision: &'static str,
         by: ResolvedBy,
+        rules_added: Option<Vec<String>>,
         ctx: &mut Context<Self>,
     ) {
         if let Some(pending) = self.permissions.open.remove(id) {
@@ -260,6 +275,7 @@ impl Session {
                 request_id: id.clone(),
                 decision,
                 by,
+                rules_added,
             },
             ctx,
         );

@@ -254,6 +254,11 @@ impl Session {
                 "the session was stopped",
                 ctx,
             );
+            act.fail_parked(
+                PromptFailure::SessionStopped,
+                "the session was stopped",
+                ctx,
+            );
             let exited = act.agent.is_some().then(|| {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 act.stop_waiters.push(tx);
@@ -284,6 +289,11 @@ impl Session {
         Box::pin(self.drop_waiting().then(|dropped, act, ctx| {
             act.fail_prompts(
                 dropped,
+                PromptFailure::SessionDeleted,
+                "the session was deleted",
+                ctx,
+            );
+            act.fail_parked(
                 PromptFailure::SessionDeleted,
                 "the session was deleted",
                 ctx,
@@ -363,13 +373,20 @@ impl Handler<SessionRequest> for Session {
             SessionOp::Permission(answer) => {
                 let result = self.answer_permission(answer, &msg.caller, ctx);
                 match result {
-                    Ok(()) => {
+                    Ok(rules_added) => {
                         let seq = self.log.last_assigned();
-                        after_stored(self, seq, |_| Reply::Empty)
+                        after_stored(self, seq, |_| Reply::Permission { rules_added })
                     }
                     Err(error) => ready(Err(error)),
                 }
             }
+            SessionOp::RemoveRule(remove) => match self.remove_rule(&remove, &msg.caller, ctx) {
+                Ok(()) => {
+                    let seq = self.log.last_assigned();
+                    after_stored(self, seq, |act| Reply::Session(act.info.clone()))
+                }
+                Err(error) => ready(Err(error)),
+            },
             SessionOp::Pause => self.pause(true, ctx),
             SessionOp::Resume => self.pause(false, ctx),
             SessionOp::SetPermissionMode(mode) => self.set_permission_mode(mode, ctx),

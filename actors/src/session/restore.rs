@@ -66,6 +66,7 @@ impl Session {
                     by: ResolvedBy::Reason {
                         reason: "server_restarted".into(),
                     },
+                    rules_added: None,
                 },
                 ctx,
             );

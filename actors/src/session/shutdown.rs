@@ -53,6 +53,8 @@ impl Handler<ShutdownSession> for Session {
 
     fn handle(&mut self, msg: ShutdownSession, _: &mut Context<Self>) -> Self::Result {
         self.queue(QueueCommand::Drain);
+        // Not started yet, so still queued in the store: it runs after the restart.
+        self.parked = None;
         let turn = self.turn_ended();
         Box::pin(
             async move {

@@ -92,7 +92,7 @@ fn claude_args(cwd: &str) -> Vec<String> {
         permission_mode: actors::session_info::PermissionMode::Default,
         stream_deltas: false,
         resume: None,
-        allowed_tools: Vec::new(),
+        allowed_rules: Vec::new(),
     }
     .args(&actors::config::ClaudeConfig::default())
 }

@@ -20,7 +20,7 @@
 //!   `{"n", "t", "method", "path", "model", "prompt", "tool_result", "reply"}`,
 //!   where `prompt` is the newest user prompt text (or null), `tool_result` the
 //!   text of a tool result being answered (or null) and `reply` a label for
-//!   the reply chosen (`hello`, `bash_echo`, `bash_risky`, `write`, `slow`,
+//!   the reply chosen (`hello`, `bash_cmd`, `bash_echo`, `bash_risky`, `write`, `slow`,
 //!   `tool_finished`, `tool_failed`, `error_500`, `error_429`, `error_529`,
 //!   `flaky_500`, `flaky_ok`, `root`, `not_found`, `bad_request`).
 //!
@@ -55,6 +55,8 @@
 //!   carries `retry-after: 1`).
 //! * `FLAKY` → HTTP 500 the first time this prompt is seen, then the text
 //!   `recovered after retry`.
+//! * a prompt starting `CMD:` → text, then tool_use Bash running the rest
+//!   of the prompt (trimmed) as its command, e.g. `CMD:touch first_file.txt`.
 //! * `RISKY` → text, then tool_use Bash
 //!   `{"command":"touch fake_touched.txt && echo touched"}` (the CLI asks
 //!   permission for it).
@@ -889,9 +891,17 @@ fn flaky_reply(prompt: &str, state: &State) -> Reply {
     }
 }
 
-/// RISKY, TOOL/BASH and WRITE, when the request offers the tool.
+/// CMD:, RISKY, TOOL/BASH and WRITE, when the request offers the tool.
 fn tool_use_reply(body: &Value, prompt: &str) -> Option<Reply> {
     let tools = offered_tools(body);
+    if let (Some(command), true) = (prompt.strip_prefix("CMD:"), tools.contains("Bash")) {
+        return Some(tool_use(
+            "Running the command asked for.",
+            "Bash",
+            json!({"command": command.trim(), "description": "Run a command"}),
+            "bash_cmd",
+        ));
+    }
     if prompt.contains("RISKY") && tools.contains("Bash") {
         return Some(tool_use(
             "Running a command that changes files.",

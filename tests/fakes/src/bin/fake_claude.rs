@@ -10,7 +10,9 @@
 //!
 //! Accepted: `-p`, `--input-format F`, `--output-format F`, `--verbose`,
 //! `--permission-prompt-tool stdio`, `--include-partial-messages`, `--resume ID` (`-r ID`),
-//! `--session-id ID`, `--model M`, `--permission-mode P`, `--dangerously-skip-permissions`.
+//! `--session-id ID`, `--model M`, `--permission-mode P`, `--dangerously-skip-permissions`,
+//! `--allowedTools RULES` (split on commas and spaces outside parentheses, as the real CLI does;
+//! may repeat) and `--settings JSON` (its `permissions.allow` rules; may repeat).
 //! `--flag=value` works too. Any other flag is ignored, together with the next argument if that
 //! one does not start with `-`. The session id comes from `--resume` or `--session-id`, otherwise
 //! it is a fresh random UUID v4.
@@ -63,14 +65,23 @@
 //! | `error` | synthetic assistant `API Error: 500 fake`, result `subtype:"success"`, `is_error:true` |
 //! | `permission TOOL [JSON]` | assistant `tool_use` block, then a `can_use_tool` control_request for TOOL with input JSON (default `{"command":"touch x"}`; not a JSON value → the default), then waits for the answer |
 //!
+//! The request's `permission_suggestions` are what the real CLI 2.1.330 sends: for Bash an
+//! `addRules` of `Bash(<command>)` (destination `localSettings`), an `addDirectories` of the cwd
+//! and a `setMode` `acceptEdits`; for Write/Edit/NotebookEdit only the `setMode`; for any other
+//! tool an `addRules` of the bare tool name plus the same two.
+//!
 //! Permission answers: allow → user `tool_result` `ran TOOL with <updatedInput or input as
-//! compact JSON>`, assistant `tool finished`, success result. Deny → `tool_result` with
+//! compact JSON>` (the user line carries the whole answer as `fake_permission_answer`, so tests
+//! can see what the CLI was told), assistant `tool finished`, success result. Deny → `tool_result` with
 //! `is_error:true` and the deny `message`, then assistant `tool denied` and a success result; with
 //! `"interrupt":true` instead a user line `[Request interrupted by user for tool use]` and result
-//! `error_during_execution` (`terminal_reason:"aborted_tools"`). An `updatedPermissions` entry of
-//! type `addRules` naming TOOL makes later `permission TOOL` turns in this process run without
-//! asking; so do `--allowedTools A,B` at launch, permission mode `bypassPermissions`, and
-//! `acceptEdits` for Write/Edit/NotebookEdit.
+//! `error_during_execution` (`terminal_reason:"aborted_tools"`). The `allow` rules of an answer's
+//! `updatedPermissions` `addRules` entries are kept for the rest of the process. A request runs
+//! without asking when a rule matches it: the bare tool name matches every use of the tool,
+//! `Tool(content)` only the input whose content is exactly that (Bash: `command`; Write, Edit,
+//! NotebookEdit, Read: `file_path`; `\`, `(` and `)` escaped with a backslash as the real CLI
+//! writes them). Rules also come from `--allowedTools` and `--settings` at launch. Permission
+//! mode `bypassPermissions` allows everything, `acceptEdits` Write/Edit/NotebookEdit.
 //! Without `--permission-prompt-tool stdio` the tool is denied at once with a
 //! `system/permission_denied` line, as the real CLI does.
 //!
@@ -82,6 +93,10 @@
 //! `error_during_execution` results have `errors` and no `result` field, like the real ones.
 //! `total_cost_usd` grows by 0.0001 per turn.
 
+#[path = "fake_claude/rules.rs"]
+mod rules;
+
+use rules::{answered_rules, launch_rules, rules_allow, suggestions};
 use serde_json::{json, Value};
 use std::collections::{HashSet, VecDeque};
 use std::env;
@@ -122,8 +137,9 @@ const BOOL_FLAGS: [&str; 9] = [
     "--continue",
 ];
 /// Flags that always take the next argument as their value.
-const VALUE_FLAGS: [&str; 9] = [
+const VALUE_FLAGS: [&str; 10] = [
     "--allowedTools",
+    "--settings",
     "--input-format",
     "--output-format",
     "--permission-prompt-tool",
@@ -144,8 +160,8 @@ struct Config {
     partial_messages: bool,
     prompt_tool_stdio: bool,
     bypass_allowed: bool,
-    /// `--allowedTools A,B`: tools that run without asking.
-    allowed_tools: HashSet<String>,
+    /// Allow rules from `--allowedTools` and `--settings`: uses that run without asking.
+    allowed_rules: HashSet<String>,
 }
 
 impl Config {
@@ -176,14 +192,7 @@ impl Config {
             prompt_tool_stdio: value(&["--permission-prompt-tool"]).as_deref() == Some("stdio"),
             bypass_allowed: initial_mode == BYPASS || has("--dangerously-skip-permissions"),
             initial_mode,
-            allowed_tools: value(&["--allowedTools"])
-                .map(|list| {
-                    list.split([',', ' '])
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            allowed_rules: launch_rules(&flags),
             args,
         }
     }
@@ -292,7 +301,8 @@ struct State {
     running: bool,
     interrupted: bool,
     pending: Option<Pending>,
-    always_allowed: HashSet<String>,
+    /// Allow rules in force: from the launch flags and from "always" answers.
+    rules: HashSet<String>,
     mode: String,
     turns_started: u64,
     results: u64,
@@ -315,7 +325,7 @@ impl Shared {
     fn new(cfg: Config) -> Shared {
         let state = State {
             mode: cfg.initial_mode.clone(),
-            always_allowed: cfg.allowed_tools.clone(),
+            rules: cfg.allowed_rules.clone(),
             ..State::default()
         };
         Shared {
@@ -679,8 +689,12 @@ enum Ending {
 }
 
 enum Decision {
-    Allow(Value),
-    Deny { message: String, stop: bool },
+    /// The input used, and the host's answer (null when no one was asked).
+    Allow(Value, Value),
+    Deny {
+        message: String,
+        stop: bool,
+    },
     Interrupted,
     Abandon,
 }
@@ -879,8 +893,8 @@ impl<'a> Turn<'a> {
             .sh
             .assistant_line(&prefixed_id("msg_"), &self.sh.cfg.model, block);
         self.sh.emit(&line);
-        let decision = if self.auto_allowed(tool) {
-            Decision::Allow(input.clone())
+        let decision = if self.auto_allowed(tool, &input) {
+            Decision::Allow(input.clone(), Value::Null)
         } else if !self.sh.cfg.prompt_tool_stdio {
             self.deny_without_prompt(tool, &tool_use_id)
         } else {
@@ -888,8 +902,14 @@ impl<'a> Turn<'a> {
         };
         let denial = json!({"tool_name": tool, "tool_use_id": tool_use_id, "tool_input": input});
         match decision {
-            Decision::Allow(used) => {
-                self.tool_result(&tool_use_id, &format!("ran {tool} with {used}"), false);
+            Decision::Allow(used, answer) => {
+                let block = json!({"tool_use_id": tool_use_id, "type": "tool_result",
+                                   "content": format!("ran {tool} with {used}"), "is_error": false});
+                let mut line = self.sh.user_line(block);
+                if !answer.is_null() {
+                    line["fake_permission_answer"] = answer;
+                }
+                self.sh.emit(&line);
                 self.reply("tool finished")
             }
             Decision::Deny { message, stop } => {
@@ -910,9 +930,9 @@ impl<'a> Turn<'a> {
         }
     }
 
-    fn auto_allowed(&self, tool: &str) -> bool {
+    fn auto_allowed(&self, tool: &str, input: &Value) -> bool {
         let s = self.sh.state();
-        s.always_allowed.contains(tool)
+        rules_allow(&s.rules, tool, input)
             || s.mode == BYPASS
             || (s.mode == "acceptEdits" && EDIT_TOOLS.contains(&tool))
     }
@@ -942,8 +962,7 @@ impl<'a> Turn<'a> {
             "request": {
                 "subtype": "can_use_tool", "tool_name": tool, "display_name": tool,
                 "input": input, "description": format!("fake wants to use {tool}"),
-                "permission_suggestions": [{"type": "addRules", "rules": [{"toolName": tool}],
-                                            "behavior": "allow", "destination": "session"}],
+                "permission_suggestions": suggestions(tool, input, &self.sh.cfg.cwd),
                 "blocked_path": null, "tool_use_id": tool_use_id,
             },
         }));
@@ -954,7 +973,7 @@ impl<'a> Turn<'a> {
         });
         let answer = s.pending.take().and_then(|p| p.answer);
         match answer {
-            Some(answer) => decide(&answer, input, &mut s.always_allowed),
+            Some(answer) => decide(&answer, input, &mut s.rules),
             None if s.interrupted => Decision::Interrupted,
             None => Decision::Abandon,
         }
@@ -1015,7 +1034,7 @@ impl<'a> Turn<'a> {
 }
 
 /// Turns a `can_use_tool` answer into a decision, recording "always allow" rules.
-fn decide(answer: &Value, input: &Value, always: &mut HashSet<String>) -> Decision {
+fn decide(answer: &Value, input: &Value, rules: &mut HashSet<String>) -> Decision {
     if answer.get("behavior").and_then(Value::as_str) != Some("allow") {
         let message = answer.get("message").and_then(Value::as_str);
         return Decision::Deny {
@@ -1023,26 +1042,12 @@ fn decide(answer: &Value, input: &Value, always: &mut HashSet<String>) -> Decisi
             stop: answer.get("interrupt").and_then(Value::as_bool) == Some(true),
         };
     }
-    always.extend(allowed_tools(answer));
+    rules.extend(answered_rules(answer));
     let used = answer
         .get("updatedInput")
         .filter(|v| !v.is_null())
         .unwrap_or(input);
-    Decision::Allow(used.clone())
-}
-
-/// Tool names in the `addRules` entries of an answer's `updatedPermissions`.
-fn allowed_tools(answer: &Value) -> Vec<String> {
-    let updates = answer.get("updatedPermissions").and_then(Value::as_array);
-    updates
-        .into_iter()
-        .flatten()
-        .filter(|u| u.get("type").and_then(Value::as_str) == Some("addRules"))
-        .filter_map(|u| u.get("rules").and_then(Value::as_array))
-        .flatten()
-        .filter_map(|r| r.get("toolName").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect()
+    Decision::Allow(used.clone(), answer.clone())
 }
 
 /// The fields of a `result` line that depend on how the turn ended.
