@@ -15,6 +15,7 @@ pub mod ids;
 pub mod metrics;
 pub mod queue;
 pub mod registry;
+pub mod run_as;
 pub mod session;
 pub mod session_info;
 pub mod store;
