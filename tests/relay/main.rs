@@ -16,6 +16,7 @@ mod misbehaving_agent;
 mod permissions;
 mod prompts;
 mod rate_limits;
+mod run_as;
 mod real_claude;
 mod reconnect;
 mod restart;

@@ -195,44 +195,46 @@ async fn wait_for_exit(
     kill: oneshot::Receiver<()>,
     group: Option<(OsAccount, i32)>,
 ) -> std::io::Result<ExitStatus> {
-    tokio::select! {
-        status = child.wait() => status,
-        _ = kill => match group {
-            None => {
+    let Some((account, pgid)) = group else {
+        return tokio::select! {
+            status = child.wait() => status,
+            _ = kill => {
                 let _ = child.start_kill();
                 child.wait().await
             }
-            Some((account, pgid)) => kill_as_account(&mut child, &account, pgid).await,
-        }
-    }
+        };
+    };
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill => terminate_group(&mut child, &account, pgid).await,
+    };
+    // Nothing Claude started in its group (a tool left running) outlives it.
+    account.kill_group(pgid).await;
+    status
 }
 
 /// Ends a Claude started through sudo. sudo passes SIGTERM on to Claude but cannot pass on
 /// SIGKILL, and the relay may not signal another account's processes: so SIGTERM to the group
-/// first, then, once sudo is gone or after [`TERM_GRACE`], SIGKILL to whatever is left of the
-/// group (Claude, or a tool it left behind) from the account itself.
-async fn kill_as_account(
+/// first; if sudo is still there after [`TERM_GRACE`], SIGKILL to the group from the relay
+/// (sudo, and everything when the relay runs as root) and from the account (the rest).
+async fn terminate_group(
     child: &mut tokio::process::Child,
     account: &OsAccount,
     pgid: i32,
 ) -> std::io::Result<ExitStatus> {
     use nix::sys::signal::Signal;
     run_as::signal_group(pgid, Signal::SIGTERM);
-    let ended = tokio::time::timeout(TERM_GRACE, child.wait()).await;
-    if ended.is_err() {
-        log::info!(
-            "agent process group {pgid} ({}) outlived SIGTERM; killing it",
-            account.name
-        );
+    if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
+        return status;
     }
-    // The relay's own SIGKILL first, right after the reap, while the group id cannot have
-    // been reused; the account's reaches what the relay may not signal.
+    log::info!(
+        "agent process group {pgid} ({}) outlived SIGTERM; killing it",
+        account.name
+    );
+    // sudo is not reaped yet, so the group id cannot have been reused.
     run_as::signal_group(pgid, Signal::SIGKILL);
     account.kill_group(pgid).await;
-    match ended {
-        Ok(status) => status,
-        Err(_) => child.wait().await,
-    }
+    child.wait().await
 }
 
 impl ClaudeProcess {
