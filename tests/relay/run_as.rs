@@ -88,7 +88,10 @@ async fn run_as_runs_each_users_claude_as_their_own_account() {
     let rig = rig(Settings::default());
     let config = text(&rig.server.dir.path().join("config.toml"));
     let store = text(&rig.server.dir.path().join("store/relay.db"));
-    for (user, me, other) in [("alice", &rig.alice, &rig.bob), ("bob", &rig.bob, &rig.alice)] {
+    for (user, me, other) in [
+        ("alice", &rig.alice, &rig.bob),
+        ("bob", &rig.bob, &rig.alice),
+    ] {
         let mut phone = sign_in(&rig.server, user).await;
         // `~` is the account's home, not the relay's.
         let created = phone
@@ -145,7 +148,11 @@ async fn run_as_refuses_a_cwd_outside_the_accounts_reach_with_one_answer() {
         answers.push(message.replace(cwd.as_str(), "CWD"));
     }
     answers.dedup();
-    assert_eq!(answers.len(), 1, "one answer for every refused cwd: {answers:?}");
+    assert_eq!(
+        answers.len(),
+        1,
+        "one answer for every refused cwd: {answers:?}"
+    );
     // Bob's own directory, by its absolute path, is fine.
     let own = text(&rig.bob.home.join("project"));
     let created = bob.ok("session.create", json!({"cwd": own})).await;
@@ -183,7 +190,9 @@ async fn run_as_stop_leaves_no_process_of_the_account() {
         "nothing runs as bob: {:?}",
         rig.bob.processes()
     );
-    alice.ok("session.stop", json!({"session_id": session})).await;
+    alice
+        .ok("session.stop", json!({"session_id": session}))
+        .await;
     let exited = alice.wait_kind("agent.exited").await;
     assert_eq!(exited["data"]["expected"], true, "{exited}");
     let left = rig.alice.processes();
@@ -201,7 +210,9 @@ async fn run_as_reports_a_missing_sudo_at_session_create_and_start() {
         alice.create("~/project").await
     };
     // The same relay without sudo on its PATH.
-    rig.server.env.push(("PATH".into(), "/nonexistent-bin".into()));
+    rig.server
+        .env
+        .push(("PATH".into(), "/nonexistent-bin".into()));
     rig.server.restart();
     let mut alice = sign_in(&rig.server, "alice").await;
     alice.subscribe(&session, 0).await;
@@ -219,7 +230,10 @@ async fn run_as_reports_a_missing_sudo_at_session_create_and_start() {
         .await;
     assert_eq!(answer["error"]["code"], "unavailable", "{answer}");
     assert!(
-        answer["error"]["message"].as_str().unwrap().contains("sudo"),
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sudo"),
         "{answer}"
     );
 }
@@ -273,7 +287,9 @@ fn an_unknown_os_account_in_run_as_is_a_config_error() {
         let _ = tx.send(child.wait_with_output());
     });
     let output = rx.recv_timeout(PATIENCE).unwrap_or_else(|_| {
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
         panic!("the server started with an unknown OS account")
     });
     let output = output.expect("wait");

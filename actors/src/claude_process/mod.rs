@@ -153,12 +153,11 @@ impl ClaudeProcess {
                     .filter_map(|chunk| async move { chunk.ok().map(|b| StderrChunk(b.to_vec())) }),
             );
             ctx.spawn(
-                actix::fut::wrap_future::<_, ClaudeProcess>(wait_for_exit(child, kill_rx, group)).map(
-                    |status, act, ctx| {
+                actix::fut::wrap_future::<_, ClaudeProcess>(wait_for_exit(child, kill_rx, group))
+                    .map(|status, act, ctx| {
                         act.exit = Some(status);
                         act.finish_if_done(ctx);
-                    },
-                ),
+                    }),
             );
             ctx.run_interval(stderr::WINDOW, |act, _| act.flush_stderr());
             ClaudeProcess {

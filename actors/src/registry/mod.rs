@@ -103,9 +103,11 @@ impl Registry {
     ) -> ResponseActFuture<Self, RelayResult<Reply>> {
         let account = match self.config.run_as.for_user(caller.user.as_str()) {
             Ok(account) => account.cloned(),
-            Err(error) => return Box::pin(actix::fut::ready(Err(RelayError::Forbidden(
-                error.to_string(),
-            )))),
+            Err(error) => {
+                return Box::pin(actix::fut::ready(Err(RelayError::Forbidden(
+                    error.to_string(),
+                ))))
+            }
         };
         let Some(account) = account else {
             let cwd = match self.check_cwd(&create.cwd) {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::command::CreateSession;
 use crate::config::expand_tilde;
-use crate::run_as::{CwdCheckError, OsAccount};
 use crate::error::{RelayError, RelayResult};
 use crate::ids::{SessionId, UserId};
+use crate::run_as::{CwdCheckError, OsAccount};
 use crate::session_info::{now_ts, PermissionMode, SessionInfo, SessionStatus};
 
 use super::Registry;

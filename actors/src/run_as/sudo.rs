@@ -39,7 +39,11 @@ impl OsAccount {
             .kill_on_drop(true);
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
         unsafe {
-            command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+            command.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
         }
         command
     }
@@ -119,7 +123,9 @@ impl OsAccount {
                 self.name,
                 String::from_utf8_lossy(&output.stderr).trim()
             ),
-            Ok(Err(error)) => log::warn!("cannot kill process group {pgid} as {}: {error}", self.name),
+            Ok(Err(error)) => {
+                log::warn!("cannot kill process group {pgid} as {}: {error}", self.name)
+            }
             Err(_) => log::warn!("killing process group {pgid} as {} timed out", self.name),
         }
     }

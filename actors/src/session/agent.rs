@@ -133,8 +133,13 @@ impl Session {
         let id = self.next_agent_id;
         self.next_agent_id += 1;
         let backlog = self.backlog.clone();
-        match ClaudeProcess::launch(id, &spec, &config.claude, ctx.address().recipient(), backlog)
-        {
+        match ClaudeProcess::launch(
+            id,
+            &spec,
+            &config.claude,
+            ctx.address().recipient(),
+            backlog,
+        ) {
             Ok(addr) => {
                 self.deps.metrics.agents_running.inc();
                 self.agent = Some(AgentHandle {

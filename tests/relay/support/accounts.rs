@@ -105,7 +105,9 @@ impl OsAccount {
 impl Drop for OsAccount {
     fn drop(&mut self) {
         for (pid, _) in self.processes() {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
         let _ = Command::new("userdel").args(["-r", &self.name]).output();
     }
