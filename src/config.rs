@@ -245,4 +245,14 @@ mod tests {
         let error = config.validate().expect_err("must refuse");
         assert!(error.to_string().contains("wal_limit_mb"), "{error}");
     }
+
+    #[test]
+    fn with_run_as_an_env_name_with_an_equals_sign_is_refused() {
+        let mut config = Config::default();
+        config.claude.env.insert("A=B".into(), "c".into());
+        assert!(config.validate().is_ok(), "harmless without run_as");
+        config.claude.run_as.insert("alice".into(), "alice".into());
+        let error = config.validate().expect_err("must refuse");
+        assert!(error.to_string().contains("claude.env"), "{error}");
+    }
 }

@@ -145,3 +145,20 @@ pub struct DomainConfig {
     /// `claude.run_as` with every OS account looked up.
     pub run_as: crate::run_as::RunAsAccounts,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_is_the_given_home_only_alone_or_before_a_slash() {
+        let home = Path::new("/home/alice");
+        assert_eq!(expand_tilde("~", home), PathBuf::from("/home/alice"));
+        assert_eq!(
+            expand_tilde("~/p/q", home),
+            PathBuf::from("/home/alice/p/q")
+        );
+        assert_eq!(expand_tilde("~bob/p", home), PathBuf::from("~bob/p"));
+        assert_eq!(expand_tilde("/srv/~", home), PathBuf::from("/srv/~"));
+    }
+}
