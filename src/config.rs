@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use actors::config::{ClaudeConfig, DomainConfig, LimitsConfig, PermissionsConfig, SessionsConfig};
+use actors::run_as::{RunAsAccounts, RunAsError};
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -213,17 +214,42 @@ impl Config {
                 "limits.client_buffer must be at least 2".into(),
             ));
         }
+        self.validate_run_as()
+    }
+
+    /// Through `env`, a name with `=` would turn into part of a variable: refuse it.
+    fn validate_run_as(&self) -> Result<(), ConfigError> {
+        if self.claude.run_as.is_empty() {
+            return Ok(());
+        }
+        if self.claude.binary.contains('=') || self.claude.binary.starts_with('-') {
+            return Err(ConfigError::Refused(format!(
+                "with claude.run_as, claude.binary must not contain '=' or start with '-': {:?}",
+                self.claude.binary
+            )));
+        }
+        if let Some(name) = self
+            .claude
+            .env
+            .keys()
+            .find(|name| name.is_empty() || name.contains('='))
+        {
+            return Err(ConfigError::Refused(format!(
+                "with claude.run_as, claude.env names must be non-empty and without '=': {name:?}"
+            )));
+        }
         Ok(())
     }
 
-    /// The sections the domain actors read.
-    pub fn domain(&self) -> DomainConfig {
-        DomainConfig {
+    /// The sections the domain actors read, with the OS accounts of `claude.run_as` looked up.
+    pub fn domain(&self) -> Result<DomainConfig, RunAsError> {
+        Ok(DomainConfig {
             claude: self.claude.clone(),
             sessions: self.sessions.clone(),
             permissions: self.permissions.clone(),
             limits: self.limits.clone(),
-        }
+            run_as: RunAsAccounts::resolve(&self.claude)?,
+        })
     }
 }
 
@@ -238,5 +264,15 @@ mod tests {
         config.storage.wal_limit_mb = 0;
         let error = config.validate().expect_err("must refuse");
         assert!(error.to_string().contains("wal_limit_mb"), "{error}");
+    }
+
+    #[test]
+    fn with_run_as_an_env_name_with_an_equals_sign_is_refused() {
+        let mut config = Config::default();
+        config.claude.env.insert("A=B".into(), "c".into());
+        assert!(config.validate().is_ok(), "harmless without run_as");
+        config.claude.run_as.insert("alice".into(), "alice".into());
+        let error = config.validate().expect_err("must refuse");
+        assert!(error.to_string().contains("claude.env"), "{error}");
     }
 }

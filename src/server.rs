@@ -57,6 +57,8 @@ pub enum StartError {
     Auth(#[from] crate::auth::AuthError),
     #[error("configuration: {0}")]
     Perimeter(#[from] crate::perimeter::PerimeterError),
+    #[error("{0}")]
+    RunAs(#[from] actors::run_as::RunAsError),
 }
 
 /// A started server: its address, and what stopping it needs.
@@ -75,11 +77,12 @@ impl Server {
     /// actix system.
     pub fn build(config: Config, listener: TcpListener) -> Result<Server, StartError> {
         let config = Arc::new(config);
+        let domain = config.domain()?;
         let store = Arc::new(SqliteStore::open(&config.storage)?);
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(RelayMetrics::register(&mut metrics_registry));
         let registry = Registry::start(
-            config.domain(),
+            domain,
             store.clone() as Arc<dyn EventStore>,
             metrics.clone(),
         )?;

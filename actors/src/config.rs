@@ -2,7 +2,7 @@
 //! `limits.*`). The server's `Config` embeds them, so each key is declared exactly once.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -20,6 +20,11 @@ pub struct ClaudeConfig {
     pub idle_timeout_s: u64,
     /// Agent processes at once over all sessions.
     pub max_running: usize,
+    /// Relay user name → OS account: that user's Claude runs as the account, through
+    /// `sudo -n -u <account>` (see `run_as.rs`).
+    pub run_as: BTreeMap<String, String>,
+    /// Refuse sessions of users that have no entry in `run_as`.
+    pub run_as_required: bool,
 }
 
 impl Default for ClaudeConfig {
@@ -30,6 +35,8 @@ impl Default for ClaudeConfig {
             env: BTreeMap::new(),
             idle_timeout_s: 600,
             max_running: 4,
+            run_as: BTreeMap::new(),
+            run_as_required: false,
         }
     }
 }
@@ -64,12 +71,33 @@ impl SessionsConfig {
             .filter_map(|root| expand_home(root).canonicalize().ok())
             .collect()
     }
+
+    /// The allowed roots of an OS account's sessions, `~` being `home`. A root the relay can
+    /// resolve is resolved; one it cannot see into (inside another account's private home) is
+    /// kept as written, which can only refuse more, never allow more.
+    pub fn roots_for_home(&self, home: &Path) -> Vec<PathBuf> {
+        self.allowed_roots
+            .iter()
+            .map(|root| expand_tilde(root, home))
+            .filter(|root| root.is_absolute())
+            .map(|root| root.canonicalize().unwrap_or(root))
+            .collect()
+    }
 }
 
 /// Expands a leading `~` to `$HOME`.
 pub fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix('~'), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest.trim_start_matches('/')),
+    match std::env::var_os("HOME") {
+        Some(home) => expand_tilde(path, Path::new(&home)),
+        None => PathBuf::from(path),
+    }
+}
+
+/// Expands a leading `~` (alone or followed by `/`) to `home`.
+pub fn expand_tilde(path: &str, home: &Path) -> PathBuf {
+    match path.strip_prefix('~') {
+        Some("") => home.to_path_buf(),
+        Some(rest) if rest.starts_with('/') => home.join(rest.trim_start_matches('/')),
         _ => PathBuf::from(path),
     }
 }
@@ -118,4 +146,23 @@ pub struct DomainConfig {
     pub sessions: SessionsConfig,
     pub permissions: PermissionsConfig,
     pub limits: LimitsConfig,
+    /// `claude.run_as` with every OS account looked up.
+    pub run_as: crate::run_as::RunAsAccounts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_is_the_given_home_only_alone_or_before_a_slash() {
+        let home = Path::new("/home/alice");
+        assert_eq!(expand_tilde("~", home), PathBuf::from("/home/alice"));
+        assert_eq!(
+            expand_tilde("~/p/q", home),
+            PathBuf::from("/home/alice/p/q")
+        );
+        assert_eq!(expand_tilde("~bob/p", home), PathBuf::from("~bob/p"));
+        assert_eq!(expand_tilde("/srv/~", home), PathBuf::from("/srv/~"));
+    }
 }

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod permission_rules;
 pub mod queue;
 pub mod registry;
+pub mod run_as;
 pub mod session;
 pub mod session_info;
 pub mod store;

@@ -21,6 +21,7 @@ mod rate_limits;
 mod real_claude;
 mod reconnect;
 mod restart;
+mod run_as;
 mod signed_in;
 mod store_failure;
 mod tls;

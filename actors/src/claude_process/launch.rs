@@ -6,6 +6,7 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::config::ClaudeConfig;
+use crate::run_as::OsAccount;
 use crate::session_info::PermissionMode;
 
 /// What a session asks for when it starts Claude Code.
@@ -21,6 +22,8 @@ pub struct LaunchSpec {
     /// Rules allowed without asking, in the CLI's syntax; passed as `--settings` JSON (one
     /// string per rule, never split), so nothing is written to the user's settings files.
     pub allowed_rules: Vec<String>,
+    /// The OS account to run as, through `sudo` (`claude.run_as`); `None` for the relay's own.
+    pub run_as: Option<OsAccount>,
 }
 
 impl LaunchSpec {
@@ -62,12 +65,30 @@ impl LaunchSpec {
         args
     }
 
+    /// The executable started: `sudo` for an account of `claude.run_as`, else Claude Code.
+    pub fn program<'a>(&self, config: &'a ClaudeConfig) -> &'a str {
+        match self.run_as {
+            Some(_) => crate::run_as::SUDO,
+            None => &config.binary,
+        }
+    }
+
     /// Starts the process with piped stdio; it is killed if its handle is dropped.
     pub fn spawn(&self, config: &ClaudeConfig) -> std::io::Result<Child> {
-        Command::new(&config.binary)
-            .args(self.args(config))
-            .current_dir(&self.cwd)
-            .envs(&config.env)
+        let mut command = match &self.run_as {
+            Some(account) => {
+                account.launch_command(&self.cwd, &config.env, &config.binary, &self.args(config))
+            }
+            None => {
+                let mut command = Command::new(&config.binary);
+                command
+                    .args(self.args(config))
+                    .current_dir(&self.cwd)
+                    .envs(&config.env);
+                command
+            }
+        };
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -25,12 +25,15 @@ pub use backlog::Backlog;
 pub use launch::LaunchSpec;
 
 use crate::config::ClaudeConfig;
+use crate::run_as::{self, OsAccount};
 use stderr::StderrBuffer;
 
 /// The longest stdout line kept; a longer one is reported as invalid output, not kept.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// How long a process asked to stop may take before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long a process started through `sudo` has after SIGTERM before it is killed.
+const TERM_GRACE: Duration = Duration::from_secs(3);
 
 /// What a Claude process tells its session.
 #[derive(Message)]
@@ -118,6 +121,11 @@ impl ClaudeProcess {
     ) -> std::io::Result<Addr<ClaudeProcess>> {
         let mut child = spec.spawn(config)?;
         let pid = child.id();
+        // Through sudo the child leads its own process group: sudo, Claude and Claude's tools.
+        let group = spec
+            .run_as
+            .clone()
+            .zip(pid.and_then(|pid| i32::try_from(pid).ok()));
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -145,12 +153,11 @@ impl ClaudeProcess {
                     .filter_map(|chunk| async move { chunk.ok().map(|b| StderrChunk(b.to_vec())) }),
             );
             ctx.spawn(
-                actix::fut::wrap_future::<_, ClaudeProcess>(wait_for_exit(child, kill_rx)).map(
-                    |status, act, ctx| {
+                actix::fut::wrap_future::<_, ClaudeProcess>(wait_for_exit(child, kill_rx, group))
+                    .map(|status, act, ctx| {
                         act.exit = Some(status);
                         act.finish_if_done(ctx);
-                    },
-                ),
+                    }),
             );
             ctx.run_interval(stderr::WINDOW, |act, _| act.flush_stderr());
             ClaudeProcess {
@@ -185,14 +192,48 @@ async fn write_stdin(
 async fn wait_for_exit(
     mut child: tokio::process::Child,
     kill: oneshot::Receiver<()>,
+    group: Option<(OsAccount, i32)>,
 ) -> std::io::Result<ExitStatus> {
-    tokio::select! {
+    let Some((account, pgid)) = group else {
+        return tokio::select! {
+            status = child.wait() => status,
+            _ = kill => {
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        };
+    };
+    let status = tokio::select! {
         status = child.wait() => status,
-        _ = kill => {
-            let _ = child.start_kill();
-            child.wait().await
-        }
+        _ = kill => terminate_group(&mut child, &account, pgid).await,
+    };
+    // Nothing Claude started in its group (a tool left running) outlives it.
+    account.kill_group(pgid).await;
+    status
+}
+
+/// Ends a Claude started through sudo. sudo passes SIGTERM on to Claude but cannot pass on
+/// SIGKILL, and the relay may not signal another account's processes: so SIGTERM to the group
+/// first; if sudo is still there after [`TERM_GRACE`], SIGKILL to the group from the relay
+/// (sudo, and everything when the relay runs as root) and from the account (the rest).
+async fn terminate_group(
+    child: &mut tokio::process::Child,
+    account: &OsAccount,
+    pgid: i32,
+) -> std::io::Result<ExitStatus> {
+    use nix::sys::signal::Signal;
+    run_as::signal_group(pgid, Signal::SIGTERM);
+    if let Ok(status) = tokio::time::timeout(TERM_GRACE, child.wait()).await {
+        return status;
     }
+    log::info!(
+        "agent process group {pgid} ({}) outlived SIGTERM; killing it",
+        account.name
+    );
+    // sudo is not reaped yet, so the group id cannot have been reused.
+    run_as::signal_group(pgid, Signal::SIGKILL);
+    account.kill_group(pgid).await;
+    child.wait().await
 }
 
 impl ClaudeProcess {

@@ -117,7 +117,47 @@ impl Registry {
         create: CreateSession,
         ctx: &mut Context<Self>,
     ) -> ResponseActFuture<Self, RelayResult<Reply>> {
-        let info = match self.new_session(&caller.user, create) {
+        let account = match self.config.run_as.for_user(caller.user.as_str()) {
+            Ok(account) => account.cloned(),
+            Err(error) => {
+                return Box::pin(actix::fut::ready(Err(RelayError::Forbidden(
+                    error.to_string(),
+                ))))
+            }
+        };
+        let Some(account) = account else {
+            let cwd = match self.check_cwd(&create.cwd) {
+                Ok(cwd) => cwd,
+                Err(error) => return Box::pin(actix::fut::ready(Err(error))),
+            };
+            return self.start_session(caller, create, cwd, ctx);
+        };
+        let roots = self.config.sessions.roots_for_home(&account.home);
+        let check = validate::check_cwd_as(account, roots, create.cwd.clone());
+        Box::pin(
+            check
+                .into_actor(self)
+                .then(move |checked, act, ctx| match checked {
+                    Ok(cwd) => act.start_session(caller, create, cwd, ctx),
+                    Err(error) => Box::pin(actix::fut::ready(Err(error))),
+                }),
+        )
+    }
+
+    /// Creates the session once its `cwd` is checked.
+    fn start_session(
+        &mut self,
+        caller: Caller,
+        create: CreateSession,
+        cwd: String,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, RelayResult<Reply>> {
+        if self.shutting_down {
+            return Box::pin(actix::fut::ready(Err(RelayError::Unavailable(
+                "the server is shutting down".into(),
+            ))));
+        }
+        let info = match self.new_session(&caller.user, create, cwd) {
             Ok(info) => info,
             Err(error) => return Box::pin(actix::fut::ready(Err(error))),
         };

@@ -1,21 +1,25 @@
 //! Checking a `session.create` before a session exists: limits, permission mode, and a `cwd`
-//! that must lie inside `sessions.allowed_roots` once symlinks are resolved.
+//! that must lie inside `sessions.allowed_roots` once symlinks are resolved (for a user of
+//! `claude.run_as`, checked as that user's OS account).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::command::CreateSession;
+use crate::config::expand_tilde;
 use crate::error::{RelayError, RelayResult};
 use crate::ids::{SessionId, UserId};
+use crate::run_as::{CwdCheckError, OsAccount};
 use crate::session_info::{now_ts, PermissionMode, SessionInfo, SessionStatus};
 
 use super::Registry;
 
 impl Registry {
-    /// Checks a `session.create` and builds the new session object.
+    /// Checks a `session.create` whose `cwd` is already checked and builds the session object.
     pub(super) fn new_session(
         &self,
         user: &UserId,
         create: CreateSession,
+        cwd: String,
     ) -> RelayResult<SessionInfo> {
         let owned = self.sessions.values().filter(|s| &s.owner == user).count();
         let max = self.config.sessions.max_per_user;
@@ -32,7 +36,6 @@ impl Registry {
                 "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
             ));
         }
-        let cwd = self.check_cwd(&create.cwd)?;
         for (name, value) in [
             ("title", &create.title),
             ("model", &create.model),
@@ -94,7 +97,7 @@ impl Registry {
     }
 
     /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
-    fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
+    pub(super) fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
         if cwd.is_empty() {
             return Err(RelayError::BadRequest("cwd is required".into()));
         }
@@ -118,6 +121,43 @@ impl Registry {
         }
         Ok(path_text(&resolved))
     }
+}
+
+/// Checks `cwd` for a user whose Claude runs as `account`: `~` is the account's home, the
+/// account itself must be able to enter the directory, and its physical path must lie inside
+/// `roots` (the allowed roots for that home). Every refusal is the same answer, so a user learns
+/// nothing about paths outside the roots or another account's files.
+pub(super) async fn check_cwd_as(
+    account: OsAccount,
+    roots: Vec<PathBuf>,
+    cwd: String,
+) -> RelayResult<String> {
+    if cwd.is_empty() {
+        return Err(RelayError::BadRequest("cwd is required".into()));
+    }
+    let path = expand_tilde(&cwd, &account.home);
+    if !path.is_absolute() {
+        return Err(RelayError::BadRequest(format!(
+            "cwd must be an absolute path: {cwd}"
+        )));
+    }
+    let refused = || {
+        RelayError::Forbidden(format!(
+            "cwd {cwd} is not a directory inside sessions.allowed_roots that your OS account can enter"
+        ))
+    };
+    let physical = match account.enter_dir(&path).await {
+        Ok(physical) => physical,
+        Err(CwdCheckError::NotEnterable) => return Err(refused()),
+        Err(CwdCheckError::Sudo(message)) => {
+            log::warn!("session.create as {}: {message}", account.name);
+            return Err(RelayError::Unavailable(message));
+        }
+    };
+    if !roots.iter().any(|root| physical.starts_with(root)) {
+        return Err(refused());
+    }
+    Ok(path_text(&physical))
 }
 
 fn path_text(path: &Path) -> String {

@@ -118,6 +118,14 @@ impl Session {
     /// Starts the Claude process; on failure the prompt fails with `spawn_failed`.
     fn start_agent(&mut self, prompt: &QueuedPrompt, ctx: &mut Context<Self>) -> bool {
         self.set_status(SessionStatus::Starting, None, ctx);
+        let config = self.deps.config.clone();
+        let run_as = match config.run_as.for_user(self.info.owner.as_str()) {
+            Ok(account) => account.cloned(),
+            Err(error) => {
+                self.spawn_failed(prompt, error.to_string(), ctx);
+                return false;
+            }
+        };
         let spec = LaunchSpec {
             cwd: self.info.cwd.clone().into(),
             model: self.info.model.clone(),
@@ -125,12 +133,18 @@ impl Session {
             stream_deltas: self.info.stream_deltas,
             resume: self.info.claude_session_id.clone(),
             allowed_rules: self.info.allowed_rules.clone(),
+            run_as,
         };
         let id = self.next_agent_id;
         self.next_agent_id += 1;
-        let config = &self.deps.config.claude;
         let backlog = self.backlog.clone();
-        match ClaudeProcess::launch(id, &spec, config, ctx.address().recipient(), backlog) {
+        match ClaudeProcess::launch(
+            id,
+            &spec,
+            &config.claude,
+            ctx.address().recipient(),
+            backlog,
+        ) {
             Ok(addr) => {
                 self.deps.metrics.agents_running.inc();
                 self.agent = Some(AgentHandle {
@@ -142,24 +156,36 @@ impl Session {
                 true
             }
             Err(error) => {
-                let message = format!("cannot start `{}`: {error}", config.binary);
-                log::warn!("session {}: {message}", self.info.id);
-                self.emit(
-                    EventData::PromptFailed {
-                        prompt_id: prompt.prompt_id.clone(),
-                        error: PromptError {
-                            code: PromptFailure::SpawnFailed,
-                            message: message.clone(),
-                        },
-                    },
-                    ctx,
-                );
-                self.set_status(SessionStatus::Crashed, Some(message), ctx);
-                self.queue(QueueCommand::TurnEnded);
-                self.queue(QueueCommand::AgentGone);
+                let program = spec.program(&config.claude);
+                let message = match &spec.run_as {
+                    Some(account) => format!(
+                        "cannot start `{program}` to run `{}` as {} (claude.run_as): {error}",
+                        config.claude.binary, account.name
+                    ),
+                    None => format!("cannot start `{program}`: {error}"),
+                };
+                self.spawn_failed(prompt, message, ctx);
                 false
             }
         }
+    }
+
+    /// The prompt fails with `spawn_failed` and the session is `crashed`.
+    fn spawn_failed(&mut self, prompt: &QueuedPrompt, message: String, ctx: &mut Context<Self>) {
+        log::warn!("session {}: {message}", self.info.id);
+        self.emit(
+            EventData::PromptFailed {
+                prompt_id: prompt.prompt_id.clone(),
+                error: PromptError {
+                    code: PromptFailure::SpawnFailed,
+                    message: message.clone(),
+                },
+            },
+            ctx,
+        );
+        self.set_status(SessionStatus::Crashed, Some(message), ctx);
+        self.queue(QueueCommand::TurnEnded);
+        self.queue(QueueCommand::AgentGone);
     }
 
     /// Asks the process to end: killed when deleted, else stdin is closed (after an interrupt

@@ -1,6 +1,7 @@
 //! Test support: a real server on a random port with its own store and a fake `claude`, and a
 //! client that speaks protocol v1 over a real WebSocket.
 
+pub mod accounts;
 pub mod client;
 pub mod http;
 pub mod raw_ws;

@@ -13,6 +13,8 @@ use super::{fake_bin, first_stdout_line, PATIENCE};
 pub struct TestServer {
     child: Option<Child>,
     soft_open_files: Option<u64>,
+    /// Environment variables for the server process (from [`Settings::env`]).
+    pub env: Vec<(String, String)>,
     pub url: String,
     pub dir: TempDir,
     config: PathBuf,
@@ -33,6 +35,8 @@ pub struct Settings {
     pub other: std::collections::BTreeMap<String, Vec<String>>,
     /// Start the server with this soft open-file limit (through `sh -c 'ulimit -Sn N'`).
     pub soft_open_files: Option<u64>,
+    /// Environment variables for the server process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -72,6 +76,7 @@ impl TestServer {
         let mut server = TestServer {
             child: None,
             soft_open_files: settings.soft_open_files,
+            env: settings.env.clone(),
             url: String::new(),
             dir,
             config,
@@ -105,6 +110,7 @@ impl TestServer {
             .arg(&self.config)
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info,actix_server=warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -63,6 +63,8 @@
 //! | `stderr N` | N stderr lines `stderr line I`, then assistant `echo: stderr N`, result |
 //! | `bigline BYTES` | one assistant line with BYTES `x` characters (at most 256 MiB), result |
 //! | `error` | synthetic assistant `API Error: 500 fake`, result `subtype:"success"`, `is_error:true` |
+//! | `whoami [PATH…]` | assistant text: a JSON object `{euid, user, home, cwd, mark, reads}`: the effective uid, `$USER`, `$HOME`, the working directory, `$FAKE_CLAUDE_MARK`, and for each PATH `ok`, `denied`, `not_found` or `error: …` when reading it (a file, or a directory's listing); result |
+//! | `stubborn` | starts `sh` that ignores SIGTERM/SIGHUP/SIGINT and sleeps 600 s (stdio closed, never waited for), assistant `stubborn child PID`, then like `stall` |
 //! | `permission TOOL [JSON]` | assistant `tool_use` block, then a `can_use_tool` control_request for TOOL with input JSON (default `{"command":"touch x"}`; not a JSON value → the default), then waits for the answer |
 //!
 //! The request's `permission_suggestions` are what the real CLI 2.1.330 sends: for Bash an
@@ -639,6 +641,8 @@ enum Directive<'a> {
     Bigline(u64),
     Error,
     Permission(&'a str, Value),
+    Whoami(Vec<&'a str>),
+    Stubborn,
 }
 
 fn parse_directive(text: &str) -> Directive<'_> {
@@ -657,9 +661,57 @@ fn parse_directive(text: &str) -> Directive<'_> {
         (Some("garbage"), 1) => Some(Directive::Garbage),
         (Some("error"), 1) => Some(Directive::Error),
         (Some("permission"), n) if n >= 2 => Some(permission_directive(text)),
+        (Some("whoami"), _) => Some(Directive::Whoami(words[1..].to_vec())),
+        (Some("stubborn"), 1) => Some(Directive::Stubborn),
         _ => None,
     };
     parsed.unwrap_or(Directive::Echo)
+}
+
+/// `whoami PATH…`: who this process is, and whether it can read each path.
+fn whoami(paths: &[&str]) -> Value {
+    let uid = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?.to_string();
+            line.split_whitespace().nth(2)?.parse::<u64>().ok()
+        });
+    let reads: serde_json::Map<String, Value> = paths
+        .iter()
+        .map(|path| {
+            let outcome = match fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => fs::read_dir(path).map(drop),
+                Ok(_) => fs::read(path).map(drop),
+                Err(error) => Err(error),
+            };
+            let text = match outcome {
+                Ok(()) => "ok".to_string(),
+                Err(error) if error.kind() == io::ErrorKind::PermissionDenied => "denied".into(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => "not_found".into(),
+                Err(error) => format!("error: {error}"),
+            };
+            (path.to_string(), Value::String(text))
+        })
+        .collect();
+    json!({
+        "euid": uid,
+        "user": env::var("USER").ok(),
+        "home": env::var("HOME").ok(),
+        "cwd": env::current_dir().ok().map(|d| d.to_string_lossy().into_owned()),
+        "mark": env::var("FAKE_CLAUDE_MARK").ok(),
+        "reads": reads,
+    })
+}
+
+/// `stubborn`: a child that ignores SIGTERM (a tool left running), not waited for.
+fn stubborn_child() -> io::Result<u32> {
+    process::Command::new("sh")
+        .args(["-c", "trap '' TERM HUP INT; exec sleep 600"])
+        .stdin(process::Stdio::null())
+        .stdout(process::Stdio::null())
+        .stderr(process::Stdio::null())
+        .spawn()
+        .map(|child| child.id())
 }
 
 /// `permission TOOL [JSON]`: everything after TOOL is the tool input.
@@ -765,6 +817,14 @@ impl<'a> Turn<'a> {
             }
             Directive::Error => self.api_error("API Error: 500 fake"),
             Directive::Permission(tool, input) => self.permission(tool, input),
+            Directive::Whoami(paths) => self.reply(&whoami(&paths).to_string()),
+            Directive::Stubborn => match stubborn_child() {
+                Ok(pid) => {
+                    self.say(&format!("stubborn child {pid}"));
+                    self.stall()
+                }
+                Err(error) => self.reply(&format!("cannot start a stubborn child: {error}")),
+            },
         }
     }
 
