@@ -78,6 +78,9 @@ impl Server {
             metrics.clone(),
         ));
         let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
+        if config.auth.enabled {
+            auth.watch_revocations(&config.storage.path)?;
+        }
         let state = web::Data::new(AppState {
             auth,
             config: config.clone(),

@@ -15,6 +15,7 @@
 
 pub mod challenge;
 pub mod keys;
+pub mod live;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,9 @@ use ssh_key::{Fingerprint, HashAlg, PublicKey, SshSig};
 use crate::config::AuthConfig;
 use challenge::{Challenges, Pending};
 use keys::{AuthorizedKey, AuthorizedKeys};
+pub use live::TokenWatch;
+use live::LiveTokens;
+pub use tokens::Bearer;
 use tokens::Tokens;
 
 /// The one message of every sign-in or token failure.
@@ -121,6 +125,7 @@ pub struct Auth {
     keys: AuthorizedKeys,
     challenges: Challenges,
     tokens: Tokens,
+    live: Arc<LiveTokens>,
     clock: Clock,
 }
 
@@ -149,6 +154,7 @@ impl Auth {
             keys,
             challenges: Challenges::new(challenge::DEFAULT_CAPACITY),
             tokens: Tokens::open(store_path)?,
+            live: Arc::new(LiveTokens::default()),
             clock,
         })
     }
@@ -243,7 +249,25 @@ impl Auth {
     /// token fails at once. Every failure is [`AuthError::Unauthorized`], except a store that
     /// does not answer ([`AuthError::Store`]). Runs one indexed query; blocking but short.
     pub fn authenticate(&self, token: &str) -> Result<UserId, AuthError> {
+        self.bearer(token).map(|bearer| bearer.user)
+    }
+
+    /// Like [`Auth::authenticate`], with the token's id and expiry, for a caller that stays
+    /// connected and must be ended when the token is revoked or expires ([`Auth::watch`]).
+    pub fn bearer(&self, token: &str) -> Result<Bearer, AuthError> {
         self.tokens.authenticate(token, (self.clock)())
+    }
+
+    /// A handle that ends when `bearer`'s token is revoked or expires (pushed by the watcher
+    /// that [`Auth::watch_revocations`] starts).
+    pub fn watch(&self, bearer: &Bearer) -> TokenWatch {
+        self.live.watch(bearer)
+    }
+
+    /// Starts the one thread that ends live streams of revoked and expired tokens, on its own
+    /// connection to the store at `store_path`.
+    pub fn watch_revocations(&self, store_path: &Path) -> Result<(), AuthError> {
+        live::spawn_watcher(&self.live, Tokens::open(store_path)?)
     }
 
     /// Whether `token` is still valid (for live connections, closed with 4003 when not). A
