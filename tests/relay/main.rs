@@ -20,6 +20,7 @@ mod real_claude;
 mod reconnect;
 mod restart;
 mod signed_in;
+mod signed_in_revocation;
 mod store_failure;
 mod tls;
 mod ws_transport;
