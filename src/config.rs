@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub heartbeat_s: u64,
     /// How long running prompts may go on at shutdown.
     pub shutdown_grace_s: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<crate::client_addr::ProxyNet>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +55,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
             heartbeat_s: 15,
             shutdown_grace_s: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -93,6 +97,12 @@ pub struct AuthConfig {
     pub token_ttl_s: u64,
     pub handshake_timeout_s: u64,
     pub users: std::collections::BTreeMap<String, String>,
+    /// Users whose tokens see every figure of `GET /metrics`; anyone else sees only their own.
+    pub operators: Vec<String>,
+    /// Sign-in challenges one client address (an IPv6 /64) may hold unanswered at once.
+    pub max_challenges_per_ip: usize,
+    /// Unanswered challenges per public key; a new one replaces the key's oldest.
+    pub max_challenges_per_key: usize,
 }
 
 impl Default for AuthConfig {
@@ -105,6 +115,9 @@ impl Default for AuthConfig {
             token_ttl_s: 2_592_000,
             handshake_timeout_s: 10,
             users: Default::default(),
+            operators: Vec::new(),
+            max_challenges_per_ip: 10,
+            max_challenges_per_key: 3,
         }
     }
 }

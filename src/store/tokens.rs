@@ -112,7 +112,11 @@ pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<Revoked, StoreEr
 /// One lookup through the primary key.
 pub fn not_revoked(conn: &Connection, id: &str) -> Result<bool, StoreError> {
     conn.prepare_cached("SELECT revoked_at IS NULL FROM tokens WHERE id = ?1")
-        .and_then(|mut select| select.query_row([id], |row| row.get::<_, bool>(0)).optional())
+        .and_then(|mut select| {
+            select
+                .query_row([id], |row| row.get::<_, bool>(0))
+                .optional()
+        })
         .map(|found| found.unwrap_or(false))
         .map_err(|e| failed("cannot check a token", e))
 }
@@ -182,6 +186,9 @@ mod tests {
         assert_eq!(revoked.revoked_at.as_deref(), Some(now));
         assert!(!not_revoked(&conn, "a1").expect("check"));
         assert!(not_revoked(&conn, "b2").expect("check"));
-        assert!(!not_revoked(&conn, "zz").expect("check"), "an unknown id is not live");
+        assert!(
+            !not_revoked(&conn, "zz").expect("check"),
+            "an unknown id is not live"
+        );
     }
 }

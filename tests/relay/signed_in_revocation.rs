@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use tokio::time::{timeout_at, Instant};
 
 use crate::support::client::Client;
-use crate::support::streaming::Streaming;
 use crate::support::server::{Settings, TestServer};
+use crate::support::streaming::Streaming;
 
 /// How long after the revocation or expiry every stream must have ended: the promise is one
 /// second; the rest is room for a loaded machine's scheduling.
@@ -170,7 +170,11 @@ async fn all_end_by(open: &mut Open, deadline: Instant) -> DateTime<Utc> {
         .await
         .expect("the WebSocket closed in time");
     assert_eq!(closed.code, 4003);
-    assert_eq!(open.ws.events.len(), events, "an event after the revocation");
+    assert_eq!(
+        open.ws.events.len(),
+        events,
+        "an event after the revocation"
+    );
     sse_ended
 }
 
@@ -223,7 +227,9 @@ async fn an_expiring_token_ends_every_stream_within_a_second_of_its_expiry() {
     let (token, _, expires_at) = issue(&server, "alice", &["--ttl", "3"]);
     let mut open = open_all(&server, &token, &session).await;
 
-    let left = (expires_at - Utc::now()).to_std().expect("opened before the expiry");
+    let left = (expires_at - Utc::now())
+        .to_std()
+        .expect("opened before the expiry");
     let deadline = Instant::now() + left + WITHIN;
     let ended = all_end_by(&mut open, deadline).await;
     // Not before it expired (the same machine's clock).

@@ -40,10 +40,17 @@ impl Streaming {
         loop {
             let line = read_line(&mut reader).await.expect("the headers");
             if status == 0 {
-                status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                status = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
             } else if line.is_empty() {
                 break;
-            } else if line.to_ascii_lowercase().starts_with("transfer-encoding: chunked") {
+            } else if line
+                .to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked")
+            {
                 chunked = true;
             }
         }
