@@ -27,7 +27,13 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             Ok(user) => user,
             Err(error) => return super::envelope::error(&req, &error),
         };
-        if !state.config.auth.operators.iter().any(|op| op == user.as_str()) {
+        if !state
+            .config
+            .auth
+            .operators
+            .iter()
+            .any(|op| op == user.as_str())
+        {
             return match own_figures(&state, user).await {
                 Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
                 Err(error) => super::envelope::error(&req, &error),
@@ -68,7 +74,9 @@ async fn own_figures(state: &AppState, user: UserId) -> Result<String, RelayErro
     }
     let mut by_transport = BTreeMap::new();
     for client in &clients {
-        *by_transport.entry(client.transport.to_string()).or_insert(0u64) += 1;
+        *by_transport
+            .entry(client.transport.to_string())
+            .or_insert(0u64) += 1;
     }
     Ok(render(&by_status, &by_transport))
 }
@@ -76,13 +84,14 @@ async fn own_figures(state: &AppState, user: UserId) -> Result<String, RelayErro
 /// Two gauge families in the OpenMetrics text format.
 fn render(by_status: &BTreeMap<String, u64>, by_transport: &BTreeMap<String, u64>) -> String {
     let mut text = String::new();
-    let family = |text: &mut String, name: &str, help: &str, label: &str, values: &BTreeMap<String, u64>| {
-        let _ = writeln!(text, "# HELP {name} {help}");
-        let _ = writeln!(text, "# TYPE {name} gauge");
-        for (value, count) in values {
-            let _ = writeln!(text, "{name}{{{label}=\"{value}\"}} {count}");
-        }
-    };
+    let family =
+        |text: &mut String, name: &str, help: &str, label: &str, values: &BTreeMap<String, u64>| {
+            let _ = writeln!(text, "# HELP {name} {help}");
+            let _ = writeln!(text, "# TYPE {name} gauge");
+            for (value, count) in values {
+                let _ = writeln!(text, "{name}{{{label}=\"{value}\"}} {count}");
+            }
+        };
     family(
         &mut text,
         "relay_clients",
@@ -110,8 +119,14 @@ mod tests {
         let status = BTreeMap::from([("idle".to_string(), 2), ("running".to_string(), 1)]);
         let transport = BTreeMap::from([("sse".to_string(), 1)]);
         let text = render(&status, &transport);
-        assert!(text.contains("relay_sessions{status=\"idle\"} 2\n"), "{text}");
-        assert!(text.contains("relay_clients{transport=\"sse\"} 1\n"), "{text}");
+        assert!(
+            text.contains("relay_sessions{status=\"idle\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("relay_clients{transport=\"sse\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE relay_sessions gauge\n"));
         assert!(text.ends_with("# EOF\n"));
     }

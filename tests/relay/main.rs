@@ -5,6 +5,7 @@ mod support;
 
 mod agent_lifecycle;
 mod auth;
+mod auth_limits;
 mod chaos;
 mod fuzz;
 mod handshake;
