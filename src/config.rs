@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// Seconds a client has to send a request's whole body; a slower one is answered
     /// `bad_request` and disconnected.
     pub body_timeout_s: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client;
+    /// from any other peer the header is ignored.
+    pub trusted_proxies: Vec<crate::client_addr::ProxyNet>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +71,7 @@ impl Default for ServerConfig {
             allowed_hosts: Vec::new(),
             request_timeout_s: 5,
             body_timeout_s: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -109,6 +113,12 @@ pub struct AuthConfig {
     pub token_ttl_s: u64,
     pub handshake_timeout_s: u64,
     pub users: std::collections::BTreeMap<String, String>,
+    /// Users whose tokens see every figure of `GET /metrics`; anyone else sees only their own.
+    pub operators: Vec<String>,
+    /// Sign-in challenges one client address (an IPv6 /64) may hold unanswered at once.
+    pub max_challenges_per_ip: usize,
+    /// Unanswered challenges per public key; a new one replaces the key's oldest.
+    pub max_challenges_per_key: usize,
 }
 
 impl Default for AuthConfig {
@@ -121,6 +131,9 @@ impl Default for AuthConfig {
             token_ttl_s: 2_592_000,
             handshake_timeout_s: 10,
             users: Default::default(),
+            operators: Vec::new(),
+            max_challenges_per_ip: 10,
+            max_challenges_per_key: 3,
         }
     }
 }

@@ -16,26 +16,32 @@ use actix_codec::{AsyncRead, AsyncWrite, ReadBuf};
 use actix_rt::net::{ActixStream, Ready, TcpStream};
 use dashmap::DashMap;
 
+use crate::client_addr::ProxyNet;
+
 /// The open connections per client address.
 #[derive(Debug)]
 pub struct ConnectionLimiter {
     /// 0 = no limit.
     per_ip: usize,
+    /// `server.trusted_proxies`: they carry many clients' connections and are not limited.
+    proxies: Vec<ProxyNet>,
     open: DashMap<IpAddr, usize>,
 }
 
 impl ConnectionLimiter {
-    pub fn new(per_ip: usize) -> Arc<ConnectionLimiter> {
+    pub fn new(per_ip: usize, proxies: Vec<ProxyNet>) -> Arc<ConnectionLimiter> {
         Arc::new(ConnectionLimiter {
             per_ip,
+            proxies,
             open: DashMap::new(),
         })
     }
 
     /// A permit for one more connection from `ip`, or `None` when it holds its limit already.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionPermit> {
+        let limited = self.per_ip != 0 && !self.proxies.iter().any(|p| p.contains(ip));
         let mut open = self.open.entry(ip).or_insert(0);
-        if self.per_ip != 0 && *open >= self.per_ip {
+        if limited && *open >= self.per_ip {
             return None;
         }
         *open += 1;
@@ -148,7 +154,7 @@ mod tests {
 
     #[test]
     fn an_address_holds_at_most_its_limit_and_gets_places_back() {
-        let limiter = ConnectionLimiter::new(2);
+        let limiter = ConnectionLimiter::new(2, Vec::new());
         let ip: IpAddr = [127, 0, 0, 2].into();
         let other: IpAddr = [127, 0, 0, 3].into();
         let first = limiter.admit(ip).expect("first");
@@ -164,8 +170,17 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_proxy_is_not_limited() {
+        let proxy = ProxyNet::try_from("127.0.0.9".to_string()).unwrap();
+        let limiter = ConnectionLimiter::new(1, vec![proxy]);
+        let ip: IpAddr = [127, 0, 0, 9].into();
+        let _permits: Vec<_> = (0..5).map(|_| limiter.admit(ip).unwrap()).collect();
+        assert_eq!(limiter.open_from(ip), 5);
+    }
+
+    #[test]
     fn zero_means_no_limit() {
-        let limiter = ConnectionLimiter::new(0);
+        let limiter = ConnectionLimiter::new(0, Vec::new());
         let ip: IpAddr = [127, 0, 0, 2].into();
         let permits: Vec<_> = (0..1000).map(|_| limiter.admit(ip).unwrap()).collect();
         assert_eq!(limiter.open_from(ip), 1000);

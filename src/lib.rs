@@ -2,6 +2,7 @@
 //! store, around the domain actors of the `actors` crate.
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod connection_limit;
 pub mod http;

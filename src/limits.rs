@@ -11,7 +11,8 @@ use actors::metrics::RelayMetrics;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-/// Sign-in attempts one address may make per minute, after a burst of [`SIGN_IN_BURST`].
+/// Sign-in answers, and separately challenge requests, one address may make per minute after a
+/// burst of [`SIGN_IN_BURST`].
 const SIGN_INS_PER_MINUTE: NonZeroU32 = match NonZeroU32::new(10) {
     Some(n) => n,
     None => NonZeroU32::MIN,
@@ -24,8 +25,10 @@ const SIGN_IN_BURST: NonZeroU32 = match NonZeroU32::new(20) {
 /// The per-user request budget shared by the WebSocket and HTTP transports.
 pub struct RateLimits {
     per_user: Option<DefaultKeyedRateLimiter<String>>,
-    /// Sign-in attempts per client address.
+    /// Sign-in answers (`/auth/verify`) per client address.
     sign_in: DefaultKeyedRateLimiter<IpAddr>,
+    /// Challenge requests (`/auth/challenge`) per client address.
+    challenges: DefaultKeyedRateLimiter<IpAddr>,
     metrics: Arc<RelayMetrics>,
 }
 
@@ -34,12 +37,11 @@ impl RateLimits {
     pub fn new(requests_per_minute: u32, metrics: Arc<RelayMetrics>) -> Self {
         let per_user = NonZeroU32::new(requests_per_minute)
             .map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate)));
-        let sign_in = DefaultKeyedRateLimiter::keyed(
-            Quota::per_minute(SIGN_INS_PER_MINUTE).allow_burst(SIGN_IN_BURST),
-        );
+        let sign_in_quota = Quota::per_minute(SIGN_INS_PER_MINUTE).allow_burst(SIGN_IN_BURST);
         RateLimits {
             per_user,
-            sign_in,
+            sign_in: DefaultKeyedRateLimiter::keyed(sign_in_quota),
+            challenges: DefaultKeyedRateLimiter::keyed(sign_in_quota),
             metrics,
         }
     }
@@ -63,13 +65,30 @@ impl RateLimits {
         }
     }
 
-    /// Counts one sign-in attempt from `peer`; `rate_limited` when it tries too often.
-    pub fn check_sign_in(&self, peer: Option<IpAddr>) -> Result<(), RelayError> {
-        let peer = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        self.sign_in.check_key(&peer).map_err(|not_until| {
+    /// Counts one sign-in answer from the client address `client`; `rate_limited` when it
+    /// tries too often.
+    pub fn check_sign_in(&self, client: Option<IpAddr>) -> Result<(), RelayError> {
+        self.check_address(&self.sign_in, "sign-in", client)
+    }
+
+    /// Counts one challenge request from the client address `client`; `rate_limited` when it
+    /// asks too often.
+    pub fn check_challenge(&self, client: Option<IpAddr>) -> Result<(), RelayError> {
+        self.check_address(&self.challenges, "sign-in challenge", client)
+    }
+
+    /// Per-address limits count an IPv6 client by its /64 ([`crate::client_addr::limit_key`]).
+    fn check_address(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<IpAddr>,
+        what: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), RelayError> {
+        let key = client.map_or(IpAddr::from([0, 0, 0, 0]), crate::client_addr::limit_key);
+        limiter.check_key(&key).map_err(|not_until| {
             self.metrics.rate_limited.inc();
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            log::warn!("sign-in from {peer}: too many attempts");
+            log::warn!("{what} from {key}: too many attempts");
             RelayError::RateLimited {
                 retry_after_s: (wait.as_secs() + 1).max(1),
             }
@@ -82,5 +101,6 @@ impl RateLimits {
             limiter.retain_recent();
         }
         self.sign_in.retain_recent();
+        self.challenges.retain_recent();
     }
 }

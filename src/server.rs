@@ -91,6 +91,9 @@ impl Server {
             metrics.clone(),
         ));
         let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
+        if config.auth.enabled {
+            auth.watch_revocations(&config.storage.path)?;
+        }
         let addr = listener.local_addr()?;
         let tls = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
@@ -139,7 +142,10 @@ impl Server {
         let builder = actix_server::Server::build()
             .disable_signals()
             .shutdown_timeout(1);
-        let limiter = ConnectionLimiter::new(config.limits.connections_per_ip);
+        let limiter = ConnectionLimiter::new(
+            config.limits.connections_per_ip,
+            config.server.trusted_proxies.clone(),
+        );
         let server_config = config.server.clone();
         let (builder, scheme) = match tls {
             Some(tls) => {

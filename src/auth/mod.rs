@@ -15,6 +15,7 @@
 
 pub mod challenge;
 pub mod keys;
+pub mod live;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -30,8 +31,11 @@ use serde::Serialize;
 use ssh_key::{Fingerprint, HashAlg, PublicKey, SshSig};
 
 use crate::config::AuthConfig;
-use challenge::{Challenges, Pending};
+use challenge::{Caps, Challenges, Pending};
 use keys::{AuthorizedKey, AuthorizedKeys};
+use live::LiveTokens;
+pub use live::TokenWatch;
+pub use tokens::Bearer;
 use tokens::Tokens;
 
 /// The one message of every sign-in or token failure.
@@ -52,7 +56,7 @@ pub enum AuthError {
     /// The request cannot be read (e.g. `public_key` is not an OpenSSH public key line).
     #[error("{0}")]
     BadRequest(String),
-    /// Too many challenges are pending.
+    /// Too many challenges are pending (in all, or from the client's address).
     #[error("too many sign-in challenges are pending; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
     /// No such token (the `token revoke` command).
@@ -121,6 +125,7 @@ pub struct Auth {
     keys: AuthorizedKeys,
     challenges: Challenges,
     tokens: Tokens,
+    live: Arc<LiveTokens>,
     clock: Clock,
 }
 
@@ -147,16 +152,26 @@ impl Auth {
             token_ttl_s: config.token_ttl_s,
             users: config.users.clone(),
             keys,
-            challenges: Challenges::new(challenge::DEFAULT_CAPACITY),
+            challenges: Challenges::new(Caps {
+                capacity: challenge::DEFAULT_CAPACITY,
+                per_client: config.max_challenges_per_ip,
+                per_key: config.max_challenges_per_key,
+            }),
             tokens: Tokens::open(store_path)?,
+            live: Arc::new(LiveTokens::default()),
             clock,
         })
     }
 
-    /// A new challenge for the key of `public_key_line` (an OpenSSH public key line). A key
-    /// that is not authorized gets one too: the refusal comes at [`Auth::verify`], like every
-    /// other failure.
-    pub fn challenge(&self, public_key_line: &str) -> Result<Challenge, AuthError> {
+    /// A new challenge for the key of `public_key_line` (an OpenSSH public key line), asked
+    /// from the client address `client`. A key that is not authorized gets one too: the refusal
+    /// comes at [`Auth::verify`], like every other failure. An address holding
+    /// `auth.max_challenges_per_ip` unanswered challenges is refused ([`AuthError::Busy`]).
+    pub fn challenge(
+        &self,
+        public_key_line: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Challenge, AuthError> {
         let line = public_key_line.trim();
         if line.is_empty() || line.len() > MAX_KEY_LINE || line.contains(['\n', '\r']) {
             return Err(not_a_key());
@@ -175,16 +190,24 @@ impl Auth {
                     key: key.key_data().clone(),
                     nonce: nonce.clone(),
                     expires_at,
+                    client: client.map(crate::client_addr::limit_key),
+                    fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
                 },
                 now,
             )
-            .map_err(|full| {
-                log::warn!(
-                    "auth: {} sign-in challenges pending; refusing new ones for now",
-                    self.challenges.capacity()
-                );
+            .map_err(|refused| {
+                match refused {
+                    challenge::Refused::Full { .. } => log::warn!(
+                        "auth: {} sign-in challenges pending; refusing new ones for now",
+                        self.challenges.capacity()
+                    ),
+                    challenge::Refused::ClientBusy { .. } => {
+                        let from = client.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+                        log::warn!("auth: too many unanswered sign-in challenges from {from}");
+                    }
+                }
                 AuthError::Busy {
-                    retry_after_s: full.retry_after_s,
+                    retry_after_s: refused.retry_after_s(),
                 }
             })?;
         Ok(Challenge {
@@ -243,7 +266,25 @@ impl Auth {
     /// token fails at once. Every failure is [`AuthError::Unauthorized`], except a store that
     /// does not answer ([`AuthError::Store`]). Runs one indexed query; blocking but short.
     pub fn authenticate(&self, token: &str) -> Result<UserId, AuthError> {
+        self.bearer(token).map(|bearer| bearer.user)
+    }
+
+    /// Like [`Auth::authenticate`], with the token's id and expiry, for a caller that stays
+    /// connected and must be ended when the token is revoked or expires ([`Auth::watch`]).
+    pub fn bearer(&self, token: &str) -> Result<Bearer, AuthError> {
         self.tokens.authenticate(token, (self.clock)())
+    }
+
+    /// A handle that ends when `bearer`'s token is revoked or expires (pushed by the watcher
+    /// that [`Auth::watch_revocations`] starts).
+    pub fn watch(&self, bearer: &Bearer) -> TokenWatch {
+        self.live.watch(bearer)
+    }
+
+    /// Starts the one thread that ends live streams of revoked and expired tokens, on its own
+    /// connection to the store at `store_path`.
+    pub fn watch_revocations(&self, store_path: &Path) -> Result<(), AuthError> {
+        live::spawn_watcher(&self.live, Tokens::open(store_path)?)
     }
 
     /// Whether `token` is still valid (for live connections, closed with 4003 when not). A
@@ -374,7 +415,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         /// A challenge for `key` through the API, with its nonce replaced by `MESSAGE` so the
         /// fixed signature answers it.
         fn challenge(&self, key: &str) -> String {
-            let challenge = self.auth.challenge(key).expect("a challenge");
+            let challenge = self.auth.challenge(key, None).expect("a challenge");
             assert_eq!(challenge.nonce.len(), 64);
             let now = *self.now.lock().unwrap_or_else(|p| p.into_inner());
             let mut pending = self
@@ -504,7 +545,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         let tampered = SIGNATURE.replace("BPEav", "BPEaw");
         let id = f.challenge(KEY);
         unauthorized(f.auth.verify(&id, &tampered, None));
-        let id = f.auth.challenge(KEY).expect("challenge").challenge_id;
+        let id = f.auth.challenge(KEY, None).expect("challenge").challenge_id;
         unauthorized(f.auth.verify(&id, SIGNATURE, None));
 
         // No comment and no mapping: no user.
@@ -551,13 +592,13 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
             &"a".repeat(20_000),
         ] {
             assert!(matches!(
-                f.auth.challenge(line),
+                f.auth.challenge(line, None),
                 Err(AuthError::BadRequest(_))
             ));
         }
         let two_lines = format!("{KEY} a\n{OTHER_KEY} b");
         assert!(matches!(
-            f.auth.challenge(&two_lines),
+            f.auth.challenge(&two_lines, None),
             Err(AuthError::BadRequest(_))
         ));
     }

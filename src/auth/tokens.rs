@@ -50,6 +50,15 @@ impl std::fmt::Debug for NewlyIssued {
     }
 }
 
+/// A valid token, as a check found it: its id (never its text), its user and its expiry. Live
+/// streams keep it to be ended when the token is revoked or expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bearer {
+    pub id: String,
+    pub user: UserId,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// The tokens table of one store file, on its own connection.
 pub struct Tokens {
     conn: Mutex<Connection>,
@@ -112,9 +121,9 @@ impl Tokens {
         Ok(issued)
     }
 
-    /// The user of `token` if it is known, not revoked and not expired at `now`. Every failure
-    /// is [`AuthError::Unauthorized`]; only a store failure is something else.
-    pub fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<UserId, AuthError> {
+    /// The token's id, user and expiry if it is known, not revoked and not expired at `now`.
+    /// Every failure is [`AuthError::Unauthorized`]; only a store failure is something else.
+    pub fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Bearer, AuthError> {
         if token.len() != TOKEN_LEN || !token.starts_with(TOKEN_PREFIX) {
             return Err(AuthError::Unauthorized);
         }
@@ -124,7 +133,11 @@ impl Tokens {
             return Err(AuthError::Unauthorized);
         }
         match DateTime::parse_from_rfc3339(&record.expires_at) {
-            Ok(expires) if expires.with_timezone(&Utc) > now => Ok(UserId::new(record.user)),
+            Ok(expires) if expires.with_timezone(&Utc) > now => Ok(Bearer {
+                id: record.id,
+                user: UserId::new(record.user),
+                expires_at: expires.with_timezone(&Utc),
+            }),
             Ok(_) => Err(AuthError::Unauthorized),
             Err(error) => {
                 log::error!(
@@ -166,6 +179,16 @@ impl Tokens {
             }
         }
         Ok(outcome)
+    }
+
+    /// Whether the token `id` exists and is not revoked (the revocation watcher's lookup).
+    pub fn not_revoked(&self, id: &str) -> Result<bool, AuthError> {
+        Ok(store::tokens::not_revoked(&self.lock(), id)?)
+    }
+
+    /// Changes whenever another connection (the server's, or a `token` command's) committed.
+    pub fn data_version(&self) -> Result<i64, AuthError> {
+        Ok(store::tokens::data_version(&self.lock())?)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -233,8 +256,10 @@ mod tests {
         assert_eq!(issued.expires_at, "2023-11-14T23:13:20.000Z");
         assert!(!format!("{issued:?}").contains(&issued.token));
 
-        let user = tokens.authenticate(&issued.token, t(1)).expect("valid");
-        assert_eq!(user.as_str(), "alice");
+        let bearer = tokens.authenticate(&issued.token, t(1)).expect("valid");
+        assert_eq!(bearer.user.as_str(), "alice");
+        assert_eq!(bearer.id, issued.id);
+        assert!(tokens.not_revoked(&issued.id).expect("check"));
 
         // The file holds the hash, never the token.
         let conn = Connection::open(dir.path().join("store").join("relay.db")).expect("raw");

@@ -1,7 +1,8 @@
 //! `POST /api/v1/auth/challenge` and `POST /api/v1/auth/verify` (protocol §4): sign-in with an
 //! SSH key, answered in the envelope. Both run on a blocking thread (they read the
 //! `authorized_keys` file and write the store). Every sign-in failure is the same 401
-//! `unauthorized`.
+//! `unauthorized`. Both are limited per client address (`crate::client_addr`, so behind
+//! `server.trusted_proxies` the forwarded one), challenges also per key.
 
 use crate::server::AppState;
 use actix_web::http::StatusCode;
@@ -33,9 +34,14 @@ pub async fn challenge(
     state: web::Data<AppState>,
     body: web::Json<ChallengeBody>,
 ) -> HttpResponse {
+    let client = client_of(&req, &state);
+    // Challenges are limited per client address: how often, and how many unanswered at once.
+    if let Err(error) = state.limits.check_challenge(client) {
+        return crate::http::envelope::error(&req, &error);
+    }
     let auth = state.auth.clone();
     let ChallengeBody { public_key } = body.into_inner();
-    let result = run(move || auth.challenge(&public_key)).await;
+    let result = run(move || auth.challenge(&public_key, client)).await;
     respond(&req, StatusCode::OK, result)
 }
 
@@ -50,12 +56,12 @@ pub async fn verify(
         challenge_id,
         signature,
     } = body.into_inner();
-    let peer = req.peer_addr().map(|addr| addr.ip());
+    let client = client_of(&req, &state);
     // Sign-in attempts are limited per client address, so keys cannot be guessed at speed.
-    if let Err(error) = state.limits.check_sign_in(peer) {
+    if let Err(error) = state.limits.check_sign_in(client) {
         return crate::http::envelope::error(&req, &error);
     }
-    let result = run(move || auth.verify(&challenge_id, &signature, peer)).await;
+    let result = run(move || auth.verify(&challenge_id, &signature, client)).await;
     let mut response = respond(&req, StatusCode::OK, result);
     // A token must not be kept by a cache on the way.
     response.headers_mut().insert(
@@ -63,6 +69,15 @@ pub async fn verify(
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
     response
+}
+
+/// The client's address: the peer's, or behind `server.trusted_proxies` the forwarded one.
+fn client_of(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
+    crate::client_addr::client_ip(
+        req.peer_addr().map(|addr| addr.ip()),
+        req.headers(),
+        &state.config.server.trusted_proxies,
+    )
 }
 
 /// Runs `work` on a blocking thread and turns its answer into the envelope's data or error.

@@ -13,10 +13,19 @@ use actors::error::RelayError;
 use actors::ids::UserId;
 
 use super::envelope::ApiError;
+use crate::auth::{Bearer, TokenWatch};
 use crate::server::AppState;
 
-/// The caller of an HTTP request.
-pub struct HttpCaller(pub Caller);
+/// The caller of an HTTP request, and with auth on the token it came with (its id and expiry).
+pub struct HttpCaller(pub Caller, pub Option<Bearer>);
+
+impl HttpCaller {
+    /// For a route that keeps streaming: a watch that ends when the caller's token is revoked
+    /// or expires (`None` without auth).
+    pub fn watch(&self, state: &AppState) -> Option<TokenWatch> {
+        self.1.as_ref().map(|bearer| state.auth.watch(bearer))
+    }
+}
 
 /// The token a request carries, from the `Authorization` header or the `token` query parameter.
 pub fn request_token(req: &HttpRequest) -> Option<String> {
@@ -39,16 +48,25 @@ pub fn token_in(headers: &HeaderMap, query: &str) -> Option<String> {
 
 /// The user a request acts for: `local` without auth, else the owner of its valid token.
 pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<UserId, RelayError> {
+    identify(req, state).map(|(user, _)| user)
+}
+
+/// [`authenticate`], with the token's id and expiry when auth is on.
+pub fn identify(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(UserId, Option<Bearer>), RelayError> {
     if !state.config.auth.enabled {
-        return Ok(UserId::new("local"));
+        return Ok((UserId::new("local"), None));
     }
     let token = request_token(req).ok_or_else(|| {
         RelayError::Unauthorized("a token is required (Authorization: Bearer …)".into())
     })?;
-    state
+    let bearer = state
         .auth
-        .authenticate(&token)
-        .map_err(|error| error.to_relay())
+        .bearer(&token)
+        .map_err(|error| error.to_relay())?;
+    Ok((bearer.user.clone(), Some(bearer)))
 }
 
 impl FromRequest for HttpCaller {
@@ -60,15 +78,16 @@ impl FromRequest for HttpCaller {
             let error = RelayError::Internal("the server state is missing".into());
             return ready(Err(ApiError::new(req, error).into()));
         };
-        let caller = authenticate(req, state).and_then(|user| {
+        let caller = identify(req, state).and_then(|(user, bearer)| {
             state.limits.check(&user)?;
-            Ok(Caller {
+            let caller = Caller {
                 user,
                 connection: None,
-            })
+            };
+            Ok(HttpCaller(caller, bearer))
         });
         ready(match caller {
-            Ok(caller) => Ok(HttpCaller(caller)),
+            Ok(caller) => Ok(caller),
             Err(error) => Err(ApiError::new(req, error).into()),
         })
     }

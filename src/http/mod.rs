@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
+pub mod revoked;
 pub mod sessions;
 pub mod stream;
 

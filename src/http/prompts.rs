@@ -61,7 +61,7 @@ pub async fn prompt(
             let result = call(&state, caller.0, command).await;
             respond(&req, StatusCode::ACCEPTED, result.map(|r| reply_data(&r)))
         }
-        Some("ndjson") => match follow(&req, state, caller.0, id.into_inner(), body).await {
+        Some("ndjson") => match follow(&req, state, caller, id.into_inner(), body).await {
             Ok(run) => HttpResponse::Ok()
                 .content_type("application/x-ndjson")
                 .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -97,10 +97,12 @@ struct PromptRun {
 async fn follow(
     req: &HttpRequest,
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: HttpCaller,
     session_id: String,
     body: PromptBody,
 ) -> Result<PromptRun, RelayError> {
+    let watch = caller.watch(&state);
+    let caller = caller.0;
     let on = |op| Command::Session {
         session_id: session_id.clone(),
         op,
@@ -109,7 +111,8 @@ async fn follow(
         Reply::Session(info) => info.last_seq,
         _ => 0,
     };
-    let registration = ClientRegistration::connect(state.registry.clone(), &caller, "ndjson", req);
+    let registration =
+        ClientRegistration::connect(state.registry.clone(), &caller, "ndjson", req, watch);
     let mut subscription = subscribe(&state, &caller, &registration, &session_id, since).await?;
     let chosen = body.prompt_id.is_some();
     // Our own id when the client gave none, so the stream can tell this prompt's events apart.
@@ -213,7 +216,8 @@ impl PromptRun {
         ours || self.started
     }
 
-    /// The next line, or `None` when the prompt ended, the client is gone or the server stops.
+    /// The next line, or `None` when the prompt ended, the client is gone or the server stops;
+    /// when the token is revoked or expires, a last line with the `unauthorized` error.
     async fn next_line(&mut self) -> Option<Bytes> {
         loop {
             if self.finished {
@@ -221,6 +225,10 @@ impl PromptRun {
             }
             let item = tokio::select! {
                 biased;
+                _ = self.registration.revoked() => {
+                    self.finished = true;
+                    return Some(super::revoked::ndjson_line());
+                }
                 _ = self.registration.end().cancelled() => return None,
                 item = self.subscription.outbound.recv() => item,
             };

@@ -51,10 +51,14 @@ pub async fn middleware(
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.path().to_string();
-    let peer = req.peer_addr();
     let state = req
         .app_data::<actix_web::web::Data<crate::server::AppState>>()
         .cloned();
+    let trusted = state
+        .as_ref()
+        .map_or(&[][..], |s| &s.config.server.trusted_proxies[..]);
+    let peer =
+        crate::client_addr::client_ip(req.peer_addr().map(|a| a.ip()), req.headers(), trusted);
     let mut response = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -81,7 +85,8 @@ pub async fn middleware(
 /// A request that got its answer: counted under its route and logged in one line, for the app's
 /// routes (by [`middleware`]) and for the WebSocket upgrade alike.
 pub struct Answered<'a> {
-    pub peer: Option<std::net::SocketAddr>,
+    /// The client's address ([`crate::client_addr::client_ip`]).
+    pub peer: Option<std::net::IpAddr>,
     pub method: &'a actix_web::http::Method,
     pub path: &'a str,
     pub route: String,
@@ -101,7 +106,7 @@ impl Answered<'_> {
             };
             metrics.http_requests.get_or_create(&label).inc();
         }
-        let peer = self.peer.map(|a| a.ip().to_string()).unwrap_or_default();
+        let peer = self.peer.map(|ip| ip.to_string()).unwrap_or_default();
         log::info!(
             "{peer} {} {} {status} {}ms request_id={}",
             self.method,

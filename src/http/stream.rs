@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use super::call;
 use super::caller::HttpCaller;
 use super::envelope::error;
+use crate::auth::TokenWatch;
 use crate::server::AppState;
 
 /// Ends a stream when the server goes away: the registry's handle on one HTTP stream.
@@ -65,15 +66,18 @@ pub(crate) struct ClientRegistration {
     registry: Addr<Registry>,
     id: ConnectionId,
     end: CancellationToken,
+    /// Ends when the caller's token is revoked or expires (none without auth).
+    watch: Option<TokenWatch>,
 }
 
 impl ClientRegistration {
-    /// Registers a new connection of `caller` over `transport`.
+    /// Registers a new connection of `caller` over `transport`, ended by `watch` if given.
     pub(crate) fn connect(
         registry: Addr<Registry>,
         caller: &Caller,
         transport: &'static str,
         req: &HttpRequest,
+        watch: Option<TokenWatch>,
     ) -> ClientRegistration {
         let id = ConnectionId::random();
         let end = CancellationToken::new();
@@ -94,7 +98,12 @@ impl ClientRegistration {
             subscriptions: Vec::new(),
             closer: closer.recipient(),
         }));
-        ClientRegistration { registry, id, end }
+        ClientRegistration {
+            registry,
+            id,
+            end,
+            watch,
+        }
     }
 
     /// The caller, speaking through this connection.
@@ -108,6 +117,14 @@ impl ClientRegistration {
     /// Cancelled when the server goes away.
     pub(crate) fn end(&self) -> &CancellationToken {
         &self.end
+    }
+
+    /// Completes when the caller's token is revoked or expires; never without auth.
+    pub(crate) async fn revoked(&self) {
+        match &self.watch {
+            Some(watch) => watch.ended().await,
+            None => std::future::pending().await,
+        }
     }
 }
 
@@ -187,7 +204,9 @@ pub async fn stream(
         Ok(after_seq) => after_seq,
         Err(failure) => return error(&req, &failure),
     };
-    let registration = ClientRegistration::connect(state.registry.clone(), &caller.0, "sse", &req);
+    let watch = caller.watch(&state);
+    let registration =
+        ClientRegistration::connect(state.registry.clone(), &caller.0, "sse", &req, watch);
     let subscription = match subscribe(&state, &caller.0, &registration, &id, after_seq).await {
         Ok(subscription) => subscription,
         Err(failure) => return error(&req, &failure),
@@ -205,10 +224,13 @@ struct SseState {
     subscription: Subscription,
     heartbeat: tokio::time::Interval,
     registration: ClientRegistration,
+    /// The token was revoked: the last message went out.
+    ended: bool,
 }
 
 /// The response body: every queued item as an SSE message, a comment every `heartbeat`, and the
-/// end when the client overflows its queue or the server goes away.
+/// end when the client overflows its queue or the server goes away; when the token is revoked
+/// or expires, a last `event: error` message (`unauthorized`), then the end.
 fn sse_body(
     registration: ClientRegistration,
     subscription: Subscription,
@@ -219,11 +241,19 @@ fn sse_body(
         subscription,
         heartbeat: tokio::time::interval_at(start, heartbeat),
         registration,
+        ended: false,
     };
     stream::unfold(state, |mut state| async move {
+        if state.ended {
+            return None;
+        }
         let chunk = loop {
             let item = tokio::select! {
                 biased;
+                _ = state.registration.revoked() => {
+                    state.ended = true;
+                    break super::revoked::sse_message();
+                }
                 _ = state.subscription.overflow.cancelled() => return None,
                 _ = state.registration.end().cancelled() => return None,
                 item = state.subscription.outbound.recv() => item,

@@ -108,6 +108,26 @@ pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<Revoked, StoreEr
     })
 }
 
+/// Whether the token `id` still exists and is not revoked (expiry is the caller's business).
+/// One lookup through the primary key.
+pub fn not_revoked(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT revoked_at IS NULL FROM tokens WHERE id = ?1")
+        .and_then(|mut select| {
+            select
+                .query_row([id], |row| row.get::<_, bool>(0))
+                .optional()
+        })
+        .map(|found| found.unwrap_or(false))
+        .map_err(|e| failed("cannot check a token", e))
+}
+
+/// SQLite's `data_version`: it changes whenever another connection commits to the file, so a
+/// watcher can skip its lookups while nothing was written.
+pub fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+        .map_err(|e| failed("cannot read data_version", e))
+}
+
 fn record(row: &Row<'_>) -> Result<TokenRecord, rusqlite::Error> {
     Ok(TokenRecord {
         id: row.get(0)?,
@@ -164,5 +184,11 @@ mod tests {
         assert_eq!(revoke(&conn, "zz", now).expect("revoke"), Revoked::Unknown);
         let revoked = find_by_hash(&conn, "h1").expect("find").expect("present");
         assert_eq!(revoked.revoked_at.as_deref(), Some(now));
+        assert!(!not_revoked(&conn, "a1").expect("check"));
+        assert!(not_revoked(&conn, "b2").expect("check"));
+        assert!(
+            !not_revoked(&conn, "zz").expect("check"),
+            "an unknown id is not live"
+        );
     }
 }

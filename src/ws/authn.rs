@@ -1,7 +1,7 @@
 //! A WebSocket connection's standing with sign-in (protocol §3): the token comes in the upgrade
 //! request (`Authorization: Bearer`, or `?token=` for browsers) or in `hello.token`; without a
 //! valid one in time the connection closes with 4001, and a token revoked or expired while it is
-//! open closes it with 4003.
+//! open closes it with 4003 (pushed through the [`TokenWatch`] it holds once signed in).
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use actix_web::http::header::HeaderMap;
 use actors::error::RelayError;
 use actors::ids::UserId;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Bearer, TokenWatch};
 use crate::http::caller::token_in;
 use crate::server::AppState;
 
@@ -21,12 +21,8 @@ pub enum WsAuth {
     Pending(Arc<Auth>),
     /// The upgrade request carried a token that did not authenticate.
     Failed,
-    /// Signed in with `token`.
-    SignedIn {
-        auth: Arc<Auth>,
-        token: String,
-        user: UserId,
-    },
+    /// Signed in with the token `bearer` (its id and expiry; never its text).
+    SignedIn { auth: Arc<Auth>, bearer: Bearer },
 }
 
 impl WsAuth {
@@ -37,11 +33,10 @@ impl WsAuth {
         }
         match token_in(headers, query) {
             None => WsAuth::Pending(state.auth.clone()),
-            Some(token) => match state.auth.authenticate(&token) {
-                Ok(user) => WsAuth::SignedIn {
+            Some(token) => match state.auth.bearer(&token) {
+                Ok(bearer) => WsAuth::SignedIn {
                     auth: state.auth.clone(),
-                    token,
-                    user,
+                    bearer,
                 },
                 Err(_) => WsAuth::Failed,
             },
@@ -58,27 +53,24 @@ impl WsAuth {
         let denied = || RelayError::Unauthorized(crate::auth::UNAUTHORIZED_MESSAGE.into());
         match self {
             WsAuth::Off => Ok(UserId::new("local")),
-            WsAuth::SignedIn { user, .. } => Ok(user.clone()),
+            WsAuth::SignedIn { bearer, .. } => Ok(bearer.user.clone()),
             WsAuth::Failed => Err(denied()),
             WsAuth::Pending(auth) => {
                 let auth = auth.clone();
-                let token = hello_token.ok_or_else(denied)?.to_string();
-                let user = auth.authenticate(&token).map_err(|_| denied())?;
-                *self = WsAuth::SignedIn {
-                    auth,
-                    token,
-                    user: user.clone(),
-                };
+                let token = hello_token.ok_or_else(denied)?;
+                let bearer = auth.bearer(token).map_err(|_| denied())?;
+                let user = bearer.user.clone();
+                *self = WsAuth::SignedIn { auth, bearer };
                 Ok(user)
             }
         }
     }
 
-    /// False once a signed-in connection's token was revoked or expired.
-    pub fn still_valid(&self) -> bool {
+    /// For a signed-in connection, the watch that ends when its token is revoked or expires.
+    pub fn watch(&self) -> Option<TokenWatch> {
         match self {
-            WsAuth::SignedIn { auth, token, .. } => auth.token_still_valid(token),
-            _ => true,
+            WsAuth::SignedIn { auth, bearer } => Some(auth.watch(bearer)),
+            _ => None,
         }
     }
 

@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorContext, Addr, AsyncContext, Context, Handler, SpawnHandle, StreamHandler,
+    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, SpawnHandle,
+    StreamHandler, WrapFuture,
 };
 use actors::client::ClientSink;
 use actors::command::{Caller, Reply, Request};
@@ -38,9 +39,6 @@ pub mod close {
     /// RFC 6455: a text message that is not UTF-8.
     pub const NOT_UTF8: u16 = 1007;
 }
-
-/// How often a signed-in connection checks that its token still holds.
-const TOKEN_CHECK: Duration = Duration::from_secs(1);
 
 /// Where the handshake stands.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,6 +74,8 @@ pub struct WsConnection {
     handshake_timer: Option<SpawnHandle>,
     /// Turns decoding of the client's frames off once the connection closes.
     inbound: DiscardSwitch,
+    /// Held while signed in: ends when the token is revoked or expires.
+    token_watch: Option<crate::auth::TokenWatch>,
 }
 
 impl WsConnection {
@@ -99,6 +99,7 @@ impl WsConnection {
             last_seen: Instant::now(),
             handshake_timer: None,
             inbound: DiscardSwitch::default(),
+            token_watch: None,
         }
     }
 
@@ -117,6 +118,24 @@ impl WsConnection {
                 let _ = sink.push_frame(frame).await;
             });
         }
+    }
+
+    /// A token revoked or expired while the connection is open closes it with 4003 as soon as
+    /// the revocation watcher ends the token's [`crate::auth::TokenWatch`].
+    fn watch_token(&mut self, ctx: &mut Context<Self>) {
+        let Some(watch) = self.auth.watch() else {
+            return;
+        };
+        let ended = watch.token();
+        self.token_watch = Some(watch);
+        ctx.spawn(
+            async move { ended.cancelled_owned().await }
+                .into_actor(self)
+                .map(|_, act, ctx| {
+                    log::info!("ws {}: token revoked or expired, closing", act.id);
+                    act.close(close::FORBIDDEN, "token revoked or expired", None, ctx);
+                }),
+        );
     }
 
     /// Closes the connection with `code`, after `last` (an error frame) when given.
@@ -242,6 +261,7 @@ impl WsConnection {
         if let Some(timer) = self.handshake_timer.take() {
             ctx.cancel_future(timer);
         }
+        self.watch_token(ctx);
         let capabilities = object
             .get("capabilities")
             .and_then(Value::as_array)
@@ -372,15 +392,6 @@ impl Actor for WsConnection {
                 act.close(close::PROTOCOL, "no hello", Some(frame), ctx);
             }
         }));
-        if self.auth.required() {
-            // A token revoked or expired while the connection is open ends it at once.
-            ctx.run_interval(TOKEN_CHECK, |act, ctx| {
-                if act.phase == Phase::Ready && !act.auth.still_valid() {
-                    log::info!("ws {}: token revoked or expired, closing", act.id);
-                    act.close(close::FORBIDDEN, "token revoked or expired", None, ctx);
-                }
-            });
-        }
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

@@ -114,7 +114,11 @@ where
     add_security_headers(head.headers_mut(), https);
     let status = head.status();
     request_id::Answered {
-        peer: req.peer_addr(),
+        peer: crate::client_addr::client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            req.headers(),
+            &state.config.server.trusted_proxies,
+        ),
         method: req.method(),
         path: req.path(),
         route: PATH.to_string(),

@@ -102,3 +102,92 @@ async fn metrics_move_when_the_things_they_count_happen() {
     }
     assert_eq!(clients, Some(0.0));
 }
+
+/// The sum of every sample of the family `name` (lines `name{…} value`).
+fn family_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn with_auth_a_user_sees_only_their_own_figures_and_an_operator_sees_all() {
+    use crate::support::http::request;
+    use crate::support::server::Settings;
+    use serde_json::json;
+
+    let server = TestServer::start_with(
+        Settings::default()
+            .set("auth", "enabled = true")
+            .set("auth", "operators = [\"root\"]"),
+    );
+    let token = |user: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
+            .args(["token", "issue", "--user", user, "--config"])
+            .arg(server.dir.path().join("config.toml"))
+            .current_dir(server.dir.path())
+            .output()
+            .expect("token issue");
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let (alice, bob, root) = (token("alice"), token("bob"), token("root"));
+    let connect = |token: String| {
+        let url = format!("{}?token={token}", server.ws_url());
+        async move {
+            let mut client = Client::connect_raw(&url).await;
+            client.send(json!({"type": "hello", "protocol": 1})).await;
+            assert_eq!(client.recv().await.expect("welcome")["type"], "welcome");
+            client
+        }
+    };
+    // Alice: two connections, two sessions; Bob: one and one.
+    let mut alice_phone = connect(alice.clone()).await;
+    let _alice_laptop = connect(alice.clone()).await;
+    alice_phone.create(&server.project()).await;
+    alice_phone.create(&server.project()).await;
+    let mut bob_phone = connect(bob.clone()).await;
+    bob_phone.create(&server.project()).await;
+
+    let scrape = |token: String| {
+        let url = server.url.clone();
+        async move {
+            let auth = format!("Bearer {token}");
+            let answer = request(&url, "GET", "/metrics", &[("Authorization", &auth)], None).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            answer.body
+        }
+    };
+    let mine = scrape(bob.clone()).await;
+    assert_eq!(family_sum(&mine, "relay_sessions"), 1.0, "{mine}");
+    assert_eq!(
+        sample(&mine, "relay_clients{transport=\"websocket\"}"),
+        Some(1.0),
+        "{mine}"
+    );
+    // Nothing server-wide: no other family at all.
+    let families: Vec<&str> = mine
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .collect();
+    assert_eq!(
+        families,
+        ["relay_clients gauge", "relay_sessions gauge"],
+        "{mine}"
+    );
+    let alices = scrape(alice).await;
+    assert_eq!(family_sum(&alices, "relay_sessions"), 2.0, "{alices}");
+    assert_eq!(family_sum(&alices, "relay_clients"), 2.0, "{alices}");
+
+    // The operator sees the whole relay.
+    let all = scrape(root).await;
+    assert_eq!(family_sum(&all, "relay_sessions"), 3.0, "{all}");
+    assert_eq!(
+        sample(&all, "relay_clients{transport=\"websocket\"}"),
+        Some(3.0)
+    );
+    assert!(all.contains("relay_http_requests_total"), "{all}");
+    // No token, no figures.
+    assert_eq!(get(&server.url, "/metrics").await.status, 401);
+}

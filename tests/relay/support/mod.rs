@@ -6,6 +6,7 @@ pub mod client;
 pub mod http;
 pub mod raw_ws;
 pub mod server;
+pub mod streaming;
 
 use std::path::PathBuf;
 use std::process::Command;
