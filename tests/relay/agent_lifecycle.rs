@@ -277,3 +277,29 @@ async fn session_create_checks_its_fields() {
     assert_eq!(plan["session"]["permission_mode"], "plan");
     assert_eq!(plan["session"]["model"], "fake-model");
 }
+
+#[tokio::test]
+async fn deleting_a_session_while_its_prompt_runs_answers_ok() {
+    let server = TestServer::start();
+    let mut phone = Client::connect(&server.ws_url()).await;
+    for transport in ["ws", "rest"] {
+        let session = phone.create(&server.project()).await;
+        phone.subscribe(&session, 0).await;
+        let prompt = phone.prompt(&session, "sleep 30000").await;
+        phone
+            .wait_event(|e| e["kind"] == "prompt.started" && e["data"]["prompt_id"] == prompt)
+            .await;
+        if transport == "ws" {
+            phone
+                .ok("session.delete", json!({"session_id": session}))
+                .await;
+        } else {
+            let path = format!("/api/v1/sessions/{session}");
+            let answer =
+                crate::support::http::request(&server.url, "DELETE", &path, &[], None).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+        }
+        let listed = phone.ok("session.list", json!({})).await;
+        assert_eq!(listed["sessions"], json!([]), "{transport}");
+    }
+}

@@ -8,24 +8,8 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::support::dice::Dice;
 use crate::support::server::TestServer;
-
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const TYPES: [&str; 17] = [
     "session.create",

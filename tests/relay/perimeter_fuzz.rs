@@ -7,22 +7,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::client::Client;
+use crate::support::dice::Dice;
 use crate::support::server::{Settings, TestServer};
 use crate::support::PATIENCE;
-
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &'a [String]) -> &'a str {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 /// `Host` values that name the server (bound to 127.0.0.1:port).
 fn own_hosts(port: u16) -> Vec<String> {
@@ -142,12 +129,8 @@ async fn only_the_servers_own_host_and_origin_get_through() {
     );
     let addr = server.url.trim_start_matches("http://").to_string();
     let port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
-    let seed = std::env::var("FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::process::id() as u64 * 2_654_435_761);
+    let (mut dice, seed) = Dice::from_env();
     eprintln!("perimeter fuzz: FUZZ_SEED={seed}");
-    let mut dice = Dice(seed | 1);
     let own_h = own_hosts(port);
     let foreign_h = foreign_hosts(port, &mut dice);
     let own_o = own_origins(port);

@@ -842,6 +842,26 @@ fn settings_files(rig: &Rig) -> Vec<PathBuf> {
     candidates.into_iter().filter(|p| p.exists()).collect()
 }
 
+/// `first` (allowed always) runs without asking and `second` asks (and is denied), `when`.
+async fn only_the_first_runs_unasked(
+    phone: &mut Client,
+    session: &str,
+    rig: &Rig,
+    [first, second]: [&str; 2],
+    when: &str,
+) {
+    let (again, asked) = asked_or_done(phone, session, first).await;
+    assert!(asked.is_none(), "asked again{when}: {asked:?}");
+    assert_eq!(
+        phone.wait_prompt_end(&again).await["kind"],
+        "prompt.completed"
+    );
+    let (other, asked) = asked_or_done(phone, session, second).await;
+    let asked = asked.unwrap_or_else(|| panic!("another command asks{when}"));
+    decide(phone, session, &other, &asked, json!({"decision": "deny"})).await;
+    assert!(!rig.project_file("second_file.txt").exists());
+}
+
 #[tokio::test]
 async fn allow_always_allows_that_command_only_and_writes_no_settings() {
     let Some(claude) = real_claude() else { return };
@@ -868,45 +888,20 @@ async fn allow_always_allows_that_command_only_and_writes_no_settings() {
     assert!(rig.project_file("first_file.txt").exists());
 
     // The same process: the same command runs, another one asks.
-    let (again, asked) = asked_or_done(&mut phone, &session, FIRST).await;
-    assert!(asked.is_none(), "asked again: {asked:?}");
-    assert_eq!(
-        phone.wait_prompt_end(&again).await["kind"],
-        "prompt.completed"
-    );
-    let (other, asked) = asked_or_done(&mut phone, &session, SECOND).await;
-    let asked = asked.expect("another command asks");
-    decide(
-        &mut phone,
-        &session,
-        &other,
-        &asked,
-        json!({"decision": "deny"}),
-    )
-    .await;
-    assert!(!rig.project_file("second_file.txt").exists());
+    only_the_first_runs_unasked(&mut phone, &session, &rig, [FIRST, SECOND], "").await;
 
     // A new process gets the rule back from the relay, and nothing wider.
     phone
         .ok("session.stop", json!({"session_id": session}))
         .await;
-    let (again, asked) = asked_or_done(&mut phone, &session, FIRST).await;
-    assert!(asked.is_none(), "asked again after the stop: {asked:?}");
-    assert_eq!(
-        phone.wait_prompt_end(&again).await["kind"],
-        "prompt.completed"
-    );
-    let (other, asked) = asked_or_done(&mut phone, &session, SECOND).await;
-    let asked = asked.expect("another command asks after the stop");
-    decide(
+    only_the_first_runs_unasked(
         &mut phone,
         &session,
-        &other,
-        &asked,
-        json!({"decision": "deny"}),
+        &rig,
+        [FIRST, SECOND],
+        " after the stop",
     )
     .await;
-    assert!(!rig.project_file("second_file.txt").exists());
     assert_eq!(count_kind(&phone.events, "agent.exited"), 1);
 
     // Nothing went into the user's settings, and the mode did not change.

@@ -12,6 +12,7 @@ use tempfile::TempDir;
 
 use crate::support::accounts::{can_run_as, world_executable, OsAccount};
 use crate::support::client::Client;
+use crate::support::operator::issue;
 use crate::support::server::{Settings, TestServer};
 use crate::support::{fake_bin, PATIENCE};
 
@@ -52,23 +53,6 @@ fn rig(extra: Settings) -> Rig {
         alice,
         bob,
     }
-}
-
-/// `pocket-relay token issue --user USER`, as an operator signs a user in.
-fn issue(server: &TestServer, user: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
-        .args(["token", "issue", "--user", user, "--config"])
-        .arg(server.dir.path().join("config.toml"))
-        .current_dir(server.dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pocket-relay token issue");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 async fn sign_in(server: &TestServer, user: &str) -> Client {

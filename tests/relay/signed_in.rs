@@ -1,13 +1,14 @@
 //! With `auth.enabled`: tokens on every transport, 4001/4003, and ownership (protocol §5):
 //! another user's session does not exist for you, on any route or request.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::client::Client;
 use crate::support::http::{request, Response};
+use crate::support::operator::{connect_as, issue, token_command};
 use crate::support::server::{Settings, TestServer};
 
 fn signed_in_server(extra: Settings) -> TestServer {
@@ -18,37 +19,9 @@ fn signed_in_server(extra: Settings) -> TestServer {
     )
 }
 
-/// `pocket-relay token …` against the server's store, as an operator would run it.
-fn token_command(server: &TestServer, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
-        .arg("token")
-        .args(args)
-        .arg("--config")
-        .arg(server.dir.path().join("config.toml"))
-        .current_dir(server.dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pocket-relay token");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn issue(server: &TestServer, user: &str) -> String {
-    token_command(server, &["issue", "--user", user])
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 /// The id of `user`'s token in `token list`.
 fn token_id(server: &TestServer, user: &str) -> String {
-    let list = token_command(server, &["list"]);
+    let (list, _) = token_command(server, &["list"]);
     let line = list
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some(user))
@@ -77,18 +50,6 @@ async fn call(
         body.as_deref().map(str::as_bytes),
     )
     .await
-}
-
-/// Connects and says hello with `token`.
-async fn connect_as(server: &TestServer, token: &str) -> Client {
-    let mut client = Client::connect_raw(&server.ws_url()).await;
-    client
-        .send(json!({"type": "hello", "protocol": 1, "token": token}))
-        .await;
-    let welcome = client.recv().await.expect("welcome");
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    client.welcome = welcome;
-    client
 }
 
 #[tokio::test]

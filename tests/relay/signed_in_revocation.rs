@@ -3,7 +3,6 @@
 //! the WebSocket closes with 4003, an SSE stream ends with `event: error` (`unauthorized`), an
 //! NDJSON prompt stream ends with an `unauthorized` error line. Other tokens' streams go on.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +10,7 @@ use serde_json::{json, Value};
 use tokio::time::{timeout_at, Instant};
 
 use crate::support::client::Client;
+use crate::support::operator::{connect_as, token_command};
 use crate::support::server::{Settings, TestServer};
 use crate::support::streaming::Streaming;
 
@@ -20,22 +20,6 @@ const WITHIN: Duration = Duration::from_millis(1500);
 
 fn signed_in_server() -> TestServer {
     TestServer::start_with(Settings::default().set("auth", "enabled = true"))
-}
-
-/// `pocket-relay token …` on the server's store while it runs: (stdout, stderr).
-fn token_command(server: &TestServer, args: &[&str]) -> (String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
-        .arg("token")
-        .args(args)
-        .arg("--config")
-        .arg(server.dir.path().join("config.toml"))
-        .current_dir(server.dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pocket-relay token");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    (String::from_utf8_lossy(&output.stdout).into_owned(), stderr)
 }
 
 /// A token for `user`: (token, id, expires_at), from `token issue`'s two outputs.
@@ -55,16 +39,6 @@ fn issue(server: &TestServer, user: &str, extra: &[&str]) -> (String, String, Da
         words[1].to_string(),
         expires.with_timezone(&Utc),
     )
-}
-
-async fn connect_as(server: &TestServer, token: &str) -> Client {
-    let mut client = Client::connect_raw(&server.ws_url()).await;
-    client
-        .send(json!({"type": "hello", "protocol": 1, "token": token}))
-        .await;
-    let welcome = client.recv().await.expect("welcome");
-    assert_eq!(welcome["type"], "welcome", "{welcome}");
-    client
 }
 
 /// The three transports opened with one token, with the session quiet (a prompt sleeping).

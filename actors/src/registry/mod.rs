@@ -244,8 +244,13 @@ impl Handler<Request> for Registry {
                 let deleting = matches!(op, SessionOp::Delete).then(|| caller.user.clone());
                 let ask = addr.send(SessionRequest { caller, op });
                 Box::pin(ask.into_actor(self).map(move |answer, act, _| {
-                    let reply = answer
-                        .unwrap_or_else(|_| Err(RelayError::SessionNotFound(id.to_string())))?;
+                    let reply = match answer {
+                        Ok(reply) => reply?,
+                        // A deleted session stops as soon as its deletion is committed, which
+                        // may be before its answer is delivered: gone means deleted.
+                        Err(_) if deleting.is_some() => Reply::Empty,
+                        Err(_) => return Err(RelayError::SessionNotFound(id.to_string())),
+                    };
                     if let (Some(subscribed), Some(connection)) = (subscription, connection) {
                         act.note_subscription(&connection, id, subscribed);
                     }

@@ -98,15 +98,7 @@ impl Registry {
 
     /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
     pub(super) fn check_cwd(&self, cwd: &str) -> RelayResult<String> {
-        if cwd.is_empty() {
-            return Err(RelayError::BadRequest("cwd is required".into()));
-        }
-        let path = crate::config::expand_home(cwd);
-        if !path.is_absolute() {
-            return Err(RelayError::BadRequest(format!(
-                "cwd must be an absolute path: {cwd}"
-            )));
-        }
+        let path = absolute_cwd(cwd, crate::config::expand_home)?;
         // One answer for a path that does not exist, is not a directory or lies outside the
         // roots: the error must not tell what exists outside them.
         let refused = || {
@@ -132,15 +124,7 @@ pub(super) async fn check_cwd_as(
     roots: Vec<PathBuf>,
     cwd: String,
 ) -> RelayResult<String> {
-    if cwd.is_empty() {
-        return Err(RelayError::BadRequest("cwd is required".into()));
-    }
-    let path = expand_tilde(&cwd, &account.home);
-    if !path.is_absolute() {
-        return Err(RelayError::BadRequest(format!(
-            "cwd must be an absolute path: {cwd}"
-        )));
-    }
+    let path = absolute_cwd(&cwd, |cwd| expand_tilde(cwd, &account.home))?;
     let refused = || {
         RelayError::Forbidden(format!(
             "cwd {cwd} is not a directory inside sessions.allowed_roots that your OS account can enter"
@@ -158,6 +142,20 @@ pub(super) async fn check_cwd_as(
         return Err(refused());
     }
     Ok(path_text(&physical))
+}
+
+/// `cwd` with `~` expanded by `expand`; it must be given and absolute.
+fn absolute_cwd(cwd: &str, expand: impl Fn(&str) -> PathBuf) -> RelayResult<PathBuf> {
+    if cwd.is_empty() {
+        return Err(RelayError::BadRequest("cwd is required".into()));
+    }
+    let path = expand(cwd);
+    if !path.is_absolute() {
+        return Err(RelayError::BadRequest(format!(
+            "cwd must be an absolute path: {cwd}"
+        )));
+    }
+    Ok(path)
 }
 
 fn path_text(path: &Path) -> String {

@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod client;
+pub mod dice;
 pub mod http;
+pub mod operator;
 pub mod raw_ws;
 pub mod server;
 pub mod streaming;
