@@ -20,6 +20,7 @@ use actors::registry::{
 use actors::session_info::now_ts;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::authn::WsAuth;
 use super::frames;
@@ -74,6 +75,11 @@ pub struct WsConnection {
     handshake_timer: Option<SpawnHandle>,
     /// Turns decoding of the client's frames off once the connection closes.
     inbound: DiscardSwitch,
+    /// Ends the writer at once: for a connection that never got past its handshake, nothing is
+    /// worth waiting for.
+    writer_abort: CancellationToken,
+    /// Whether the handshake ever completed (`hello` accepted, signed in when auth is on).
+    handshake_done: bool,
     /// Held while signed in: ends when the token is revoked or expires.
     token_watch: Option<crate::auth::TokenWatch>,
 }
@@ -99,13 +105,17 @@ impl WsConnection {
             last_seen: Instant::now(),
             handshake_timer: None,
             inbound: DiscardSwitch::default(),
+            writer_abort: CancellationToken::new(),
+            handshake_done: false,
             token_watch: None,
         }
     }
 
-    /// Reads from a stream that `switch` controls.
-    pub fn with_discard_switch(mut self, switch: DiscardSwitch) -> Self {
+    /// Reads from a stream that `switch` controls, and writes through a writer that `abort`
+    /// ends.
+    pub fn with_io_controls(mut self, switch: DiscardSwitch, abort: CancellationToken) -> Self {
         self.inbound = switch;
+        self.writer_abort = abort;
         self
     }
 
@@ -174,7 +184,14 @@ impl WsConnection {
         self.phase = Phase::Closing;
         self.inbound.discard();
         self.registry.do_send(ClientDisconnected(self.id.clone()));
-        ctx.run_later(self.settings.close_patience * 2, |_, ctx| ctx.stop());
+        // A client that never completed its handshake gets no more time to read its close than
+        // it had to say hello: it must not hold the connection (RFC 6455 lets us just drop it).
+        let patience = if self.handshake_done {
+            self.settings.close_patience * 2
+        } else {
+            self.settings.handshake_timeout
+        };
+        ctx.run_later(patience, |_, ctx| ctx.stop());
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
@@ -258,6 +275,7 @@ impl WsConnection {
             }
         }
         self.phase = Phase::Ready;
+        self.handshake_done = true;
         if let Some(timer) = self.handshake_timer.take() {
             ctx.cancel_future(timer);
         }
@@ -395,6 +413,9 @@ impl Actor for WsConnection {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        if !self.handshake_done {
+            self.writer_abort.cancel();
+        }
         if self.phase != Phase::Closing {
             self.send_close(Closing {
                 last: None,

@@ -38,6 +38,7 @@ where
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
     let (control_tx, control_rx) = mpsc::channel(writer::CONTROL_QUEUE);
+    let abort = tokio_util::sync::CancellationToken::new();
     let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
     // The limit after which a silent connection counts as gone.
     let close_patience = heartbeat * 3;
@@ -51,22 +52,26 @@ where
     };
     let connection =
         WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings)
-            .with_discard_switch(inbound.discard_switch());
+            .with_io_controls(inbound.discard_switch(), abort.clone());
     let actor = WsConnection::create(|ctx| {
         ctx.add_stream(inbound);
         connection
     });
     let metrics = state.metrics.clone();
     actix::spawn(async move {
-        let end = writer::run(
+        let writing = writer::run(
             writing,
             outbound,
             control_rx,
             overflow,
             metrics,
             close_patience,
-        )
-        .await;
+        );
+        // Aborting drops the writing half with whatever it was waiting to write.
+        let end = tokio::select! {
+            end = writing => end,
+            _ = abort.cancelled() => writer::WriterEnd::Broken,
+        };
         actor.do_send(connection::WriterFinished(end));
     });
 }

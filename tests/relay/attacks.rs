@@ -367,3 +367,41 @@ async fn an_after_seq_beyond_what_a_store_holds_is_a_bad_request() {
     phone.send_text(&frame).await;
     assert_eq!(phone.response("big").await["error"]["code"], "bad_request");
 }
+
+#[tokio::test]
+async fn a_client_that_never_signs_in_is_dropped_soon_after_its_4001_however_it_behaves() {
+    let server = TestServer::start_with(
+        Settings::default()
+            .set("auth", "enabled = true")
+            .set("auth", "handshake_timeout_s = 1")
+            .set("server", "heartbeat_s = 30"),
+    );
+    // Never reads (a 4 KiB receive buffer, soon full of pongs) and never stops sending.
+    let upgrade = upgrade_request(&addr(&server), "/ws", "");
+    let mut socket =
+        RawSocket::open_with_receive_buffer(&addr(&server), &upgrade, Some(4096)).await;
+    let ping = crate::support::raw_ws::client_frame(0x9, true, &[b'p'; 125]);
+    let flood: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 100)
+        .collect();
+    let started = Instant::now();
+    let mut dropped = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        let write = tokio::time::timeout(Duration::from_secs(1), socket.socket.write_all(&flood));
+        match write.await {
+            Ok(Ok(())) | Err(_) => {}
+            Ok(Err(_)) => {
+                dropped = true;
+                break;
+            }
+        }
+    }
+    let held = started.elapsed();
+    assert!(dropped, "still connected after {held:?}");
+    // The handshake timeout, then at most as long again for the close: nothing like the
+    // minute and a half a signed-in client gets to read its close frame.
+    assert!(held < Duration::from_secs(6), "held for {held:?}");
+}
