@@ -140,6 +140,12 @@ impl Perimeter {
                 .ok_or_else(|| PerimeterError::AllowedOrigin(origin.clone()))?;
             origins.insert(parsed);
         }
+        if bound.is_unspecified() && hosts.is_empty() {
+            log::warn!(
+                "listening on every address, but only loopback names are answered: set \
+                 server.public_url or server.allowed_hosts to the names phones use"
+            );
+        }
         let mut own: Vec<HostName> = hosts.iter().cloned().collect();
         if loopback {
             own.extend([
