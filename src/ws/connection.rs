@@ -20,11 +20,11 @@ use actors::registry::{
 use actors::session_info::now_ts;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::authn::WsAuth;
+use super::ending::Ending;
 use super::frames;
-use super::inbound::{DiscardSwitch, Inbound, InboundError};
+use super::inbound::{Inbound, InboundError};
 use super::writer::{Closing, Control, WriterEnd};
 use crate::protocol::{parse_command, reply_data};
 
@@ -73,11 +73,8 @@ pub struct WsConnection {
     last_seen: Instant,
     /// The timer that closes a connection without `hello`; cancelled at `hello`.
     handshake_timer: Option<SpawnHandle>,
-    /// Turns decoding of the client's frames off once the connection closes.
-    inbound: DiscardSwitch,
-    /// Ends the writer at once: for a connection that never got past its handshake, nothing is
-    /// worth waiting for.
-    writer_abort: CancellationToken,
+    /// Tells the reader and the writer that the connection is ending.
+    ending: Ending,
     /// Whether the handshake ever completed (`hello` accepted, signed in when auth is on).
     handshake_done: bool,
     /// Held while signed in: ends when the token is revoked or expires.
@@ -92,6 +89,7 @@ impl WsConnection {
         sink: ClientSink,
         control: mpsc::Sender<Control>,
         settings: ConnectionSettings,
+        ending: Ending,
     ) -> Self {
         WsConnection {
             id,
@@ -104,19 +102,10 @@ impl WsConnection {
             phase: Phase::AwaitingHello,
             last_seen: Instant::now(),
             handshake_timer: None,
-            inbound: DiscardSwitch::default(),
-            writer_abort: CancellationToken::new(),
+            ending,
             handshake_done: false,
             token_watch: None,
         }
-    }
-
-    /// Reads from a stream that `switch` controls, and writes through a writer that `abort`
-    /// ends.
-    pub fn with_io_controls(mut self, switch: DiscardSwitch, abort: CancellationToken) -> Self {
-        self.inbound = switch;
-        self.writer_abort = abort;
-        self
     }
 
     /// Sends a frame in order with everything else queued for the client: at once when the
@@ -160,6 +149,12 @@ impl WsConnection {
             return;
         }
         log::info!("ws {}: closing with {code} ({reason})", self.id);
+        if !self.handshake_done {
+            // A client that never completed its handshake gets no more time to take its close
+            // than it had to say hello: it must not hold the connection.
+            self.ending
+                .shorten_patience(self.settings.handshake_timeout);
+        }
         self.send_close(Closing { last, code, reason });
         self.linger(ctx);
     }
@@ -182,15 +177,9 @@ impl WsConnection {
     /// read yet, the closing frame included.
     fn linger(&mut self, ctx: &mut Context<Self>) {
         self.phase = Phase::Closing;
-        self.inbound.discard();
+        self.ending.start_closing();
         self.registry.do_send(ClientDisconnected(self.id.clone()));
-        // A client that never completed its handshake gets no more time to read its close than
-        // it had to say hello: it must not hold the connection (RFC 6455 lets us just drop it).
-        let patience = if self.handshake_done {
-            self.settings.close_patience * 2
-        } else {
-            self.settings.handshake_timeout
-        };
+        let patience = self.ending.patience() * 2;
         ctx.run_later(patience, |_, ctx| ctx.stop());
     }
 
@@ -414,7 +403,9 @@ impl Actor for WsConnection {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         if !self.handshake_done {
-            self.writer_abort.cancel();
+            // Wakes a writer stuck on a client that reads nothing; it then waits no longer
+            // than the shortened patience.
+            self.sink.cut_off();
         }
         if self.phase != Phase::Closing {
             self.send_close(Closing {

@@ -5,8 +5,6 @@
 //! with the same size limit as single frames, and text is checked to be UTF-8.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_codec::{AsyncRead, Decoder, ReadBuf};
@@ -14,6 +12,8 @@ use actix_http::ws::{Codec, Frame, Item, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
 use futures_util::Stream;
+
+use super::ending::Ending;
 
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 8 * 1024;
@@ -57,21 +57,6 @@ struct Fragments {
     bytes: BytesMut,
 }
 
-/// Tells a connection's [`InboundFrames`] that the connection is closing: from then on what the
-/// client sends is read and dropped, never decoded or buffered.
-#[derive(Clone, Debug, Default)]
-pub struct DiscardSwitch(Arc<AtomicBool>);
-
-impl DiscardSwitch {
-    pub fn discard(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    fn is_on(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
 /// The messages a client sends, read from `io`.
 pub struct InboundFrames<R> {
     io: R,
@@ -84,13 +69,14 @@ pub struct InboundFrames<R> {
     /// dropped until it closes, so that closing the socket does not reset it.
     failed: bool,
     done: bool,
-    discard: DiscardSwitch,
+    /// Once the connection is closing, what arrives is read and dropped.
+    ending: Ending,
 }
 
 impl<R> InboundFrames<R> {
     /// Messages from `io`, starting with `already_read`; frames and messages over `max_size`
     /// bytes end the stream with [`InboundError::TooLarge`].
-    pub fn new(io: R, already_read: BytesMut, max_size: usize) -> Self {
+    pub fn new(io: R, already_read: BytesMut, max_size: usize, ending: Ending) -> Self {
         InboundFrames {
             io,
             buf: already_read,
@@ -99,13 +85,8 @@ impl<R> InboundFrames<R> {
             max_size,
             failed: false,
             done: false,
-            discard: DiscardSwitch::default(),
+            ending,
         }
-    }
-
-    /// The switch that turns decoding off when the connection closes.
-    pub fn discard_switch(&self) -> DiscardSwitch {
-        self.discard.clone()
     }
 
     /// Stops decoding for good and lets go of everything buffered.
@@ -251,7 +232,7 @@ impl<R: AsyncRead + Unpin> Stream for InboundFrames<R> {
             if this.done {
                 return Poll::Ready(None);
             }
-            if this.discard.is_on() && !this.failed {
+            if this.ending.is_closing() && !this.failed {
                 this.stop_decoding();
             }
             if !this.failed {

@@ -8,6 +8,7 @@
 
 pub mod authn;
 pub mod connection;
+pub mod ending;
 pub mod frames;
 pub mod inbound;
 pub mod upgrade;
@@ -33,15 +34,15 @@ where
 {
     let (reading, writing) = tokio::io::split(io);
     let max = state.config.limits.max_frame_bytes;
-    let inbound = inbound::InboundFrames::new(reading, already_read, max);
+    let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
+    // The limit after which a silent connection counts as gone.
+    let close_patience = heartbeat * 3;
+    let ending = ending::Ending::new(close_patience);
+    let inbound = inbound::InboundFrames::new(reading, already_read, max, ending.clone());
     let id = ConnectionId::random();
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
     let (control_tx, control_rx) = mpsc::channel(writer::CONTROL_QUEUE);
-    let abort = tokio_util::sync::CancellationToken::new();
-    let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
-    // The limit after which a silent connection counts as gone.
-    let close_patience = heartbeat * 3;
     let settings = ConnectionSettings {
         heartbeat,
         close_patience,
@@ -50,28 +51,22 @@ where
         ),
         limits: state.limits.clone(),
     };
-    let connection =
-        WsConnection::new(id, auth, state.registry.clone(), sink, control_tx, settings)
-            .with_io_controls(inbound.discard_switch(), abort.clone());
+    let connection = WsConnection::new(
+        id,
+        auth,
+        state.registry.clone(),
+        sink,
+        control_tx,
+        settings,
+        ending.clone(),
+    );
     let actor = WsConnection::create(|ctx| {
         ctx.add_stream(inbound);
         connection
     });
     let metrics = state.metrics.clone();
     actix::spawn(async move {
-        let writing = writer::run(
-            writing,
-            outbound,
-            control_rx,
-            overflow,
-            metrics,
-            close_patience,
-        );
-        // Aborting drops the writing half with whatever it was waiting to write.
-        let end = tokio::select! {
-            end = writing => end,
-            _ = abort.cancelled() => writer::WriterEnd::Broken,
-        };
+        let end = writer::run(writing, outbound, control_rx, overflow, metrics, ending).await;
         actor.do_send(connection::WriterFinished(end));
     });
 }

@@ -6,7 +6,6 @@
 //! sends a close with 4008.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_codec::{AsyncWrite, Encoder};
 use actix_http::ws::{CloseCode, CloseReason, Codec, Message};
@@ -17,6 +16,8 @@ use bytestring::ByteString;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use super::ending::Ending;
 
 /// Close code 4008: the client did not read fast enough.
 pub const SLOW_CONSUMER: u16 = 4008;
@@ -55,8 +56,8 @@ pub struct Closing {
 }
 
 /// Runs until the connection closes; returns when the socket is done with. The last write and
-/// the closing frame wait at most `patience` for a lagging client (the connection's silence
-/// limit, 3 × `server.heartbeat_s`); then it answers [`WriterEnd::Abandoned`] and the connection
+/// the closing frame wait at most the connection's patience for a lagging client (its silence
+/// limit, 3 × `server.heartbeat_s`, or less: see [`Ending`]); then it answers [`WriterEnd::Abandoned`] and the connection
 /// is dropped.
 pub async fn run<W: AsyncWrite + Unpin>(
     mut io: W,
@@ -64,7 +65,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
     mut control: mpsc::Receiver<Control>,
     overflow: CancellationToken,
     metrics: Arc<RelayMetrics>,
-    patience: Duration,
+    ending: Ending,
 ) -> WriterEnd {
     let mut codec = Codec::new();
     let closing = loop {
@@ -105,7 +106,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         if cut_off {
             discard(&mut outbound);
             // The frame under way must be finished before a closing frame can follow it.
-            match tokio::time::timeout(patience, write).await {
+            match tokio::time::timeout(ending.patience(), write).await {
                 Ok(Ok(())) => break slow_consumer(),
                 Ok(Err(_)) => return WriterEnd::Broken,
                 Err(_) => return abandoned(&metrics),
@@ -128,7 +129,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         description: Some(closing.reason.to_string()),
     };
     last.encode(&mut codec, Message::Close(Some(reason)));
-    let sent = tokio::time::timeout(patience, async {
+    let sent = tokio::time::timeout(ending.patience(), async {
         io.write_all(&last.bytes).await?;
         io.shutdown().await
     })

@@ -17,7 +17,12 @@ fn a_frame_announcing_more_than_the_limit_fails_before_its_payload() {
     let mut header = vec![0x82, 0xFF];
     header.extend((1u64 << 62).to_be_bytes());
     header.extend([1, 2, 3, 4]);
-    let mut frames = InboundFrames::new(tokio::io::empty(), BytesMut::from(&header[..]), 1024);
+    let mut frames = InboundFrames::new(
+        tokio::io::empty(),
+        BytesMut::from(&header[..]),
+        1024,
+        Ending::new(std::time::Duration::from_secs(1)),
+    );
     assert!(matches!(
         frames.decode_one(),
         Some(Err(InboundError::TooLarge))
