@@ -9,6 +9,7 @@
 mod checkpoint;
 mod reader;
 mod schema;
+pub mod devices;
 pub mod tokens;
 mod writer;
 
