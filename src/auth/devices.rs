@@ -56,32 +56,6 @@ pub struct PairedDevice {
     pub user: String,
 }
 
-/// A device as `GET /api/v1/devices` shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct DeviceView {
-    pub id: String,
-    pub name: String,
-    pub user: String,
-    pub created_at: String,
-    pub last_seen_at: Option<String>,
-    /// Whether it is the device of the token that asked.
-    pub current: bool,
-}
-
-impl DeviceView {
-    /// `record` as shown to the holder of a token of device `current` (if any).
-    pub fn new(record: DeviceRecord, current: Option<&str>) -> DeviceView {
-        DeviceView {
-            current: current == Some(record.id.as_str()),
-            id: record.id,
-            name: record.name,
-            user: record.user,
-            created_at: record.created_at,
-            last_seen_at: record.last_seen_at,
-        }
-    }
-}
-
 /// The devices and pairing codes of one store file, on its own connection.
 pub struct Devices {
     conn: Mutex<Connection>,
@@ -299,3 +273,6 @@ fn device_name(name: &str) -> Result<&str, AuthError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;
