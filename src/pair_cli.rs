@@ -259,3 +259,6 @@ fn check_url(url: &str) -> Result<String, PairCliError> {
     }
     Ok(url.trim_end_matches('/').to_string())
 }
+
+#[cfg(test)]
+mod tests;
