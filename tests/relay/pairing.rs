@@ -3,79 +3,17 @@
 //! challenge–response as `ssh-keygen -Y sign`. Keys are made and signatures produced here with
 //! the `ssh-key` crate, as the app's WebCrypto would (ECDSA P-256, Ed25519).
 
+mod phone;
 mod revocation;
 
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use ssh_key::rand_core::{CryptoRng, RngCore};
-use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey};
 
 use crate::support::http::{get, post_json, request, Response};
 use crate::support::server::{Settings, TestServer};
 use crate::support::PATIENCE;
-
-/// The operating system's randomness, for making keys.
-struct OsRandom;
-
-impl RngCore for OsRandom {
-    fn next_u32(&mut self) -> u32 {
-        let mut bytes = [0; 4];
-        self.fill_bytes(&mut bytes);
-        u32::from_le_bytes(bytes)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut bytes = [0; 8];
-        self.fill_bytes(&mut bytes);
-        u64::from_le_bytes(bytes)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        getrandom::getrandom(dest).expect("randomness");
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), ssh_key::rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl CryptoRng for OsRandom {}
-
-/// A phone's key pair, as the app makes it in the browser.
-struct Phone {
-    key: PrivateKey,
-    name: &'static str,
-}
-
-impl Phone {
-    /// An ECDSA P-256 key (WebCrypto's `ECDSA`, `namedCurve: "P-256"`).
-    fn p256(name: &'static str) -> Phone {
-        let curve = EcdsaCurve::NistP256;
-        let key = PrivateKey::random(&mut OsRandom, Algorithm::Ecdsa { curve }).expect("a key");
-        Phone { key, name }
-    }
-
-    /// An Ed25519 key.
-    fn ed25519(name: &'static str) -> Phone {
-        let key = PrivateKey::random(&mut OsRandom, Algorithm::Ed25519).expect("a key");
-        Phone { key, name }
-    }
-
-    /// The OpenSSH public key line the app sends.
-    fn public_key(&self) -> String {
-        let mut public = self.key.public_key().clone();
-        public.set_comment(self.name);
-        public.to_openssh().expect("an OpenSSH line")
-    }
-
-    /// What `printf %s "$nonce" | ssh-keygen -Y sign -n pocket-relay` makes.
-    fn sign(&self, nonce: &str) -> String {
-        self.key
-            .sign("pocket-relay", HashAlg::Sha512, nonce.as_bytes())
-            .expect("a signature")
-            .to_pem(LineEnding::LF)
-            .expect("armored")
-    }
-}
+use phone::Phone;
 
 /// A server with sign-in on, nobody in `authorized_keys`, and extra `[auth]` lines.
 fn server(auth: &[&str]) -> TestServer {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::{timeout_at, Instant};
 
-use super::Phone;
+use super::phone::Phone;
 use super::{command, pair_command, paired, refused, server, sign_in, sign_in_with, with_token};
 use crate::support::client::Client;
 use crate::support::operator::connect_as;
