@@ -7,6 +7,7 @@
 //! event, or panic on what it reads from disk.
 
 mod checkpoint;
+pub mod devices;
 mod reader;
 mod schema;
 pub mod tokens;
