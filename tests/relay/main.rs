@@ -12,6 +12,7 @@ mod chaos;
 mod fuzz;
 mod handshake;
 mod heartbeat;
+mod history_paging;
 mod http_api;
 mod http_stream;
 mod metrics;
