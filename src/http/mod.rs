@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth_routes;
 pub mod caller;
+pub mod dirs;
 pub mod envelope;
 pub mod export;
 pub mod extract;
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/auth/verify", web::post().to(auth_routes::verify))
         .route("/api/v1/clients", web::get().to(sessions::clients))
+        .route("/api/v1/dirs", web::get().to(dirs::dirs))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))
         .route("/api/v1/sessions/{id}", web::get().to(sessions::get))
