@@ -4,13 +4,16 @@
 mod support;
 
 mod agent_lifecycle;
+mod app_serving;
 mod attacks;
 mod auth;
 mod auth_limits;
 mod chaos;
+mod dirs;
 mod fuzz;
 mod handshake;
 mod heartbeat;
+mod history_paging;
 mod http_api;
 mod http_stream;
 mod metrics;
