@@ -10,7 +10,9 @@ function u32(n: number): Uint8Array {
   return new Uint8Array([(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+type Bytes = Uint8Array<ArrayBuffer>;
+
+function concat(parts: Uint8Array[]): Bytes {
   let len = 0;
   for (const p of parts) len += p.length;
   const out = new Uint8Array(len);
@@ -63,7 +65,7 @@ export async function publicKeyLine(subtle: SubtleCrypto, alg: KeyAlg, publicKey
 }
 
 /** The key algorithm's signature blob: string(alg) ‖ string(signature in SSH's encoding). */
-async function signatureBlob(subtle: SubtleCrypto, alg: KeyAlg, privateKey: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+async function signatureBlob(subtle: SubtleCrypto, alg: KeyAlg, privateKey: CryptoKey, data: Bytes): Promise<Uint8Array> {
   if (alg === "ssh-ed25519") {
     const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, privateKey, data));
     return concat([sshString(alg), sshString(sig)]);
@@ -87,7 +89,7 @@ export async function sshsig(
   namespace: string,
   message: Uint8Array | string,
 ): Promise<string> {
-  const msg = typeof message === "string" ? enc.encode(message) : message;
+  const msg: Bytes = typeof message === "string" ? enc.encode(message) : new Uint8Array(message);
   const magic = enc.encode("SSHSIG");
   const digest = new Uint8Array(await subtle.digest("SHA-512", msg));
   const signedData = concat([magic, sshString(namespace), sshString(""), sshString("sha512"), sshString(digest)]);
