@@ -1,6 +1,7 @@
 //! The HTTP surface (protocol §4): monitoring routes, and the REST API that calls the same
 //! registry commands as the WebSocket.
 
+pub mod app;
 pub mod auth_routes;
 pub mod caller;
 pub mod envelope;

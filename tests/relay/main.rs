@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_lifecycle;
+mod app_serving;
 mod attacks;
 mod auth;
 mod auth_limits;
