@@ -375,7 +375,12 @@ export async function loadOlder(id: string): Promise<void> {
   v.loadingOlder = true;
   notify();
   try {
-    const page = (await eventsPage(id, { before_seq: first.seq, limit: PAGE })).filter((e) => e.seq < first.seq);
+    let page = (await eventsPage(id, { before_seq: first.seq, limit: PAGE })).filter((e) => e.seq < first.seq);
+    if (page[page.length - 1]?.seq !== first.seq - 1) {
+      // A server without `before_seq` answers from the start: ask for the same page by `after_seq`.
+      const from = Math.max(0, first.seq - 1 - PAGE);
+      page = (await eventsPage(id, { after_seq: from, limit: first.seq - 1 - from })).filter((e) => e.seq < first.seq);
+    }
     // Keep only the run that joins the events shown, so they stay contiguous.
     const joined: RelayEvent[] = [];
     let want = first.seq - 1;
