@@ -103,6 +103,20 @@ export async function init(): Promise<void> {
   notify();
 }
 
+/** Ask the server again whether sign-in is on (after a WebSocket refused for want of a token). */
+export async function recheck(): Promise<void> {
+  try {
+    info = await api<AuthInfo>("/api/v1/auth/info", { auth: false });
+    await db.putKey("info", info);
+  } catch (e) {
+    if (!(e instanceof RelayError && e.code === "not_found")) return;
+    info = { auth_enabled: false };
+  }
+  if (info.auth_enabled && !device && state.auth !== "signed-out") state.auth = "needs-pairing";
+  if (!info.auth_enabled) state.auth = "off";
+  notify();
+}
+
 export async function pair(code: string): Promise<void> {
   state.auth = "pairing";
   state.authMessage = null;

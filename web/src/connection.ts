@@ -23,6 +23,7 @@ let heartbeatS = 15;
 let lastRx = 0;
 let nextId = 1;
 let stopped = false;
+let authCloses = 0;
 const pending = new Map<string, { resolve: (d: any) => void; reject: (e: RelayError) => void }>();
 /** Sessions the screens want live (the open conversation). */
 const wanted = new Set<string>();
@@ -117,14 +118,20 @@ function onClosed(code: number): void {
   notify();
   if (stopped) return;
   if (code === 4003 || code === 4001) {
-    // The token was revoked or expired, or refused: sign in again (a revoked device gets 401 → Signed out).
+    // The token was revoked or expired, or none was sent: learn whether sign-in is on, then sign in
+    // again (a revoked device gets 401 → Signed out). Refused twice in a row: back off.
+    authCloses++;
     auth.dropToken();
-    auth.getToken(true).then(
-      () => reconnectNow(),
-      () => (state.auth === "signed-out" ? stop() : scheduleReconnect()),
-    );
+    auth
+      .recheck()
+      .then(() => auth.getToken(true))
+      .then(
+        () => (authCloses > 2 ? scheduleReconnect() : reconnectNow()),
+        () => (state.auth === "signed-out" || state.auth === "needs-pairing" ? stop() : scheduleReconnect()),
+      );
     return;
   }
+  authCloses = 0;
   if (code === 4008) attempt = 0; // slow consumer: come back at once and resume.
   scheduleReconnect();
 }
@@ -222,6 +229,7 @@ function onFrame(f: any): void {
   switch (f.type) {
     case "welcome":
       welcomed = true;
+      authCloses = 0;
       attempt = 0;
       heartbeatS = Math.max(2, Number(f.heartbeat_s) || 15);
       state.conn = "online";
@@ -408,8 +416,8 @@ function persist(e: RelayEvent): void {
     persistQueue = [];
     persistTimer = undefined;
     void db.putEvents(batch);
-    const last = batch[batch.length - 1];
-    if (last && last.seq % 100 === 0) void db.pruneEvents(last.session_id, last.seq - db.CACHE_EVENTS_PER_SESSION);
+    const crossed = batch.find((e) => e.seq % 100 === 0);
+    if (crossed) void db.pruneEvents(crossed.session_id, crossed.seq - db.CACHE_EVENTS_PER_SESSION);
   }, 100);
 }
 
