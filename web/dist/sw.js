@@ -1,8 +1,8 @@
 // pocket-relay service worker (copied into dist/ by scripts/build.mjs, which fills in the
 // version and the shell). Network first for the page, cache first for hashed assets; /api/ and
 // /ws are never cached.
-const CACHE = "pocket-relay-e780d7561cf04e52";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-PZPVSFXS.js","/assets/app-QJPOCM4Q.css"];
+const CACHE = "pocket-relay-f29c4ea212ba0e52";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-HBPSHAEJ.js","/assets/app-SI2ZSXZJ.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

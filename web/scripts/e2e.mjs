@@ -1,5 +1,6 @@
 // npm run e2e: the built app in headless Chromium against the real server (target/debug/pocket-relay
-// with target/debug/fake-claude; build them with `cargo build --bins` first). Everything is found by
+// with target/debug/fake-claude; build them after `npm run build`, since the server embeds web/dist at
+// compile time: `cargo build --bins -p pocket-relay -p pocket-relay-fakes`). Everything is found by
 // role and accessible name through Chromium's accessibility tree, as a screen reader would.
 // Needs `chromium` on PATH (CHROMIUM=… to choose another) and Node ≥ 20 (run with
 // --experimental-websocket on Node 20). Writes screenshots to $E2E_SHOTS if set.
@@ -91,7 +92,7 @@ async function main() {
   await c.send("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
 
   const evaluate = async (expression) => (await c.send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true })).result.value;
-  const text = () => evaluate("document.body.innerText");
+  const text = async () => (await evaluate("document.body ? document.body.innerText : ''")) ?? "";
   async function find(role, name, { exact = true } = {}) {
     const { root } = await c.send("DOM.getDocument", { depth: 0 });
     const { nodes } = await c.send("Accessibility.queryAXTree", { nodeId: root.nodeId, role, ...(exact ? { accessibleName: name } : {}) });
@@ -174,9 +175,19 @@ async function main() {
   await click("button", "Deny");
   await waitText("tool denied");
 
+  step("a request answered elsewhere says so on the card");
+  await type("Message", 'permission Bash {"command":"touch z"}');
+  await click("button", "Send");
+  await waitRole("region", "Permission request");
+  const pending = (await rest(`/api/v1/sessions/${s.id}`)).session.pending_permissions;
+  assert.equal(pending.length, 1);
+  await rest(`/api/v1/sessions/${s.id}/permissions/${pending[0]}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ decision: "allow" }) });
+  await waitText("Allowed on another device");
+
   step("a reload shows the conversation from IndexedDB at once");
   await c.send("Page.reload");
   await waitText("line 3", 3000);
+  await waitText("Denied here");
   await shot("conversation");
 
   step("offline: the banner, a prompt kept and sent exactly once when the server is back");

@@ -5,7 +5,7 @@
 import { api } from "./api";
 import * as auth from "./auth";
 import * as db from "./db";
-import { notify, state, toast, view, newId, type SessionView } from "./store";
+import { notify, remember, state, toast, view, newId, type SessionView } from "./store";
 import { RelayError, type ErrorObject, type OutboxPrompt, type RelayEvent, type Session } from "./types";
 
 const PAGE = 100;
@@ -235,7 +235,10 @@ function onFrame(f: any): void {
       state.conn = "online";
       state.retryInS = null;
       state.user = f.user ?? null;
-      if (f.connection_id) state.connectionIds.add(String(f.connection_id));
+      if (f.connection_id) {
+        state.connectionIds.add(String(f.connection_id));
+        remember("pocket-relay.connections", String(f.connection_id));
+      }
       startHeartbeat();
       notify();
       void refreshSessions();
@@ -598,6 +601,7 @@ export async function answerPermission(
   try {
     await request("session.permission", { session_id: sessionId, request_id: requestId, ...answer });
     state.answered[requestId] = answer.decision;
+    remember("pocket-relay.answered", requestId);
   } catch (e) {
     if (e instanceof RelayError && e.code === "conflict") state.conflicts[requestId] = true;
     else toast(`Answer failed: ${e instanceof Error ? e.message : e}`);

@@ -61,17 +61,38 @@ export const state: AppState = {
   conn: "connecting",
   retryInS: null,
   user: null,
-  connectionIds: new Set(),
+  connectionIds: new Set(loadList("pocket-relay.connections")),
   auth: "unknown",
   authMessage: null,
   sessions: {},
   sessionsLoaded: false,
   views: {},
   outbox: [],
-  answered: {},
+  answered: Object.fromEntries(loadList("pocket-relay.answered").map((id) => [id, "answered"])),
   conflicts: {},
   toast: null,
 };
+
+// Which connections were this device's, and which permission requests it answered, survive a
+// reload (a request resolved by one of them was answered here, not "on another device").
+function loadList(key: string): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(key) ?? "[]");
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function remember(key: "pocket-relay.connections" | "pocket-relay.answered", id: string): void {
+  try {
+    const list = loadList(key).filter((x) => x !== id);
+    list.push(id);
+    localStorage.setItem(key, JSON.stringify(list.slice(-200)));
+  } catch {
+    /* storage refused: memory only */
+  }
+}
 
 type Listener = () => void;
 const listeners = new Set<Listener>();
