@@ -18,9 +18,18 @@ async fn get_with(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> 
     request(&server.url, "GET", path, headers, None).await
 }
 
-/// The first `/assets/…` file that `index.html` names.
+/// The first `/assets/….js` file that `index.html` names (the app's script).
 fn first_asset(index: &str) -> String {
-    let start = index.find("/assets/").expect("index.html names an asset");
+    let start = index
+        .match_indices("/assets/")
+        .map(|(at, _)| at)
+        .find(|at| {
+            index[*at..]
+                .split(['"', '\''])
+                .next()
+                .is_some_and(|p| p.ends_with(".js"))
+        })
+        .expect("index.html names a script asset");
     let end = index[start..]
         .find(['"', '\''])
         .map(|n| start + n)
