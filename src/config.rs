@@ -119,6 +119,8 @@ pub struct AuthConfig {
     pub max_challenges_per_ip: usize,
     /// Unanswered challenges per public key; a new one replaces the key's oldest.
     pub max_challenges_per_key: usize,
+    /// Seconds a pairing code of `pocket-relay pair` stays valid (it is also single use).
+    pub pairing_ttl_s: u64,
 }
 
 impl Default for AuthConfig {
@@ -134,6 +136,7 @@ impl Default for AuthConfig {
             operators: Vec::new(),
             max_challenges_per_ip: 10,
             max_challenges_per_key: 3,
+            pairing_ttl_s: 300,
         }
     }
 }
@@ -215,6 +218,11 @@ impl Config {
         if self.server.request_timeout_s == 0 || self.server.body_timeout_s == 0 {
             return Err(ConfigError::Refused(
                 "server.request_timeout_s and server.body_timeout_s must be at least 1".into(),
+            ));
+        }
+        if self.auth.pairing_ttl_s == 0 {
+            return Err(ConfigError::Refused(
+                "auth.pairing_ttl_s must be at least 1".into(),
             ));
         }
         if self.storage.wal_limit_mb == 0 {

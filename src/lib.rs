@@ -14,4 +14,5 @@ pub mod store;
 pub mod tls;
 pub mod token_cli;
 pub mod transport;
+pub mod web_assets;
 pub mod ws;

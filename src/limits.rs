@@ -29,6 +29,8 @@ pub struct RateLimits {
     sign_in: DefaultKeyedRateLimiter<IpAddr>,
     /// Challenge requests (`/auth/challenge`) per client address.
     challenges: DefaultKeyedRateLimiter<IpAddr>,
+    /// Pairing attempts (`/auth/pair`) per client address.
+    pairing: DefaultKeyedRateLimiter<IpAddr>,
     metrics: Arc<RelayMetrics>,
 }
 
@@ -42,6 +44,7 @@ impl RateLimits {
             per_user,
             sign_in: DefaultKeyedRateLimiter::keyed(sign_in_quota),
             challenges: DefaultKeyedRateLimiter::keyed(sign_in_quota),
+            pairing: DefaultKeyedRateLimiter::keyed(sign_in_quota),
             metrics,
         }
     }
@@ -77,6 +80,12 @@ impl RateLimits {
         self.check_address(&self.challenges, "sign-in challenge", client)
     }
 
+    /// Counts one pairing attempt from the client address `client`, with the sign-in quota;
+    /// `rate_limited` when it tries too often (codes cannot be guessed at speed).
+    pub fn check_pairing(&self, client: Option<IpAddr>) -> Result<(), RelayError> {
+        self.check_address(&self.pairing, "pairing", client)
+    }
+
     /// Per-address limits count an IPv6 client by its /64 ([`crate::client_addr::limit_key`]).
     fn check_address(
         &self,
@@ -102,5 +111,6 @@ impl RateLimits {
         }
         self.sign_in.retain_recent();
         self.challenges.retain_recent();
+        self.pairing.retain_recent();
     }
 }

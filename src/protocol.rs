@@ -4,7 +4,9 @@
 //! command or an answer body any other way.
 
 use actors::client::ClientSink;
-use actors::command::{Command, CreateSession, PermissionAnswer, RemoveRule, Reply, SessionOp};
+use actors::command::{
+    Command, CreateSession, EventsQuery, PermissionAnswer, RemoveRule, Reply, SessionOp,
+};
 use actors::error::RelayError;
 use actors::ids::PromptId;
 use actors::session_info::PermissionMode;
@@ -23,6 +25,13 @@ struct SubscribeFields {
     session_id: String,
     #[serde(default)]
     after_seq: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct EventsFields {
+    session_id: String,
+    #[serde(flatten)]
+    query: EventsQuery,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +105,13 @@ pub fn parse_command(
             })
         }
         "session.unsubscribe" => on_session(kind, object, SessionOp::Unsubscribe),
+        "session.events" => {
+            let EventsFields { session_id, query } = fields(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::Events(query),
+            })
+        }
         "session.prompt" => {
             let PromptFields {
                 session_id,

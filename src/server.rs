@@ -135,7 +135,7 @@ impl Server {
                     crate::http::request_id::middleware,
                 ))
                 .configure(crate::http::routes)
-                .default_service(web::to(crate::http::not_found))
+                .default_service(web::to(crate::http::app::app_or_not_found))
                 .into_factory()
                 .map_err(|error: actix_web::Error| error.error_response())
         };

@@ -66,7 +66,7 @@ pub fn run(
             }
             let ttl = ttl.unwrap_or(config.auth.token_ttl_s);
             let tokens = Tokens::open(&config.storage.path)?;
-            let issued = tokens.issue(user, label.as_deref(), ttl, Utc::now())?;
+            let issued = tokens.issue(user, label.as_deref(), ttl, Utc::now(), None)?;
             writeln!(out, "{}", issued.token)?;
             out.flush()?;
             writeln!(

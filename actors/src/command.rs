@@ -59,15 +59,37 @@ pub enum Decision {
     Deny,
 }
 
+/// Which page of stored events to read (`session.events`, `GET /api/v1/sessions/{id}/events`):
+/// the `limit` events after `after_seq`, or the `limit` events just before `before_seq` (never
+/// both), in ascending order. Neither: from the start.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct EventsQuery {
+    #[serde(default)]
+    pub after_seq: Option<u64>,
+    #[serde(default)]
+    pub before_seq: Option<u64>,
+    /// 1 to 1000 (values outside are brought inside); 100 when absent.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl EventsQuery {
+    /// The page after `after_seq`.
+    pub fn after(after_seq: Seq, limit: usize) -> Self {
+        EventsQuery {
+            after_seq: Some(after_seq),
+            before_seq: None,
+            limit: Some(limit),
+        }
+    }
+}
+
 /// An operation on one existing session.
 #[derive(Debug)]
 pub enum SessionOp {
     Get,
-    /// A page of stored events: at most `limit` after `after_seq`.
-    Events {
-        after_seq: Seq,
-        limit: usize,
-    },
+    /// A page of stored events.
+    Events(EventsQuery),
     Subscribe {
         after_seq: Seq,
         sink: ClientSink,

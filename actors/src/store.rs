@@ -77,6 +77,14 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'static, Result<Vec<Arc<EncodedEvent>>, StoreError>>;
 
+    /// Up to `limit` events with seq < `before` (the last ones before it), in ascending order.
+    fn read_events_before(
+        &self,
+        session_id: SessionId,
+        before: Seq,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Arc<EncodedEvent>>, StoreError>>;
+
     /// The lowest seq still stored for the session (events before it were pruned), if any.
     fn earliest_seq(
         &self,

@@ -235,6 +235,7 @@ mod tests {
             id: id.into(),
             user: UserId::new("alice"),
             expires_at: Utc::now() + chrono::Duration::seconds(in_s),
+            device_id: None,
         }
     }
 
@@ -268,12 +269,12 @@ mod tests {
         let server = Tokens::open(&path).expect("open");
         let cli = Tokens::open(&path).expect("open again");
         let now = Utc::now();
-        let kept = cli.issue("alice", None, 3600, now).expect("issue");
-        let gone = cli.issue("alice", None, 3600, now).expect("issue");
+        let kept = cli.issue("alice", None, 3600, now, None).expect("issue");
+        let gone = cli.issue("alice", None, 3600, now, None).expect("issue");
         let live = Arc::new(LiveTokens::default());
         let keep = live.watch(&server.authenticate(&kept.token, now).expect("valid"));
         let revoke = live.watch(&server.authenticate(&gone.token, now).expect("valid"));
-        let short = cli.issue("alice", None, 30, now).expect("issue");
+        let short = cli.issue("alice", None, 30, now, None).expect("issue");
         let expire = live.watch(&server.authenticate(&short.token, now).expect("valid"));
         let mut looked = Looked::default();
         tick(&live, &server, &mut looked, Utc::now()).expect("tick");
@@ -292,6 +293,7 @@ mod tests {
             id: gone.id.clone(),
             user: UserId::new("alice"),
             expires_at: now + chrono::Duration::seconds(3600),
+            device_id: None,
         };
         let late = live.watch(&stale);
         tick(&live, &server, &mut looked, Utc::now()).expect("tick");

@@ -6,7 +6,8 @@
 //! single-use, bound to that key, expiring after `auth.challenge_ttl_s`); it signs the nonce
 //! with `ssh-keygen -Y sign -n <auth.namespace>` and sends the armored signature; if the
 //! signature is by that key over exactly the nonce, in the namespace, and the key is in
-//! `auth.authorized_keys`, it gets a token for the key's user.
+//! `auth.authorized_keys` or a paired device's ([`devices`]), it gets a token for the key's
+//! user.
 //!
 //! Every sign-in failure answers the same [`AuthError::Unauthorized`] with one fixed message,
 //! so a client learns nothing about which keys are authorized or what was wrong; the reason is
@@ -14,6 +15,7 @@
 //! twice.
 
 pub mod challenge;
+pub mod devices;
 pub mod keys;
 pub mod live;
 pub mod tokens;
@@ -28,6 +30,7 @@ use actors::ids::UserId;
 use actors::store::StoreError;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use ssh_key::public::KeyData;
 use ssh_key::{Fingerprint, HashAlg, PublicKey, SshSig};
 
 use crate::config::AuthConfig;
@@ -59,9 +62,12 @@ pub enum AuthError {
     /// Too many challenges are pending (in all, or from the client's address).
     #[error("too many sign-in challenges are pending; retry in {retry_after_s} s")]
     Busy { retry_after_s: u64 },
-    /// No such token (the `token revoke` command).
+    /// No such token or device.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with what is stored (a key paired twice).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -79,6 +85,7 @@ impl AuthError {
                 retry_after_s: *retry_after_s,
             },
             AuthError::NotFound(message) => RelayError::NotFound(message.clone()),
+            AuthError::Conflict(message) => RelayError::Conflict(message.clone()),
             AuthError::Store(error) => RelayError::StoreUnavailable(error.0.clone()),
             AuthError::Internal(message) => RelayError::Internal(message.clone()),
         }
@@ -101,6 +108,9 @@ pub struct IssuedToken {
     pub token: String,
     pub user: String,
     pub expires_at: String,
+    /// The paired device whose key signed in, if it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 impl std::fmt::Debug for IssuedToken {
@@ -109,9 +119,13 @@ impl std::fmt::Debug for IssuedToken {
             .field("token", &"<redacted>")
             .field("user", &self.user)
             .field("expires_at", &self.expires_at)
+            .field("device_id", &self.device_id)
             .finish()
     }
 }
+
+/// Who signed in: the user, the token's label, and the paired device (if the key is one's).
+type Signer = (String, String, Option<String>);
 
 /// Where "now" comes from (a made-up clock in tests).
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -125,6 +139,8 @@ pub struct Auth {
     keys: AuthorizedKeys,
     challenges: Challenges,
     tokens: Tokens,
+    devices: devices::Devices,
+    pairing_ttl_s: u64,
     live: Arc<LiveTokens>,
     clock: Clock,
 }
@@ -158,6 +174,8 @@ impl Auth {
                 per_key: config.max_challenges_per_key,
             }),
             tokens: Tokens::open(store_path)?,
+            devices: devices::Devices::open(store_path)?,
+            pairing_ttl_s: config.pairing_ttl_s,
             live: Arc::new(LiveTokens::default()),
             clock,
         })
@@ -219,14 +237,28 @@ impl Auth {
     }
 
     /// Answers the challenge `challenge_id` with `armored_signature` (the output of
-    /// `ssh-keygen -Y sign`). The challenge is used up whatever the outcome. Every failure is
-    /// [`AuthError::Unauthorized`], except a store that cannot save the token.
+    /// `ssh-keygen -Y sign`) from a key of `auth.authorized_keys` or of a live paired device.
+    /// The challenge is used up whatever the outcome. `ttl_s` asks for a token shorter-lived
+    /// than `auth.token_ttl_s` (a larger one, or 0, is a bad request, refused before the
+    /// challenge is looked at). Every failure is [`AuthError::Unauthorized`], except a store
+    /// that does not answer.
     pub fn verify(
         &self,
         challenge_id: &str,
         armored_signature: &str,
         peer_ip: Option<IpAddr>,
+        ttl_s: Option<u64>,
     ) -> Result<IssuedToken, AuthError> {
+        let ttl_s = match ttl_s {
+            None => self.token_ttl_s,
+            Some(ttl) if ttl >= 1 && ttl <= self.token_ttl_s => ttl,
+            Some(_) => {
+                return Err(AuthError::BadRequest(format!(
+                    "ttl_s must be from 1 to {} (auth.token_ttl_s)",
+                    self.token_ttl_s
+                )))
+            }
+        };
         let now = (self.clock)();
         let ip = peer_ip.map_or_else(|| "-".to_string(), |ip| ip.to_string());
         let Some(pending) = self.challenges.take(challenge_id, now) else {
@@ -234,31 +266,41 @@ impl Auth {
             return Err(AuthError::Unauthorized);
         };
         let fingerprint = Fingerprint::new(HashAlg::Sha256, &pending.key).to_string();
-        let (user, entry) = match self.check(&pending, armored_signature) {
-            Ok(found) => found,
-            Err(reason) => {
-                log::info!("auth: sign-in failed for key {fingerprint} from {ip}: {reason}");
-                return Err(AuthError::Unauthorized);
-            }
+        // A store that does not answer is not a refusal: it fails as itself (503).
+        let found = match self.check(&pending, armored_signature) {
+            Ok(()) => self.signer(&pending.key)?,
+            Err(reason) => Err(reason),
         };
-        let label = format!("ssh:{}", entry.fingerprint);
+        let (user, label, device_id) = found.map_err(|reason| {
+            log::info!("auth: sign-in failed for key {fingerprint} from {ip}: {reason}");
+            AuthError::Unauthorized
+        })?;
         let issued = self
             .tokens
-            .issue(&user, Some(&label), self.token_ttl_s, now)
+            .issue(&user, Some(&label), ttl_s, now, device_id.as_deref())
             .inspect_err(|error| {
                 log::error!(
                     "auth: sign-in of user {user} (key {fingerprint}) from {ip}: \
-                     cannot issue a token: {error}"
+                     no token: {error}"
                 );
             })?;
+        if let Some(device) = &device_id {
+            if let Err(error) = self.devices.touch(device, now) {
+                log::warn!("auth: cannot record the sign-in of device {device}: {error}");
+            }
+        }
         log::info!(
-            "auth: sign-in of user {user} with key {fingerprint} from {ip}: token {}",
+            "auth: sign-in of user {user} with key {fingerprint}{} from {ip}: token {}",
+            device_id
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" (device {d})")),
             issued.id
         );
         Ok(IssuedToken {
             token: issued.token,
             user,
             expires_at: issued.expires_at,
+            device_id,
         })
     }
 
@@ -310,12 +352,8 @@ impl Auth {
         &self.tokens
     }
 
-    /// Everything a valid answer must satisfy; `Err` carries the reason for the log only.
-    fn check(
-        &self,
-        pending: &Pending,
-        armored: &str,
-    ) -> Result<(String, AuthorizedKey), &'static str> {
+    /// Everything a valid signature must satisfy; `Err` carries the reason for the log only.
+    fn check(&self, pending: &Pending, armored: &str) -> Result<(), &'static str> {
         let armored = armored.trim();
         if armored.is_empty() || armored.len() > MAX_SIGNATURE {
             return Err("no signature, or one too long");
@@ -333,14 +371,22 @@ impl Auth {
         if !user_was_present(&signature) {
             return Err("the security key did not confirm the user's presence");
         }
-        let entry = self
-            .keys
-            .lookup(&pending.key)
-            .ok_or("the key is not in auth.authorized_keys")?;
-        let user = self
-            .user_for(&entry)
-            .ok_or("the key has no comment and auth.users does not map it")?;
-        Ok((user, entry))
+        Ok(())
+    }
+
+    /// Whose `key` is: a key of `auth.authorized_keys` (first), else a live paired device's.
+    /// The inner `Err` is a refusal, with its reason for the log only.
+    fn signer(&self, key: &KeyData) -> Result<Result<Signer, &'static str>, AuthError> {
+        if let Some(entry) = self.keys.lookup(key) {
+            return Ok(match self.user_for(&entry) {
+                Some(user) => Ok((user, format!("ssh:{}", entry.fingerprint), None)),
+                None => Err("the key has no comment and auth.users does not map it"),
+            });
+        }
+        Ok(match self.device_signer(key)? {
+            Some((user, label, device_id)) => Ok((user, label, Some(device_id))),
+            None => Err("the key is neither in auth.authorized_keys nor a paired device's"),
+        })
     }
 
     /// `auth.users[fingerprint]`, else `auth.users[comment]`, else the comment.
@@ -474,7 +520,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         let f = fixture(&format!("{KEY} user@example.com\n"), &[], "example");
         let id = f.challenge(&format!("{KEY} any comment\n"));
         let ip = Some(IpAddr::from([127, 0, 0, 1]));
-        let issued = f.auth.verify(&id, SIGNATURE, ip).expect("signed in");
+        let issued = f.auth.verify(&id, SIGNATURE, ip, None).expect("signed in");
         assert_eq!(issued.user, "user@example.com");
         assert_eq!(issued.expires_at, "2023-11-14T23:13:20.000Z");
         assert!(!format!("{issued:?}").contains(&issued.token));
@@ -483,7 +529,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
             "user@example.com"
         );
         assert!(f.auth.token_still_valid(&issued.token));
-        unauthorized(f.auth.verify(&id, SIGNATURE, ip));
+        unauthorized(f.auth.verify(&id, SIGNATURE, ip, None));
 
         // The token expires with its ttl, and a revoked one fails at once.
         f.advance(3599);
@@ -495,7 +541,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         let id = f.challenge(KEY);
         let second = f
             .auth
-            .verify(&id, SIGNATURE, None)
+            .verify(&id, SIGNATURE, None, None)
             .expect("signed in again");
         let listed = f.auth.tokens().list().expect("list");
         let record = listed.last().expect("a record");
@@ -515,10 +561,10 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         let f = fixture(&format!("{KEY} alice\n"), &[], "example");
         let id = f.challenge(KEY);
         f.advance(60);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
         let id = f.challenge(KEY);
         f.advance(59);
-        assert!(f.auth.verify(&id, SIGNATURE, None).is_ok());
+        assert!(f.auth.verify(&id, SIGNATURE, None, None).is_ok());
     }
 
     #[test]
@@ -526,32 +572,32 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         // Wrong namespace.
         let f = fixture(&format!("{KEY} alice\n"), &[], "pocket-relay");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
 
         // The key is not authorized: it still gets a challenge.
         let f = fixture(&format!("{OTHER_KEY} bob\n"), &[], "example");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
 
         // A signature by another key than the challenge's.
         let f = fixture(&format!("{KEY} alice\n{OTHER_KEY} bob\n"), &[], "example");
         let id = f.challenge(OTHER_KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
 
         // Garbage, an unknown challenge, a tampered signature, a signature over another text.
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, "not a signature", None));
-        unauthorized(f.auth.verify("no-such-challenge", SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, "not a signature", None, None));
+        unauthorized(f.auth.verify("no-such-challenge", SIGNATURE, None, None));
         let tampered = SIGNATURE.replace("BPEav", "BPEaw");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, &tampered, None));
+        unauthorized(f.auth.verify(&id, &tampered, None, None));
         let id = f.auth.challenge(KEY, None).expect("challenge").challenge_id;
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
 
         // No comment and no mapping: no user.
         let f = fixture(&format!("{KEY}\n"), &[], "example");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
 
         assert_eq!(
             AuthError::Unauthorized.to_relay().to_string(),
@@ -572,13 +618,13 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         );
         let id = f.challenge(KEY);
         assert_eq!(
-            f.auth.verify(&id, SIGNATURE, None).expect("in").user,
+            f.auth.verify(&id, SIGNATURE, None, None).expect("in").user,
             "alice"
         );
 
         let f = fixture(&format!("{KEY} laptop\n"), &[("laptop", "bob")], "example");
         let id = f.challenge(KEY);
-        assert_eq!(f.auth.verify(&id, SIGNATURE, None).expect("in").user, "bob");
+        assert_eq!(f.auth.verify(&id, SIGNATURE, None, None).expect("in").user, "bob");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Bearer {
     pub id: String,
     pub user: UserId,
     pub expires_at: DateTime<Utc>,
+    /// The paired device the token was issued to, if any.
+    pub device_id: Option<String>,
 }
 
 /// The tokens table of one store file, on its own connection.
@@ -73,13 +75,16 @@ impl Tokens {
         })
     }
 
-    /// Issues a token for `user`, valid for `ttl_s` seconds from `now`.
+    /// Issues a token for `user`, valid for `ttl_s` seconds from `now`; for a paired device
+    /// when `device_id` names one, which must not be revoked by then ([`AuthError::Unauthorized`]
+    /// otherwise).
     pub fn issue(
         &self,
         user: &str,
         label: Option<&str>,
         ttl_s: u64,
         now: DateTime<Utc>,
+        device_id: Option<&str>,
     ) -> Result<NewlyIssued, AuthError> {
         let expires = i64::try_from(ttl_s)
             .ok()
@@ -101,7 +106,7 @@ impl Tokens {
             expires_at: timestamp(expires),
         };
         let hash = hash(&issued.token);
-        store::tokens::insert(
+        let stored = store::tokens::insert(
             &self.lock(),
             &NewToken {
                 id: &issued.id,
@@ -110,8 +115,16 @@ impl Tokens {
                 label,
                 created_at: &timestamp(now),
                 expires_at: &issued.expires_at,
+                device_id,
             },
         )?;
+        if !stored {
+            log::info!(
+                "auth: no token for user {user}: device {} was revoked meanwhile",
+                device_id.unwrap_or("-")
+            );
+            return Err(AuthError::Unauthorized);
+        }
         log::info!(
             "auth: token {} issued for user {user} (label {}, expires {})",
             issued.id,
@@ -137,6 +150,7 @@ impl Tokens {
                 id: record.id,
                 user: UserId::new(record.user),
                 expires_at: expires.with_timezone(&Utc),
+                device_id: record.device_id,
             }),
             Ok(_) => Err(AuthError::Unauthorized),
             Err(error) => {
@@ -248,7 +262,7 @@ mod tests {
     fn only_the_hash_is_stored_and_lookup_finds_the_user() {
         let (dir, tokens) = open();
         let issued = tokens
-            .issue("alice", Some("phone"), 3600, t(0))
+            .issue("alice", Some("phone"), 3600, t(0), None)
             .expect("issue");
         assert!(issued.token.starts_with("prt_"));
         assert_eq!(issued.token.len(), TOKEN_LEN);
@@ -297,18 +311,18 @@ mod tests {
     #[test]
     fn a_token_expires() {
         let (_dir, tokens) = open();
-        let issued = tokens.issue("bob", None, 60, t(0)).expect("issue");
+        let issued = tokens.issue("bob", None, 60, t(0), None).expect("issue");
         assert!(tokens.authenticate(&issued.token, t(59)).is_ok());
         assert!(matches!(
             tokens.authenticate(&issued.token, t(60)),
             Err(AuthError::Unauthorized)
         ));
         assert!(matches!(
-            tokens.issue("bob", None, 0, t(0)),
+            tokens.issue("bob", None, 0, t(0), None),
             Err(AuthError::BadRequest(_))
         ));
         assert!(matches!(
-            tokens.issue("bob", None, u64::MAX, t(0)),
+            tokens.issue("bob", None, u64::MAX, t(0), None),
             Err(AuthError::BadRequest(_))
         ));
     }
@@ -319,9 +333,9 @@ mod tests {
         let path = dir.path().join("relay.db");
         let server = Tokens::open(&path).expect("open");
         let cli = Tokens::open(&path).expect("open a second time");
-        let keep = cli.issue("carol", Some("ci"), 3600, t(0)).expect("issue");
+        let keep = cli.issue("carol", Some("ci"), 3600, t(0), None).expect("issue");
         let gone = cli
-            .issue("carol", Some("laptop"), 3600, t(0))
+            .issue("carol", Some("laptop"), 3600, t(0), None)
             .expect("issue");
         assert!(server.authenticate(&gone.token, t(1)).is_ok());
 

@@ -26,6 +26,9 @@ pub struct VerifyBody {
     challenge_id: String,
     /// The armored SSHSIG of the challenge's nonce.
     signature: String,
+    /// A shorter life for the token than `auth.token_ttl_s`, in seconds.
+    #[serde(default)]
+    ttl_s: Option<u64>,
 }
 
 /// `POST /api/v1/auth/challenge` → `{challenge_id, nonce, namespace, expires_at}`.
@@ -45,7 +48,7 @@ pub async fn challenge(
     respond(&req, StatusCode::OK, result)
 }
 
-/// `POST /api/v1/auth/verify` → `{token, user, expires_at}`, or 401 `unauthorized`.
+/// `POST /api/v1/auth/verify` → `{token, user, expires_at, device_id?}`, or 401 `unauthorized`.
 pub async fn verify(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -55,15 +58,20 @@ pub async fn verify(
     let VerifyBody {
         challenge_id,
         signature,
+        ttl_s,
     } = body.into_inner();
     let client = client_of(&req, &state);
     // Sign-in attempts are limited per client address, so keys cannot be guessed at speed.
     if let Err(error) = state.limits.check_sign_in(client) {
         return crate::http::envelope::error(&req, &error);
     }
-    let result = run(move || auth.verify(&challenge_id, &signature, client)).await;
-    let mut response = respond(&req, StatusCode::OK, result);
-    // A token must not be kept by a cache on the way.
+    let result = run(move || auth.verify(&challenge_id, &signature, client, ttl_s)).await;
+    no_store(respond(&req, StatusCode::OK, result))
+}
+
+/// Marks `response` `Cache-Control: no-store`: a token or a device list must not be kept by a
+/// cache on the way.
+pub(super) fn no_store(mut response: HttpResponse) -> HttpResponse {
     response.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
@@ -72,7 +80,7 @@ pub async fn verify(
 }
 
 /// The client's address: the peer's, or behind `server.trusted_proxies` the forwarded one.
-fn client_of(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
+pub(super) fn client_of(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
     crate::client_addr::client_ip(
         req.peer_addr().map(|addr| addr.ip()),
         req.headers(),
@@ -81,7 +89,7 @@ fn client_of(req: &HttpRequest, state: &AppState) -> Option<std::net::IpAddr> {
 }
 
 /// Runs `work` on a blocking thread and turns its answer into the envelope's data or error.
-async fn run<T, F>(work: F) -> Result<serde_json::Value, RelayError>
+pub(super) async fn run<T, F>(work: F) -> Result<serde_json::Value, RelayError>
 where
     T: serde::Serialize,
     F: FnOnce() -> Result<T, AuthError> + Send + 'static,

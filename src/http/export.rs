@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use actors::command::{Caller, Command, Reply, SessionOp};
+use actors::command::{Caller, Command, EventsQuery, Reply, SessionOp};
 use actors::error::RelayError;
 use actors::event::EncodedEvent;
 use actors::ids::Seq;
@@ -90,10 +90,7 @@ async fn page(
     session_id: &str,
     after: Seq,
 ) -> Result<(Vec<Arc<EncodedEvent>>, Seq), RelayError> {
-    let op = SessionOp::Events {
-        after_seq: after,
-        limit: PAGE,
-    };
+    let op = SessionOp::Events(EventsQuery::after(after, PAGE));
     match call(state, caller.clone(), on(session_id, op)).await? {
         Reply::Events { events, last_seq } => Ok((events, last_seq)),
         _ => Err(RelayError::Internal(

@@ -1,6 +1,6 @@
 //! What a browser-facing API sends besides its data: CORS from `cors.allowed_origins`, and the
-//! security headers (`nosniff`, `Referrer-Policy`, a restrictive CSP on anything that is not JSON,
-//! HSTS over TLS).
+//! security headers (`nosniff`, `Referrer-Policy`, a restrictive CSP on anything that is not JSON
+//! and has no policy of its own, HSTS over TLS).
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -59,7 +59,8 @@ pub fn add_security_headers(headers: &mut HeaderMap, https: bool) {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+    // A route with its own policy (the app's files: `crate::http::app::APP_CSP`) keeps it.
+    if !is_json && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),

@@ -1,8 +1,10 @@
 //! The HTTP surface (protocol §4): monitoring routes, and the REST API that calls the same
 //! registry commands as the WebSocket.
 
+pub mod app;
 pub mod auth_routes;
 pub mod caller;
+pub mod device_routes;
 pub mod envelope;
 pub mod export;
 pub mod extract;
@@ -53,6 +55,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(auth_routes::challenge),
         )
         .route("/api/v1/auth/verify", web::post().to(auth_routes::verify))
+        .route("/api/v1/auth/info", web::get().to(device_routes::info))
+        .route("/api/v1/auth/pair", web::post().to(device_routes::pair))
+        .route("/api/v1/devices", web::get().to(device_routes::list))
+        .route(
+            "/api/v1/devices/{id}",
+            web::delete().to(device_routes::revoke),
+        )
         .route("/api/v1/clients", web::get().to(sessions::clients))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))

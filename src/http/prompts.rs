@@ -9,7 +9,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use actors::client::Outbound;
-use actors::command::{Caller, Command, Reply, SessionOp};
+use actors::command::{Caller, Command, EventsQuery, Reply, SessionOp};
 use actors::error::RelayError;
 use actors::event::EncodedEvent;
 use actors::ids::{PromptId, Seq};
@@ -153,10 +153,7 @@ async fn queued_since(
 ) -> Result<bool, RelayError> {
     let mut after = since;
     loop {
-        let op = SessionOp::Events {
-            after_seq: after,
-            limit: 1000,
-        };
+        let op = SessionOp::Events(EventsQuery::after(after, 1000));
         let command = Command::Session {
             session_id: session_id.to_string(),
             op,

@@ -4,7 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actors::command::{Command, CreateSession, Decision, PermissionAnswer, RemoveRule, SessionOp};
+use actors::command::{
+    Command, CreateSession, Decision, EventsQuery, PermissionAnswer, RemoveRule, SessionOp,
+};
 use actors::ids::PermissionRequestId;
 use actors::registry::ListClients;
 use serde::Deserialize;
@@ -182,31 +184,16 @@ pub async fn remove_rule(
     on_session(req, state, caller, id.into_inner(), op).await
 }
 
-/// `?after_seq=N&limit=M` of the events page.
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    after_seq: u64,
-    #[serde(default = "default_limit")]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    100
-}
-
-/// `GET /api/v1/sessions/{id}/events?after_seq=N&limit=M` → `{events, last_seq}` (limit 1..1000).
+/// `GET /api/v1/sessions/{id}/events?after_seq=N&limit=M` or `?before_seq=N&limit=M` →
+/// `{events, last_seq}`: the request `session.events` makes over the WebSocket.
 pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: HttpCaller,
     id: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: web::Query<EventsQuery>,
 ) -> HttpResponse {
-    let op = SessionOp::Events {
-        after_seq: query.after_seq,
-        limit: query.limit,
-    };
+    let op = SessionOp::Events(query.into_inner());
     on_session(req, state, caller, id.into_inner(), op).await
 }
 

@@ -9,6 +9,7 @@
 mod checkpoint;
 mod reader;
 mod schema;
+pub mod devices;
 pub mod tokens;
 mod writer;
 
@@ -21,10 +22,10 @@ use actors::ids::{PromptId, Seq, SessionId};
 use actors::session_info::SessionInfo;
 use actors::store::{EventStore, StoreError, StoredPrompt, StoredSession, WriteBatch};
 use futures_util::future::{self, BoxFuture, FutureExt};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{Connection, Row};
 
 use crate::config::StorageConfig;
-use reader::ReadPool;
+use reader::{select_earliest_seq, select_events, select_events_before, ReadPool};
 use schema::failed;
 use writer::Writer;
 
@@ -94,6 +95,18 @@ impl EventStore for SqliteStore {
             .boxed()
     }
 
+    fn read_events_before(
+        &self,
+        session_id: SessionId,
+        before: Seq,
+        limit: usize,
+    ) -> BoxFuture<'static, Result<Vec<Arc<EncodedEvent>>, StoreError>> {
+        let readers = self.readers.clone();
+        readers
+            .read(move |conn| select_events_before(conn, session_id, before, limit))
+            .boxed()
+    }
+
     fn earliest_seq(
         &self,
         session_id: SessionId,
@@ -134,50 +147,6 @@ impl EventStore for SqliteStore {
 /// lets a second connection, in this process or another, write between the writer's commits).
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     schema::open_writer(path).map(|(conn, _)| conn)
-}
-
-/// `limit` events of the session after seq `after`, in order.
-fn select_events(
-    conn: &Connection,
-    session_id: SessionId,
-    after: Seq,
-    limit: usize,
-) -> Result<Vec<Arc<EncodedEvent>>, StoreError> {
-    let what = format!("cannot read the events of session {session_id}");
-    let mut select = conn
-        .prepare_cached(
-            "SELECT seq, kind, json FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )
-        .map_err(|e| failed(&what, e))?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = select
-        .query_map(params![session_id.to_string(), after, limit], |row| {
-            let (seq, kind, json) = (row.get(0)?, row.get(1)?, row.get(2)?);
-            Ok(Arc::new(EncodedEvent::from_stored(
-                session_id, seq, kind, json,
-            )))
-        })
-        .map_err(|e| failed(&what, e))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| failed(&what, e))
-}
-
-/// The lowest seq still stored for the session.
-fn select_earliest_seq(
-    conn: &Connection,
-    session_id: SessionId,
-) -> Result<Option<Seq>, StoreError> {
-    let mut select = conn
-        .prepare_cached("SELECT MIN(seq) FROM events WHERE session_id = ?1")
-        .map_err(|e| failed("cannot prepare the earliest seq query", e))?;
-    select
-        .query_row([session_id.to_string()], |row| row.get(0))
-        .map_err(|e| {
-            failed(
-                &format!("cannot read the earliest seq of session {session_id}"),
-                e,
-            )
-        })
 }
 
 /// Every session that parses, with its real last seq and its open prompts. Rows that do not
@@ -388,6 +357,16 @@ mod tests {
                 .starts_with("{\"type\":\"event\",\"session_id\""));
             let page = store.read_events(id, 50, 10).await.expect("read page");
             assert_eq!(seqs(&page), (51..=60).collect::<Vec<_>>());
+            let before = store
+                .read_events_before(id, 51, 10)
+                .await
+                .expect("read back");
+            assert_eq!(seqs(&before), (41..=50).collect::<Vec<_>>());
+            let first = store
+                .read_events_before(id, 4, 10)
+                .await
+                .expect("read start");
+            assert_eq!(seqs(&first), vec![1, 2, 3]);
             assert_eq!(store.earliest_seq(id).await.expect("earliest"), Some(1));
         }
         let loaded = store.load_sessions().expect("load");

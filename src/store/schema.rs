@@ -50,6 +50,29 @@ const MIGRATIONS: &[&str] = &[
          expires_at TEXT NOT NULL,
          revoked_at TEXT
      );",
+    // 3: paired devices (a phone's key pair, registered with a one-time pairing code), the
+    // codes themselves (only their SHA-256), and the device a token was issued to.
+    "CREATE TABLE devices (
+         id TEXT PRIMARY KEY,
+         user TEXT NOT NULL,
+         public_key TEXT NOT NULL,   -- OpenSSH public key line without its comment
+         name TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         last_seen_at TEXT,
+         revoked_at TEXT
+     );
+     -- A key belongs to at most one live device; sign-in looks it up by key.
+     CREATE UNIQUE INDEX devices_live_key ON devices (public_key) WHERE revoked_at IS NULL;
+     CREATE INDEX devices_user ON devices (user);
+     CREATE TABLE pairing_codes (
+         hash TEXT PRIMARY KEY,      -- hex SHA-256 of the code; the code itself is never stored
+         user TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         expires_at TEXT NOT NULL,
+         used_at TEXT
+     );
+     ALTER TABLE tokens ADD COLUMN device_id TEXT;
+     CREATE INDEX tokens_device ON tokens (device_id) WHERE device_id IS NOT NULL;",
 ];
 
 /// The schema version this build writes.

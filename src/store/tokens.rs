@@ -21,6 +21,9 @@ pub struct NewToken<'a> {
     pub label: Option<&'a str>,
     pub created_at: &'a str,
     pub expires_at: &'a str,
+    /// The paired device it is issued to; such a token is stored only while the device is not
+    /// revoked (checked in the same statement, so a revocation cannot be overtaken).
+    pub device_id: Option<&'a str>,
 }
 
 /// A stored token as it may be shown: everything but its hash.
@@ -32,6 +35,8 @@ pub struct TokenRecord {
     pub created_at: Option<String>,
     pub expires_at: String,
     pub revoked_at: Option<String>,
+    /// The paired device it was issued to, if any.
+    pub device_id: Option<String>,
 }
 
 /// What [`revoke`] did.
@@ -45,13 +50,16 @@ pub enum Revoked {
     Unknown,
 }
 
-const COLUMNS: &str = "id, user, label, created_at, expires_at, revoked_at";
+const COLUMNS: &str = "id, user, label, created_at, expires_at, revoked_at, device_id";
 
-/// Inserts a new token.
-pub fn insert(conn: &Connection, token: &NewToken<'_>) -> Result<(), StoreError> {
+/// Inserts a new token. `Ok(false)`: it names a device that is revoked or unknown, and nothing
+/// was stored.
+pub fn insert(conn: &Connection, token: &NewToken<'_>) -> Result<bool, StoreError> {
     conn.prepare_cached(
-        "INSERT INTO tokens (id, hash, user, label, created_at, expires_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+        "INSERT INTO tokens (id, hash, user, label, created_at, expires_at, revoked_at, device_id)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7
+         WHERE ?7 IS NULL
+            OR EXISTS (SELECT 1 FROM devices WHERE id = ?7 AND revoked_at IS NULL)",
     )
     .and_then(|mut insert| {
         insert.execute(params![
@@ -60,11 +68,21 @@ pub fn insert(conn: &Connection, token: &NewToken<'_>) -> Result<(), StoreError>
             token.user,
             token.label,
             token.created_at,
-            token.expires_at
+            token.expires_at,
+            token.device_id
         ])
     })
-    .map(|_| ())
+    .map(|inserted| inserted == 1)
     .map_err(|e| failed("cannot store a new token", e))
+}
+
+/// Revokes every live token of device `device_id` at `now`; answers how many.
+pub fn revoke_device(conn: &Connection, device_id: &str, now: &str) -> Result<usize, StoreError> {
+    conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
+        params![device_id, now],
+    )
+    .map_err(|e| failed(&format!("cannot revoke the tokens of device {device_id}"), e))
 }
 
 /// The token whose hash is `hash`, if any (one lookup through the hash's unique index).
@@ -136,6 +154,7 @@ fn record(row: &Row<'_>) -> Result<TokenRecord, rusqlite::Error> {
         created_at: row.get(3)?,
         expires_at: row.get(4)?,
         revoked_at: row.get(5)?,
+        device_id: row.get(6)?,
     })
 }
 
@@ -151,6 +170,7 @@ mod tests {
             label: Some("phone"),
             created_at,
             expires_at: "2099-01-01T00:00:00.000Z",
+            device_id: None,
         }
     }
 

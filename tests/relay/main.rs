@@ -4,6 +4,7 @@
 mod support;
 
 mod agent_lifecycle;
+mod app_serving;
 mod attacks;
 mod auth;
 mod auth_limits;
@@ -11,6 +12,7 @@ mod chaos;
 mod fuzz;
 mod handshake;
 mod heartbeat;
+mod history_paging;
 mod http_api;
 mod http_stream;
 mod metrics;

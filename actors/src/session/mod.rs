@@ -9,6 +9,7 @@
 mod agent;
 mod control;
 mod event_log;
+mod history;
 mod permissions;
 mod requests;
 mod restore;

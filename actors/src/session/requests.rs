@@ -8,7 +8,7 @@ use super::{AgentStopReason, Session, SessionDeps};
 use crate::command::{Caller, Reply, SessionOp};
 use crate::error::{RelayError, RelayResult};
 use crate::event::{EventData, PromptError, PromptFailure};
-use crate::ids::{PromptId, Seq, MAX_ID_LEN, MAX_SEQ};
+use crate::ids::{PromptId, Seq, MAX_ID_LEN};
 use crate::queue::{QueueCommand, QueuedPrompt};
 use crate::session_info::{PermissionMode, SessionInfo, SessionStatus};
 
@@ -25,7 +25,7 @@ pub struct SessionRequest {
 #[rtype(result = "RelayResult<SessionInfo>")]
 pub struct InitSession;
 
-type Answer = ResponseActFuture<Session, RelayResult<Reply>>;
+pub(super) type Answer = ResponseActFuture<Session, RelayResult<Reply>>;
 
 /// Resolves to `reply` once event `seq` is stored, or to the store's error.
 fn after_stored(
@@ -45,7 +45,7 @@ fn after_stored(
     )
 }
 
-fn ready(reply: RelayResult<Reply>) -> Answer {
+pub(super) fn ready(reply: RelayResult<Reply>) -> Answer {
     Box::pin(actix::fut::ready(reply))
 }
 
@@ -153,25 +153,6 @@ impl Session {
                     Err(error) => Err(RelayError::StoreUnavailable(error.to_string())),
                 }),
         )
-    }
-
-    /// Reads a page of stored events (never past what clients may already have seen).
-    fn events_page(&mut self, after_seq: Seq, limit: usize) -> Answer {
-        if after_seq > MAX_SEQ {
-            return ready(Err(RelayError::BadRequest(format!(
-                "after_seq must be at most {MAX_SEQ}"
-            ))));
-        }
-        let last_seq = self.log.stored_seq();
-        let limit = limit.clamp(1, 1000);
-        let read = self.deps.store.read_events(self.info.id, after_seq, limit);
-        Box::pin(read.into_actor(self).map(move |page, _, _| match page {
-            Ok(mut events) => {
-                events.retain(|e| e.seq <= last_seq);
-                Ok(Reply::Events { events, last_seq })
-            }
-            Err(error) => Err(RelayError::StoreUnavailable(error.to_string())),
-        }))
     }
 
     fn pause(&mut self, paused: bool, ctx: &mut Context<Self>) -> Answer {
@@ -355,7 +336,7 @@ impl Handler<SessionRequest> for Session {
         }
         match msg.op {
             SessionOp::Get => ready(Ok(Reply::Session(self.info.clone()))),
-            SessionOp::Events { after_seq, limit } => self.events_page(after_seq, limit),
+            SessionOp::Events(query) => self.events_page(&query),
             SessionOp::Subscribe { after_seq, sink } => self.subscribe(after_seq, sink, ctx),
             SessionOp::Unsubscribe => {
                 let connection = msg.caller.connection.as_ref();

@@ -15,6 +15,8 @@ pub struct Response {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// The body's bytes as sent (after de-chunking), for bodies that are not text.
+    pub raw: Vec<u8>,
 }
 
 impl Response {
@@ -108,6 +110,7 @@ pub fn parse_response(raw: &[u8]) -> Response {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
     }
 }
 

@@ -1,0 +1,84 @@
+import { useEffect } from "preact/hooks";
+import { authEnabled } from "./auth";
+import * as connection from "./connection";
+import { useAppState } from "./store";
+import { SessionsScreen } from "./screens/Sessions";
+import { NewSessionScreen } from "./screens/NewSession";
+import { ConversationScreen } from "./screens/Conversation";
+import { DevicesScreen } from "./screens/Devices";
+import { PairScreen, SignedOutScreen } from "./screens/Pair";
+
+function OfflineBanner() {
+  const s = useAppState();
+  const offline = s.conn === "offline";
+  return (
+    <div class={offline ? "banner offline" : "banner"}>
+      <div role="status">
+        {offline
+          ? `Offline — showing what was saved. ${s.retryInS ? `Reconnecting in ${s.retryInS} s.` : "Reconnecting…"}`
+          : ""}
+      </div>
+      {offline && (
+        <button type="button" class="link" onClick={() => connection.reconnectNow()}>
+          Retry now
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Toast() {
+  const s = useAppState();
+  return (
+    <div class="toast" role="alert">
+      {s.toast ?? ""}
+    </div>
+  );
+}
+
+export function App() {
+  const s = useAppState();
+  const r = s.route;
+  useEffect(() => {
+    document.title =
+      r.name === "session" ? `${s.sessions[r.id]?.title || "Session"} · pocket-relay` : "pocket-relay";
+  });
+
+  if (s.auth === "signed-out") return <SignedOutScreen />;
+  if (s.auth === "needs-pairing" || s.auth === "pairing") return <PairScreen />;
+
+  let screen;
+  switch (r.name) {
+    case "new":
+      screen = <NewSessionScreen />;
+      break;
+    case "session":
+      screen = <ConversationScreen key={r.id} id={r.id} />;
+      break;
+    case "devices":
+      screen = <DevicesScreen />;
+      break;
+    default:
+      screen = <SessionsScreen />;
+  }
+  return (
+    <div class={r.name === "session" ? "shell chat" : "shell"}>
+      <header class="top">
+        <nav aria-label="Main">
+          <a href="#/" class={r.name === "sessions" ? "brand current" : "brand"} aria-current={r.name === "sessions" ? "page" : undefined}>
+            pocket-relay
+          </a>
+          {authEnabled() && (
+            <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>
+              Devices
+            </a>
+          )}
+        </nav>
+        <span class={`dot ${s.conn}`} title={s.conn} aria-hidden="true" />
+      </header>
+      <OfflineBanner />
+      {screen}
+      <Toast />
+    </div>
+  );
+}

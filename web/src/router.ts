@@ -1,0 +1,25 @@
+// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices (and #pair=<code>,
+// which the auth module takes out of the address bar).
+import { notify, state, type Route } from "./store";
+
+export function parseRoute(hash: string): Route {
+  const h = hash.replace(/^#/, "");
+  if (h === "/new") return { name: "new" };
+  if (h === "/devices") return { name: "devices" };
+  const m = /^\/s\/([^/?#]+)$/.exec(h);
+  if (m) return { name: "session", id: decodeURIComponent(m[1] as string) };
+  return { name: "sessions" };
+}
+
+export function startRouter(): void {
+  const apply = () => {
+    state.route = parseRoute(location.hash);
+    notify();
+  };
+  window.addEventListener("hashchange", apply);
+  apply();
+}
+
+export function go(hash: string): void {
+  if (location.hash !== hash) location.hash = hash;
+}

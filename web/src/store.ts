@@ -1,0 +1,133 @@
+// The app's state: one mutable object, changed only by the connection and auth modules and by
+// the router; components read it and re-render when `notify()` says it changed (batched per
+// animation frame, so token-by-token deltas cost one render a frame).
+
+import { useEffect, useState } from "preact/hooks";
+import type { OutboxPrompt, RelayEvent, Session } from "./types";
+
+export type Route =
+  | { name: "sessions" }
+  | { name: "new" }
+  | { name: "session"; id: string }
+  | { name: "devices" };
+
+export type AuthState =
+  | "unknown" // not yet known (first load, offline)
+  | "off" // the server has no sign-in
+  | "signed-in" // a device key is held; tokens are made from it on demand
+  | "needs-pairing"
+  | "pairing"
+  | "signed-out"; // the device was revoked
+
+/** Live text from `delta` frames: shown while it streams, replaced by the stored `assistant` line. */
+export interface LiveBlock {
+  afterSeq: number;
+  kind: "text" | "thinking" | "tool_use";
+  text: string;
+  toolName?: string;
+}
+
+export interface SessionView {
+  events: RelayEvent[]; // contiguous, ascending by seq
+  cacheLoaded: boolean;
+  subscribed: boolean;
+  loadingOlder: boolean;
+  noOlder: boolean;
+  live: LiveBlock | null;
+}
+
+export interface AppState {
+  route: Route;
+  conn: "connecting" | "online" | "offline";
+  retryInS: number | null;
+  user: string | null;
+  /** Connection ids this page has had: a permission resolved by one of them was answered here. */
+  connectionIds: Set<string>;
+  auth: AuthState;
+  authMessage: string | null;
+  sessions: Record<string, Session>;
+  sessionsLoaded: boolean;
+  views: Record<string, SessionView>;
+  outbox: (OutboxPrompt & { state: "waiting" | "sending" | "sent" | "failed"; error?: string })[];
+  /** request_id → what this device answered. */
+  answered: Record<string, string>;
+  /** request_id → another device answered first (a `conflict` answer). */
+  conflicts: Record<string, true>;
+  toast: string | null;
+}
+
+export const state: AppState = {
+  route: { name: "sessions" },
+  conn: "connecting",
+  retryInS: null,
+  user: null,
+  connectionIds: new Set(),
+  auth: "unknown",
+  authMessage: null,
+  sessions: {},
+  sessionsLoaded: false,
+  views: {},
+  outbox: [],
+  answered: {},
+  conflicts: {},
+  toast: null,
+};
+
+type Listener = () => void;
+const listeners = new Set<Listener>();
+let scheduled = false;
+
+export function notify(): void {
+  if (scheduled) return;
+  scheduled = true;
+  const run = () => {
+    scheduled = false;
+    for (const l of [...listeners]) l();
+  };
+  if (typeof requestAnimationFrame === "function" && typeof document !== "undefined" && !document.hidden) {
+    requestAnimationFrame(run);
+  } else {
+    setTimeout(run, 0);
+  }
+}
+
+export function subscribe(l: Listener): () => void {
+  listeners.add(l);
+  return () => listeners.delete(l);
+}
+
+/** Re-render the calling component whenever the state changes. */
+export function useAppState(): AppState {
+  const [, setTick] = useState(0);
+  useEffect(() => subscribe(() => setTick((t) => t + 1)), []);
+  return state;
+}
+
+export function view(sessionId: string): SessionView {
+  let v = state.views[sessionId];
+  if (!v) {
+    v = { events: [], cacheLoaded: false, subscribed: false, loadingOlder: false, noOlder: false, live: null };
+    state.views[sessionId] = v;
+  }
+  return v;
+}
+
+let toastTimer: ReturnType<typeof setTimeout> | undefined;
+export function toast(message: string): void {
+  state.toast = message;
+  notify();
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    state.toast = null;
+    notify();
+  }, 6000);
+}
+
+export function newId(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] as number) & 0x0f) | 0x40;
+  b[8] = ((b[8] as number) & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
