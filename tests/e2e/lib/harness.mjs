@@ -76,7 +76,9 @@ export async function startServer({ auth = false, extra = '' } = {}) {
   mkdirSync(project, { recursive: true });
   const config = join(dir, 'config.toml');
   const lines = [
-    '[server]', 'bind = "127.0.0.1:0"', 'heartbeat_s = 5', 'shutdown_grace_s = 2',
+    // heartbeat_s = 2: the app counts a link silent for 2.5 heartbeats as dead, so a lost
+    // network shows within ~7 s (the app does not act on the browser's `offline` event).
+    '[server]', 'bind = "127.0.0.1:0"', 'heartbeat_s = 2', 'shutdown_grace_s = 2',
     '[storage]', `path = ${toml(join(dir, 'store/relay.db'))}`,
     '[claude]', `binary = ${toml(join(BIN_DIR, 'fake-claude'))}`, 'idle_timeout_s = 600',
     '[claude.env]', `FAKE_CLAUDE_SPAWN_LOG = ${toml(join(dir, 'spawns.log'))}`,
@@ -260,12 +262,12 @@ export async function screenshot(page, name) {
 /** Opens the app's conversation screen of a session and waits for its composer. */
 export async function openConversation(page, server, sessionId) {
   await page.goto(`${server.url}/#/s/${sessionId}`);
-  await page.getByRole('textbox', { name: 'Message' }).waitFor();
+  await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
 }
 
 /** Types a prompt into the composer and presses Send. */
 export async function sendPrompt(page, text) {
-  const box = page.getByRole('textbox', { name: 'Message' });
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
   await box.fill(text);
   await page.getByRole('button', { name: 'Send', exact: true }).click();
 }

@@ -28,7 +28,8 @@ test('8. two devices race to answer one permission: one wins, the other is told'
     assert.equal(resolved[0].data.decision, 'allow');
     assert.ok(taps.some((t) => t.status === 'fulfilled'), 'at least one tap landed');
     const told = await eventually(async () => {
-      const texts = await Promise.all(cards.map((card) => card.innerText().catch(() => '')));
+      // An answered card is no longer the request's region: read the whole conversation.
+      const texts = await Promise.all([one.page, two.page].map((p) => p.locator('body').innerText()));
       const saying = texts.map((t) => /another device/i.test(t));
       return saying.filter(Boolean).length === 1 ? saying : null;
     }, 'exactly one card saying another device answered');
