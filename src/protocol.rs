@@ -181,6 +181,7 @@ pub fn reply_data(reply: &Reply) -> Value {
             json!({ "events": events, "last_seq": last_seq })
         }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
+        Reply::Dirs(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
         Reply::Permission {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),

@@ -115,6 +115,11 @@ pub enum SessionOp {
 pub enum Command {
     Create(CreateSession),
     List,
+    /// The folder picker: the subdirectories of `path`, or without it the roots and the
+    /// caller's recent working directories.
+    Dirs {
+        path: Option<String>,
+    },
     /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
     Session {
         session_id: String,
@@ -159,6 +164,8 @@ pub enum Reply {
     },
     /// `session.interrupt`: whether a running prompt was interrupted (false: nothing ran).
     Interrupted(bool),
+    /// The folder picker's answer.
+    Dirs(crate::dirs::DirsAnswer),
     /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
     /// so it was a plain allow); `None` without `always`.
     Permission {

@@ -9,6 +9,7 @@ pub mod claude_process;
 pub mod client;
 pub mod command;
 pub mod config;
+pub mod dirs;
 pub mod error;
 pub mod event;
 pub mod ids;

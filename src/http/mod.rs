@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth_routes;
 pub mod caller;
 pub mod device_routes;
+pub mod dirs;
 pub mod envelope;
 pub mod export;
 pub mod extract;
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::delete().to(device_routes::revoke),
         )
         .route("/api/v1/clients", web::get().to(sessions::clients))
+        .route("/api/v1/dirs", web::get().to(dirs::dirs))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))
         .route("/api/v1/sessions/{id}", web::get().to(sessions::get))

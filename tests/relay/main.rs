@@ -9,6 +9,7 @@ mod attacks;
 mod auth;
 mod auth_limits;
 mod chaos;
+mod dirs;
 mod fuzz;
 mod handshake;
 mod heartbeat;

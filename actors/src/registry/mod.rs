@@ -8,6 +8,7 @@
 //! through here.
 
 mod clients;
+mod dirs;
 mod messages;
 mod validate;
 
@@ -24,7 +25,6 @@ use crate::error::{RelayError, RelayResult};
 use crate::ids::{ConnectionId, SessionId, UserId};
 use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
-use crate::session_info::SessionInfo;
 use crate::store::{EventStore, StoreError};
 
 pub use messages::*;
@@ -184,27 +184,10 @@ impl Registry {
     }
 
     fn list(&self, caller: &Caller) -> ResponseActFuture<Self, RelayResult<Reply>> {
-        let asks: Vec<_> = self
-            .sessions
-            .values()
-            .filter(|entry| entry.owner == caller.user)
-            .map(|entry| {
-                entry.addr.send(SessionRequest {
-                    caller: caller.clone(),
-                    op: SessionOp::Get,
-                })
-            })
-            .collect();
+        let infos = self.owned_infos(caller);
         Box::pin(
             async move {
-                let mut sessions: Vec<SessionInfo> = join_all(asks)
-                    .await
-                    .into_iter()
-                    .filter_map(|answer| match answer {
-                        Ok(Ok(Reply::Session(info))) => Some(info),
-                        _ => None,
-                    })
-                    .collect();
+                let mut sessions = infos.await;
                 sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at));
                 Ok(Reply::Sessions(sessions))
             }
@@ -230,6 +213,7 @@ impl Handler<Request> for Registry {
         match msg.command {
             Command::Create(create) => self.create_session(caller, create, ctx),
             Command::List => self.list(&caller),
+            Command::Dirs { path } => self.dirs(&caller, path),
             Command::Session { session_id, op } => {
                 let (id, addr) = match self.owned(&caller.user, &session_id) {
                     Ok(found) => found,

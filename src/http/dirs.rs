@@ -1,0 +1,38 @@
+//! `GET /api/v1/dirs`: the folder picker of the app's "new session" screen. With `?path=` the
+//! subdirectories of that directory (inside `sessions.allowed_roots`), without it the roots and
+//! the caller's recent working directories. The registry answers it ([`actors::dirs`]), reading
+//! the filesystem on blocking threads.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actors::command::Command;
+use serde::Deserialize;
+
+use super::call;
+use super::caller::HttpCaller;
+use super::envelope::respond;
+use crate::protocol::reply_data;
+use crate::server::AppState;
+
+/// `?path=<absolute path>`.
+#[derive(Deserialize)]
+pub struct DirsQuery {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `GET /api/v1/dirs[?path=…]` → `{path, parent, dirs, truncated}` or `{roots, recent}`.
+pub async fn dirs(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    query: web::Query<DirsQuery>,
+) -> HttpResponse {
+    let command = Command::Dirs {
+        path: query.into_inner().path,
+    };
+    let result = call(&state, caller.0, command)
+        .await
+        .map(|reply| reply_data(&reply));
+    respond(&req, StatusCode::OK, result)
+}
