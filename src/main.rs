@@ -1,5 +1,6 @@
-//! The `pocket-relay` command: `pocket-relay [--config PATH] [serve]`, and
-//! `pocket-relay token issue|list|revoke` (see [`pocket_relay::token_cli`]).
+//! The `pocket-relay` command: `pocket-relay [--config PATH] [serve]`,
+//! `pocket-relay token issue|list|revoke` (see [`pocket_relay::token_cli`]), and
+//! `pocket-relay pair`, `pocket-relay devices list|revoke` (see [`pocket_relay::pair_cli`]).
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pocket_relay::config::Config;
+use pocket_relay::pair_cli::{self, DevicesCommand, PairArgs};
 use pocket_relay::server::Server;
 use pocket_relay::token_cli::{self, TokenCommand};
 
@@ -41,6 +43,13 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Print a QR code and a one-time link that pairs a phone (works while the server runs).
+    Pair(PairArgs),
+    /// List or revoke paired devices (works while the server runs).
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,13 +64,20 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
-        Command::Token { command } => token(&config, &command),
+        Command::Token { command } => exit(|out, err| token_cli::run(&config, &command, out, err)),
+        Command::Pair(args) => exit(|out, err| pair_cli::pair(&config, &args, out, err)),
+        Command::Devices { command } => {
+            exit(|out, err| pair_cli::devices(&config, &command, out, err))
+        }
     }
 }
 
-fn token(config: &Config, command: &TokenCommand) -> ExitCode {
+/// Runs a command that writes to stdout and stderr: exit 0, or 1 with its error on stderr.
+fn exit<E: std::fmt::Display>(
+    command: impl FnOnce(&mut dyn Write, &mut dyn Write) -> Result<(), E>,
+) -> ExitCode {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
-    match token_cli::run(config, command, &mut out, &mut err) {
+    match command(&mut out, &mut err) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("pocket-relay: {error}");
@@ -91,10 +107,12 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let config_for_pairing = config.clone();
     let result = actix_web::rt::System::new().block_on(async move {
         let server = Server::build(config, listener)?;
         println!("listening on {}", server.url());
         let _ = std::io::stdout().flush();
+        pair_cli::print_at_start(&config_for_pairing, server.url(), &mut std::io::stdout());
         server.run_until_signal().await?;
         Ok::<(), Box<dyn std::error::Error>>(())
     });

@@ -56,32 +56,6 @@ pub struct PairedDevice {
     pub user: String,
 }
 
-/// A device as `GET /api/v1/devices` shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct DeviceView {
-    pub id: String,
-    pub name: String,
-    pub user: String,
-    pub created_at: String,
-    pub last_seen_at: Option<String>,
-    /// Whether it is the device of the token that asked.
-    pub current: bool,
-}
-
-impl DeviceView {
-    /// `record` as shown to the holder of a token of device `current` (if any).
-    pub fn new(record: DeviceRecord, current: Option<&str>) -> DeviceView {
-        DeviceView {
-            current: current == Some(record.id.as_str()),
-            id: record.id,
-            name: record.name,
-            user: record.user,
-            created_at: record.created_at,
-            last_seen_at: record.last_seen_at,
-        }
-    }
-}
-
 /// The devices and pairing codes of one store file, on its own connection.
 pub struct Devices {
     conn: Mutex<Connection>,
@@ -109,7 +83,13 @@ impl Devices {
             .ok_or_else(|| AuthError::BadRequest(format!("a ttl of {ttl_s} s is too long")))?;
         let code = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<32>()?);
         let expires_at = timestamp(expires);
-        store::devices::insert_code(&self.lock(), &hash(&code), user, &timestamp(now), &expires_at)?;
+        store::devices::insert_code(
+            &self.lock(),
+            &hash(&code),
+            user,
+            &timestamp(now),
+            &expires_at,
+        )?;
         Ok(PairingCode {
             code,
             user: user.to_string(),
@@ -207,18 +187,6 @@ impl Devices {
 }
 
 impl Auth {
-    /// A pairing code for `user`, valid `auth.pairing_ttl_s` (for `pocket-relay pair`).
-    pub fn pairing_code(&self, user: &str) -> Result<PairingCode, AuthError> {
-        let code = self
-            .devices
-            .new_code(user, self.pairing_ttl_s, (self.clock)())?;
-        log::info!(
-            "auth: pairing code made for user {user} (expires {})",
-            code.expires_at
-        );
-        Ok(code)
-    }
-
     /// `POST /api/v1/auth/pair`: registers a device with a pairing code, asked from `client`.
     pub fn pair(
         &self,
@@ -228,7 +196,10 @@ impl Auth {
         client: Option<IpAddr>,
     ) -> Result<PairedDevice, AuthError> {
         let ip = client.map_or_else(|| "-".to_string(), |ip| ip.to_string());
-        match self.devices.pair(code, public_key_line, name, (self.clock)()) {
+        match self
+            .devices
+            .pair(code, public_key_line, name, (self.clock)())
+        {
             Ok(paired) => {
                 log::info!(
                     "auth: device {} paired for user {} from {ip}",
@@ -281,7 +252,9 @@ fn device_key(line: &str) -> Result<String, AuthError> {
     }
     let key = PublicKey::from_openssh(line).map_err(|_| refuse())?;
     match key.algorithm() {
-        Algorithm::Ed25519 | Algorithm::Ecdsa { .. } => canonical(key.key_data()).ok_or_else(refuse),
+        Algorithm::Ed25519 | Algorithm::Ecdsa { .. } => {
+            canonical(key.key_data()).ok_or_else(refuse)
+        }
         _ => Err(refuse()),
     }
 }
@@ -300,3 +273,6 @@ fn device_name(name: &str) -> Result<&str, AuthError> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;

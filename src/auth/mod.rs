@@ -140,7 +140,6 @@ pub struct Auth {
     challenges: Challenges,
     tokens: Tokens,
     devices: devices::Devices,
-    pairing_ttl_s: u64,
     live: Arc<LiveTokens>,
     clock: Clock,
 }
@@ -175,7 +174,6 @@ impl Auth {
             }),
             tokens: Tokens::open(store_path)?,
             devices: devices::Devices::open(store_path)?,
-            pairing_ttl_s: config.pairing_ttl_s,
             live: Arc::new(LiveTokens::default()),
             clock,
         })
@@ -624,7 +622,10 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
 
         let f = fixture(&format!("{KEY} laptop\n"), &[("laptop", "bob")], "example");
         let id = f.challenge(KEY);
-        assert_eq!(f.auth.verify(&id, SIGNATURE, None, None).expect("in").user, "bob");
+        assert_eq!(
+            f.auth.verify(&id, SIGNATURE, None, None).expect("in").user,
+            "bob"
+        );
     }
 
     #[test]

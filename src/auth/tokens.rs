@@ -333,7 +333,9 @@ mod tests {
         let path = dir.path().join("relay.db");
         let server = Tokens::open(&path).expect("open");
         let cli = Tokens::open(&path).expect("open a second time");
-        let keep = cli.issue("carol", Some("ci"), 3600, t(0), None).expect("issue");
+        let keep = cli
+            .issue("carol", Some("ci"), 3600, t(0), None)
+            .expect("issue");
         let gone = cli
             .issue("carol", Some("laptop"), 3600, t(0), None)
             .expect("issue");

@@ -13,8 +13,8 @@ use serde_json::json;
 use super::auth_routes::{client_of, no_store, run};
 use super::caller::HttpCaller;
 use super::envelope::respond;
-use crate::auth::devices::DeviceView;
 use crate::server::AppState;
+use crate::store::devices::DeviceRecord;
 
 /// The body of `POST /api/v1/auth/pair`.
 #[derive(Deserialize)]
@@ -35,6 +35,32 @@ struct Info {
     /// The caller's live devices; only when the caller is known (a valid token, or auth off).
     #[serde(skip_serializing_if = "Option::is_none")]
     paired_devices: Option<u64>,
+}
+
+/// A device as `GET /api/v1/devices` shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DeviceView {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    /// Whether it is the device of the token that asked.
+    pub current: bool,
+}
+
+impl DeviceView {
+    /// `record` as shown to the holder of a token of device `current` (if any).
+    pub fn new(record: DeviceRecord, current: Option<&str>) -> DeviceView {
+        DeviceView {
+            current: current == Some(record.id.as_str()),
+            id: record.id,
+            name: record.name,
+            user: record.user,
+            created_at: record.created_at,
+            last_seen_at: record.last_seen_at,
+        }
+    }
 }
 
 /// `GET /api/v1/auth/info` → `{auth_enabled, namespace, paired_devices?}`; needs no token.

@@ -7,9 +7,9 @@
 //! event, or panic on what it reads from disk.
 
 mod checkpoint;
+pub mod devices;
 mod reader;
 mod schema;
-pub mod devices;
 pub mod tokens;
 mod writer;
 

@@ -82,7 +82,12 @@ pub fn revoke_device(conn: &Connection, device_id: &str, now: &str) -> Result<us
         "UPDATE tokens SET revoked_at = ?2 WHERE device_id = ?1 AND revoked_at IS NULL",
         params![device_id, now],
     )
-    .map_err(|e| failed(&format!("cannot revoke the tokens of device {device_id}"), e))
+    .map_err(|e| {
+        failed(
+            &format!("cannot revoke the tokens of device {device_id}"),
+            e,
+        )
+    })
 }
 
 /// The token whose hash is `hash`, if any (one lookup through the hash's unique index).

@@ -48,7 +48,15 @@ pub fn fake_bin(name: &str) -> PathBuf {
 /// The first line a child prints on stdout, within [`PATIENCE`]; the rest is drained so the child
 /// never blocks on a full pipe.
 pub fn first_stdout_line(child: &mut std::process::Child) -> Option<String> {
-    use std::io::{BufRead, BufReader};
+    first_stdout_line_keeping_rest(child, None)
+}
+
+/// [`first_stdout_line`], appending every later line to the file `rest` when given.
+pub fn first_stdout_line_keeping_rest(
+    child: &mut std::process::Child,
+    rest: Option<PathBuf>,
+) -> Option<String> {
+    use std::io::{BufRead, BufReader, Write};
     let stdout = child.stdout.take()?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -56,7 +64,12 @@ pub fn first_stdout_line(child: &mut std::process::Child) -> Option<String> {
         if let Some(Ok(line)) = lines.next() {
             let _ = tx.send(line);
         }
-        for _ in lines {}
+        let mut file = rest.and_then(|path| std::fs::File::create(path).ok());
+        for line in lines.map_while(Result::ok) {
+            if let Some(file) = file.as_mut() {
+                let _ = writeln!(file, "{line}");
+            }
+        }
     });
     rx.recv_timeout(PATIENCE).ok()
 }

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::{fake_bin, first_stdout_line, PATIENCE};
+use super::{fake_bin, first_stdout_line_keeping_rest, PATIENCE};
 
 /// A running server and the scratch directory it lives in (store, project dirs, logs).
 pub struct TestServer {
@@ -115,7 +115,11 @@ impl TestServer {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start pocket-relay");
-        let line = first_stdout_line(&mut child).unwrap_or_else(|| {
+        let rest = self
+            .dir
+            .path()
+            .join(format!("stdout-{}.log", self.generation));
+        let line = first_stdout_line_keeping_rest(&mut child, Some(rest)).unwrap_or_else(|| {
             let _ = child.kill();
             panic!("the server did not print its address; log:\n{}", self.log());
         });
@@ -140,6 +144,16 @@ impl TestServer {
             self.dir
                 .path()
                 .join(format!("server-{}.log", self.generation)),
+        )
+        .unwrap_or_default()
+    }
+
+    /// What the server printed on stdout after its `listening on` line, in its latest run, so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(
+            self.dir
+                .path()
+                .join(format!("stdout-{}.log", self.generation)),
         )
         .unwrap_or_default()
     }
