@@ -40,3 +40,25 @@ test('8. two devices race to answer one permission: one wins, the other is told'
     await two.context.close();
   });
 });
+
+// Known gap (reported to the app's builders): the app remembers which requests it answered only in
+// memory (connection ids and `answered`), so after a reload its own answer reads "Allowed on
+// another device by local". Runs, reports, does not fail the suite until the app keeps that.
+test('8b. after a reload, a permission this phone answered is not said to be answered elsewhere', {
+  ...ready,
+  todo: ready.skip ? undefined : 'the app does not remember its own answers across a reload',
+}, async () => {
+  await withServerAndBrowser({}, async ({ server, browser, api }) => {
+    const session = await api.createSession(server.project, 'reload after answering');
+    const { page } = await phone(browser);
+    await openConversation(page, server, session.id);
+    await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"make"}' });
+    await page.getByRole('region', { name: 'Permission request' }).getByRole('button', { name: 'Allow', exact: true }).click();
+    await settled(api, session.id);
+    await page.getByText('tool finished').first().waitFor();
+    assert.doesNotMatch(await page.locator('body').innerText(), /another device/i);
+    await page.reload();
+    await page.getByText('tool finished').first().waitFor();
+    assert.doesNotMatch(await page.locator('body').innerText(), /another device/i, 'after the reload');
+  });
+});
