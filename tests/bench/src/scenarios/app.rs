@@ -54,7 +54,7 @@ impl Default for Args {
 impl Args {
     fn to_args(&self) -> Vec<String> {
         let mut args = vec!["--events".into(), self.events.to_string()];
-        if self.chromium != PathBuf::from("/usr/bin/chromium") {
+        if self.chromium.as_path() != std::path::Path::new("/usr/bin/chromium") {
             args.extend(["--chromium".into(), self.chromium.display().to_string()]);
         }
         if let Some(script) = &self.script {
