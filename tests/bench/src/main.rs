@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use report::Report;
-use scenarios::{connections, fanout, floor, prompt_overhead, replay, slow_consumers, Env};
+use scenarios::{app, connections, fanout, floor, prompt_overhead, replay, slow_consumers, Env};
 use server::Binaries;
 
 /// Any failure that ends a scenario.
@@ -98,7 +98,12 @@ enum Scenario {
     /// --agents, its agents' lines) to the sockets: the latency this machine allows any relay.
     /// No target.
     Floor(floor::Args),
-    /// Every scenario in turn with its defaults.
+    /// The phone app in Chromium (needs Node.js, `npm ci --prefix tests/e2e` and Chromium):
+    /// first-load bytes, the sessions list under Lighthouse's mobile profile, opening a session
+    /// of 10,000 events, scrolling up. Targets: <= 150 KB, <= 2 s fresh, <= 300 ms repeat,
+    /// <= 300 ms main thread, <= 50 MB JS heap, older pages load.
+    App(app::Args),
+    /// Every scenario in turn with its defaults (all but `app`, which needs Chromium).
     All,
 }
 
@@ -183,6 +188,7 @@ async fn run(env: &Env, scenario: &Scenario, exact: &str) -> (Vec<Report>, Optio
         Scenario::PromptOverhead(args) => single(prompt_overhead::run(env, args).await),
         Scenario::SlowConsumers(args) => single(slow_consumers::run(env, args).await),
         Scenario::Floor(args) => single(floor::run(env, args).await),
+        Scenario::App(args) => single(app::run(env, args).await),
         Scenario::All => {
             // A failed scenario does not stop the others.
             let mut reports = Vec::new();

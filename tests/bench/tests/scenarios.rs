@@ -140,3 +140,26 @@ async fn connections_replay_and_prompt_overhead_finish() {
     let overhead = bench(&["prompt-overhead", "--prompts", "10", "--warmup", "1"]).await;
     assert!(number(&overhead, "relay_p50_ms") > 0.0, "{overhead:?}");
 }
+
+/// The phone app in Chromium, on a small session: the browser script runs to the end and answers
+/// its figures. Skipped without Chromium or the e2e packages (`npm ci --prefix tests/e2e`), except
+/// under CI=true.
+#[tokio::test]
+async fn app_measures_the_phone_app() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium =
+        std::env::var("POCKET_RELAY_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let modules = manifest.join("../e2e/node_modules/playwright-core");
+    if !std::path::Path::new(&chromium).is_file() || !modules.is_dir() {
+        let why = format!("needs {chromium} and {}", modules.display());
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "app scenario under CI=true: {why}"
+        );
+        eprintln!("app scenario skipped: {why}");
+        return;
+    }
+    let app = bench(&["app", "--events", "500", "--chromium", &chromium]).await;
+    assert!(number(&app, "session_events") >= 490.0, "{app:?}");
+    assert!(number(&app, "first_load_bytes") > 0.0, "{app:?}");
+}

@@ -1,6 +1,7 @@
 //! One module per scenario; each starts its own server, so no scenario measures another's
 //! leftovers. What they share: the environment, and starting the server.
 
+pub mod app;
 pub mod connections;
 pub mod fanout;
 pub mod floor;

@@ -182,7 +182,7 @@ async fn fill(
 }
 
 /// The highest durable seq of a session, from a one-event page of `GET …/events`.
-async fn stored_seq(addr: SocketAddr, session: &str) -> Option<u64> {
+pub(crate) async fn stored_seq(addr: SocketAddr, session: &str) -> Option<u64> {
     let path = format!("/api/v1/sessions/{session}/events?after_seq=0&limit=1");
     let body = crate::http::get(addr, &path).await?;
     let page: serde_json::Value = serde_json::from_str(&body).ok()?;
