@@ -82,8 +82,8 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// The SQLite file, created if missing.
     pub path: PathBuf,
-    /// Events kept per session (0 = all); older ones are pruned and a replay from before them
-    /// answers `replay_gap`.
+    /// Events kept per session (0 = all); older ones are pruned. A subscription resuming after a
+    /// pruned event answers `replay_gap`; one from the start replays from the oldest kept event.
     pub retain_events: u64,
     /// The size in MiB at which a commit of the writer finishes copying the WAL back into the
     /// database file and starts it over (a pause of a few milliseconds for every session); a

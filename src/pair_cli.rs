@@ -76,12 +76,20 @@ pub fn pair(
     let base = match (&args.url, &config.server.public_url) {
         (Some(url), _) | (None, Some(url)) => check_url(url)?,
         (None, None) => {
+            let bind = config.server.bind;
+            if bind.ip().is_unspecified() || bind.port() == 0 {
+                // Not an address a phone can open: every interface, or a port chosen at start.
+                return Err(PairCliError::Invalid(format!(
+                    "server.bind {bind} is not an address a phone can open: pass --url (the \
+                     address the phone reaches this machine by) or set server.public_url"
+                )));
+            }
             let scheme = if config.tls.enabled() {
                 "https"
             } else {
                 "http"
             };
-            format!("{scheme}://{}", config.server.bind)
+            format!("{scheme}://{bind}")
         }
     };
     if !config.auth.enabled {

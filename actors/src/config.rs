@@ -118,12 +118,13 @@ pub struct LimitsConfig {
     pub max_frame_bytes: usize,
     /// Largest prompt text.
     pub max_prompt_bytes: usize,
-    /// Events queued for one client before it is closed as a slow consumer (4008).
+    /// Frames queued for one client before it is cut off as a slow consumer (WebSocket: 4008; an
+    /// SSE stream ends; an NDJSON stream catches up from the store).
     pub client_buffer: usize,
     /// Requests per minute per user over all transports.
     pub requests_per_minute: u32,
-    /// Connections one client address may hold open at once (HTTP and WebSocket together);
-    /// 0 = no limit.
+    /// Connections one TCP peer address may hold open at once (HTTP and WebSocket together;
+    /// `server.trusted_proxies` are exempt); 0 = no limit.
     pub connections_per_ip: usize,
 }
 

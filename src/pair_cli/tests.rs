@@ -69,3 +69,18 @@ fn pair_prints_a_qr_code_and_the_link_and_devices_list_shows_nothing_yet() {
         Err(PairCliError::Auth(AuthError::NotFound(_)))
     ));
 }
+
+#[test]
+fn a_bind_a_phone_cannot_open_needs_a_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.storage.path = dir.path().join("store.db");
+    config.server.bind = "0.0.0.0:8787".parse().unwrap();
+    let args = PairArgs {
+        user: Some("alice".into()),
+        url: None,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let error = pair(&config, &args, &mut out, &mut err).expect_err("no address for the phone");
+    assert!(error.to_string().contains("--url"), "{error}");
+}
