@@ -13,6 +13,7 @@ pub mod guards;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -51,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ready", web::get().to(ready::ready))
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/ws", web::get().to(crate::ws::not_an_upgrade))
+        .route("/api/v1/openapi.json", web::get().to(openapi::openapi))
         .route(
             "/api/v1/auth/challenge",
             web::post().to(auth_routes::challenge),

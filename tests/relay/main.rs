@@ -18,6 +18,7 @@ mod http_api;
 mod http_stream;
 mod metrics;
 mod misbehaving_agent;
+mod openapi_doc;
 mod pairing;
 mod perimeter_fuzz;
 mod permissions;
