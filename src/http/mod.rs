@@ -41,9 +41,8 @@ pub async fn call(state: &AppState, caller: Caller, command: Command) -> Result<
 }
 
 /// Any other path: `not_found` in the envelope.
-pub async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
-    let error = RelayError::NotFound(format!("no route {} {}", req.method(), req.path()));
-    envelope::error(&req, &error)
+pub fn no_route(req: &actix_web::HttpRequest) -> envelope::ApiError {
+    RelayError::NotFound(format!("no route {} {}", req.method(), req.path())).into()
 }
 
 /// Registers every HTTP route.
