@@ -1,7 +1,7 @@
 // pocket-relay service worker (copied into dist/ by scripts/build.mjs, which fills in the
 // version and the shell).
 // - The page (`/`): stale-while-revalidate. A visit is answered from the cache at once and a fresh
-//   copy is fetched in the background for the next visit; it is stored only once every hashed asset
+//   copy is fetched in the background for the next visit; it is stored only when every hashed asset
 //   it names is cached too, so the cache never holds a page whose script it cannot serve offline.
 // - Hashed assets (`/assets/`): cache first (a name never changes content).
 // - Other top-level files: network first, the cache when offline.
@@ -31,12 +31,20 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-/** Store a fresh copy of the page, after the hashed assets it names (fetched if missing). */
+/** This worker's cache, or null once a newer worker has deleted it (never re-created by an old one). */
+async function ownCache() {
+  return (await caches.has(CACHE)) ? caches.open(CACHE) : null;
+}
+
+/** Store a fresh copy of the page, if this worker has every hashed asset it names. One naming
+ * others is a new build: the new worker (which the same navigation's update check installs)
+ * precaches it and its assets; this one keeps serving its own build, whole, until then. */
 async function storePage(res) {
   const html = await res.text();
-  const cache = await caches.open(CACHE);
+  const cache = await ownCache();
+  if (!cache) return;
   for (const a of new Set(html.match(/\/assets\/[A-Za-z0-9._-]+/g) || [])) {
-    if (!(await cache.match(a))) await cache.add(a);
+    if (!(await cache.match(a))) return;
   }
   // Its headers (the CSP among them) go with it; the body is decoded now, so no encoding or length.
   const headers = new Headers(res.headers);
@@ -65,7 +73,7 @@ self.addEventListener("fetch", (event) => {
           fetch(req).then((res) => {
             if (res.ok) {
               const copy = res.clone();
-              event.waitUntil(caches.open(CACHE).then((c) => c.put(req, copy)));
+              event.waitUntil(ownCache().then((c) => c && c.put(req, copy)));
             }
             return res;
           }),
@@ -106,7 +114,7 @@ self.addEventListener("fetch", (event) => {
       .then((res) => {
         if (res.ok && SHELL.includes(url.pathname)) {
           const copy = res.clone();
-          event.waitUntil(caches.open(CACHE).then((c) => c.put(key, copy)));
+          event.waitUntil(ownCache().then((c) => c && c.put(key, copy)));
         }
         return res;
       })
