@@ -6,7 +6,7 @@
 import { api } from "./api";
 import * as auth from "./auth";
 import * as db from "./db";
-import { notify, noteResolved, remember, state, toast, view, newId, type SessionView } from "./store";
+import { notify, noteResolved, remember, snapshotSessions, state, toast, view, newId, type SessionView } from "./store";
 import { RelayError, type ErrorObject, type OutboxPrompt, type RelayEvent, type Session } from "./types";
 
 const PAGE = 100;
@@ -82,7 +82,9 @@ export function loadCache(): void {
   void loadOutbox();
   void db.getSessions().then((cached) => {
     if (state.sessionsLoaded) return;
-    for (const s of cached) if (!state.sessions[s.id]) state.sessions[s.id] = s;
+    // The whole records (the list's snapshot, already shown, has only what the list needs).
+    for (const s of cached) state.sessions[s.id] = { ...state.sessions[s.id], ...s };
+    snapshotSessions();
     notify();
   });
 }
@@ -336,6 +338,7 @@ function onFrame(f: any): void {
 function putSession(s: Session): void {
   state.sessions[s.id] = { ...state.sessions[s.id], ...s };
   void db.putSessions([state.sessions[s.id] as Session]);
+  snapshotSessions();
 }
 
 export async function refreshSessions(): Promise<void> {
@@ -346,6 +349,7 @@ export async function refreshSessions(): Promise<void> {
     for (const old of Object.keys(state.sessions)) if (!next[old]) void db.deleteSession(old);
     state.sessions = next;
     state.sessionsLoaded = true;
+    snapshotSessions();
     void db.putSessions(r.sessions);
     notify();
   } catch {
@@ -422,6 +426,7 @@ async function subscribeSession(id: string): Promise<void> {
     } else if (e.code === "not_found") {
       delete state.sessions[id];
       void db.deleteSession(id);
+      snapshotSessions();
       notify();
     }
   }

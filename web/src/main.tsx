@@ -7,9 +7,10 @@ import { startRouter } from "./router";
 import { notify, state } from "./store";
 
 startRouter();
-render(<App />, document.getElementById("app")!);
-// What was saved shows at once; sign-in and the socket follow.
+// What was saved shows at once (the sessions list from its snapshot in the first render, then the
+// IndexedDB cache); sign-in and the socket follow.
 connection.loadCache();
+render(<App />, document.getElementById("app")!);
 
 void auth.init().then(() => {
   if (state.auth !== "needs-pairing" && state.auth !== "signed-out") connection.start();

@@ -66,7 +66,7 @@ export const state: AppState = {
   connectionIds: new Set(loadList("pocket-relay.connections")),
   auth: "unknown",
   authMessage: null,
-  sessions: {},
+  sessions: loadSessionsSnapshot(),
   sessionsLoaded: false,
   views: {},
   outbox: [],
@@ -115,11 +115,53 @@ export function noteResolved(requestId: string, decision: string, by: { connecti
   remember("pocket-relay.answered", requestId);
 }
 
-/** Forget which requests and connections were this device's (the device is forgotten). */
+// The sessions list's first paint: IndexedDB takes 20–200 ms to open on a slow phone, so a compact
+// copy of the list (the fields the list shows, the 100 most recently updated sessions) is kept in
+// localStorage too, read synchronously before the first render. IndexedDB keeps the whole record.
+const SESSIONS_SNAPSHOT = "pocket-relay.sessions";
+const SNAPSHOT_MAX = 100;
+const SNAPSHOT_FIELDS = ["id", "title", "cwd", "status", "paused", "queue_length", "pending_permissions", "updated_at", "last_seq"] as const;
+
+function loadSessionsSnapshot(): Record<string, Session> {
+  const out: Record<string, Session> = {};
+  try {
+    // Runs while `state` is made, before the constants below exist: the key is spelled out.
+    const list = JSON.parse(localStorage.getItem("pocket-relay.sessions") ?? "[]");
+    if (!Array.isArray(list)) return out;
+    for (const s of list) if (s && typeof s.id === "string" && typeof s.cwd === "string" && typeof s.status === "string") out[s.id] = s as Session;
+  } catch {
+    /* none */
+  }
+  return out;
+}
+
+let snapshotTimer: ReturnType<typeof setTimeout> | undefined;
+/** The sessions changed: write the list's snapshot soon (at most every half second). */
+export function snapshotSessions(): void {
+  if (snapshotTimer !== undefined) return;
+  snapshotTimer = setTimeout(() => {
+    snapshotTimer = undefined;
+    const list = Object.values(state.sessions)
+      .sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? ""))
+      .slice(0, SNAPSHOT_MAX)
+      .map((s) => Object.fromEntries(SNAPSHOT_FIELDS.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])));
+    try {
+      localStorage.setItem(SESSIONS_SNAPSHOT, JSON.stringify(list));
+    } catch {
+      /* storage refused: IndexedDB still has them */
+    }
+  }, 500);
+}
+
+/** Forget which requests and connections were this device's, and its list (the device is forgotten). */
 export function forgetRemembered(): void {
   state.connectionIds.clear();
   state.answered = {};
+  state.sessions = {};
+  clearTimeout(snapshotTimer);
+  snapshotTimer = undefined;
   try {
+    localStorage.removeItem(SESSIONS_SNAPSHOT);
     localStorage.removeItem("pocket-relay.connections");
     localStorage.removeItem("pocket-relay.answered");
   } catch {
