@@ -1,14 +1,23 @@
 // pocket-relay service worker (copied into dist/ by scripts/build.mjs, which fills in the
-// version and the shell). Network first for the page, cache first for hashed assets; /api/ and
-// /ws are never cached.
-const CACHE = "pocket-relay-f29c4ea212ba0e52";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-HBPSHAEJ.js","/assets/app-SI2ZSXZJ.css"];
+// version and the shell).
+// - The page (`/`): stale-while-revalidate. A visit is answered from the cache at once and a fresh
+//   copy is fetched in the background for the next visit; it is stored only when every hashed asset
+//   it names is cached too, so the cache never holds a page whose script it cannot serve offline.
+// - Hashed assets (`/assets/`): cache first (a name never changes content).
+// - Other top-level files: network first, the cache when offline.
+// - `/api/`, `/ws`, `/health`, `/ready`, `/metrics`: never touched.
+// A new build is a new worker (its version is the hash of what it caches): it precaches its shell,
+// takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
+// keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
+// person; the app offers a reload. The next visit gets the new page.
+const CACHE = "pocket-relay-13bc23ee18011b48";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-M3TOTYDS.js","/assets/app-GFWXUWQ2.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((c) => c.addAll(SHELL))
+      .then((c) => c.addAll(SHELL.map((u) => new Request(u, { cache: "no-cache" }))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -21,6 +30,31 @@ self.addEventListener("activate", (event) => {
       .then(() => self.clients.claim()),
   );
 });
+
+/** This worker's cache, or null once a newer worker has deleted it (never re-created by an old one). */
+async function ownCache() {
+  return (await caches.has(CACHE)) ? caches.open(CACHE) : null;
+}
+
+/** Store a fresh copy of the page, if this worker has every hashed asset it names. One naming
+ * others is a new build: the new worker (which the same navigation's update check installs)
+ * precaches it and its assets; this one keeps serving its own build, whole, until then. */
+async function storePage(res) {
+  const html = await res.text();
+  const cache = await ownCache();
+  if (!cache) return;
+  for (const a of new Set(html.match(/\/assets\/[A-Za-z0-9._-]+/g) || [])) {
+    if (!(await cache.match(a))) return;
+  }
+  // Its headers (the CSP among them) go with it; the body is decoded now, so no encoding or length.
+  const headers = new Headers(res.headers);
+  for (const h of ["content-encoding", "content-length", "transfer-encoding"]) headers.delete(h);
+  await cache.put("/", new Response(html, { status: res.status, statusText: res.statusText, headers }));
+}
+
+function storable(res) {
+  return res.ok && res.type === "basic" && !res.redirected;
+}
 
 self.addEventListener("fetch", (event) => {
   const req = event.request;
@@ -39,7 +73,7 @@ self.addEventListener("fetch", (event) => {
           fetch(req).then((res) => {
             if (res.ok) {
               const copy = res.clone();
-              caches.open(CACHE).then((c) => c.put(req, copy));
+              event.waitUntil(ownCache().then((c) => c && c.put(req, copy)));
             }
             return res;
           }),
@@ -48,14 +82,39 @@ self.addEventListener("fetch", (event) => {
     return;
   }
 
-  // The page and the other top-level files: network first, the cache when offline.
-  const key = req.mode === "navigate" || url.pathname === "/index.html" ? "/" : req;
+  if (req.mode === "navigate" && (url.pathname === "/" || url.pathname === "/index.html")) {
+    // The app shell: from the cache at once; a fresh copy for next time in the background.
+    event.respondWith(
+      (async () => {
+        const hit = await caches.match("/", { cacheName: CACHE });
+        if (hit) {
+          event.waitUntil(
+            fetch("/", { cache: "no-cache", credentials: "same-origin" })
+              .then((res) => (storable(res) ? storePage(res) : undefined))
+              .catch(() => {}),
+          );
+          return hit;
+        }
+        try {
+          const res = await fetch(req);
+          if (storable(res)) event.waitUntil(storePage(res.clone()).catch(() => {}));
+          return res;
+        } catch {
+          return (await caches.match("/")) || Response.error();
+        }
+      })(),
+    );
+    return;
+  }
+
+  // The other top-level files: network first, the cache when offline.
+  const key = url.pathname === "/index.html" ? "/" : req;
   event.respondWith(
     fetch(req)
       .then((res) => {
-        if (res.ok && (req.mode === "navigate" || SHELL.includes(url.pathname))) {
+        if (res.ok && SHELL.includes(url.pathname)) {
           const copy = res.clone();
-          caches.open(CACHE).then((c) => c.put(key, copy));
+          event.waitUntil(ownCache().then((c) => c && c.put(key, copy)));
         }
         return res;
       })

@@ -27,6 +27,19 @@ function OfflineBanner() {
   );
 }
 
+function UpdateBar() {
+  const s = useAppState();
+  if (!s.updateReady) return null;
+  return (
+    <div class="banner update" role="status">
+      <span>A new version of the app is ready.</span>
+      <button type="button" class="link" onClick={() => location.reload()}>
+        Reload
+      </button>
+    </div>
+  );
+}
+
 function Toast() {
   const s = useAppState();
   return (
@@ -77,6 +90,7 @@ export function App() {
         <span class={`dot ${s.conn}`} title={s.conn} aria-hidden="true" />
       </header>
       <OfflineBanner />
+      <UpdateBar />
       {screen}
       <Toast />
     </div>

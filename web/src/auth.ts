@@ -5,7 +5,7 @@
 import { api, setTokenSource } from "./api";
 import * as db from "./db";
 import { generateDeviceKey, publicKeyLine, sshsig, type KeyAlg } from "./sshsig";
-import { notify, state } from "./store";
+import { forgetRemembered, notify, state } from "./store";
 import { RelayError } from "./types";
 
 interface AuthInfo {
@@ -212,6 +212,7 @@ export async function forgetDevice(): Promise<void> {
   device = null;
   clearTimeout(renewTimer);
   await db.clearAll();
+  forgetRemembered();
   state.auth = "needs-pairing";
   state.authMessage = null;
   notify();

@@ -1,26 +1,36 @@
-// The one module that owns the WebSocket: hello/welcome, requests and their answers, heartbeat,
+// The one module that owns the WebSocket: hello/welcome, requests and their answers, liveness
+// (the browser's offline/online events and an app-level ping while the page is visible),
 // reconnect with backoff, subscriptions resumed with `after_seq` (the last seq seen, kept in
 // IndexedDB with the events), dedupe by seq, live deltas, and the outbox of prompts.
 
 import { api } from "./api";
 import * as auth from "./auth";
 import * as db from "./db";
-import { notify, remember, state, toast, view, newId, type SessionView } from "./store";
+import { notify, noteResolved, remember, snapshotSessions, state, toast, view, newId, type SessionView } from "./store";
 import { RelayError, type ErrorObject, type OutboxPrompt, type RelayEvent, type Session } from "./types";
 
 const PAGE = 100;
 /** A cache further behind than this is dropped and the session opens at its last page. */
 const MAX_CATCH_UP = 1000;
 const CLIENT = { name: "pocket-relay-web", version: "0.1.0" };
+/** While the page is visible, a `ping` goes out after this long without a frame from the server… */
+export const PING_MS = 3000;
+/** …and a ping unanswered (nothing at all heard since it went) for this long means the link is dead:
+ * a silent link is noticed within 11 s (ticks of 1 s), where the server's heartbeat takes 45–60 s. */
+export const PING_ANSWER_MS = 2 * PING_MS;
+/** A socket not welcomed within this long is given up and tried again. */
+const HANDSHAKE_MS = 10_000;
 
 let ws: WebSocket | null = null;
 let welcomed = false;
 let attempt = 0;
 let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 let countdownTimer: ReturnType<typeof setInterval> | undefined;
-let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-let heartbeatS = 15;
+let pingTimer: ReturnType<typeof setInterval> | undefined;
+let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+/** When the last frame came from the server, and when the ping not yet answered went (0: none). */
 let lastRx = 0;
+let pingSentAt = 0;
 let nextId = 1;
 let stopped = false;
 let authCloses = 0;
@@ -40,17 +50,43 @@ export function start(): void {
   stopped = false;
   if (started) return void connect();
   started = true;
-  window.addEventListener("online", () => reconnectNow());
+  // The browser knows the network went: say so at once and stop trusting the socket (a dead link
+  // can take minutes to close by itself). Back: try at once, not at the end of a backoff.
+  window.addEventListener("offline", () => {
+    if (stopped) return;
+    if (ws) dropSocket();
+    else {
+      state.conn = "offline";
+      notify();
+    }
+  });
+  window.addEventListener("online", () => {
+    if (stopped) return;
+    if (ws && welcomed) return void probe();
+    if (ws) dropSocket(); // a handshake begun while offline may hang: start afresh
+    reconnectNow();
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") checkAlive();
+    else stopPinger(); // hidden: no pings (battery); checked again when visible
   });
+  loadCache();
+  connect();
+}
+
+let cacheLoaded = false;
+/** Show what was saved (the sessions list, the outbox) at once, before any sign-in or socket. */
+export function loadCache(): void {
+  if (cacheLoaded) return;
+  cacheLoaded = true;
   void loadOutbox();
   void db.getSessions().then((cached) => {
     if (state.sessionsLoaded) return;
-    for (const s of cached) state.sessions[s.id] = s;
+    // The whole records (the list's snapshot, already shown, has only what the list needs).
+    for (const s of cached) state.sessions[s.id] = { ...state.sessions[s.id], ...s };
+    snapshotSessions();
     notify();
   });
-  connect();
 }
 
 /** Stop for good (signed out). */
@@ -58,6 +94,8 @@ export function stop(): void {
   stopped = true;
   clearTimeout(reconnectTimer);
   clearInterval(countdownTimer);
+  clearTimeout(handshakeTimer);
+  stopPinger();
   ws?.close(1000);
   ws = null;
 }
@@ -81,6 +119,10 @@ async function connect(): Promise<void> {
   const sock = new WebSocket(wsUrl());
   ws = sock;
   welcomed = false;
+  clearTimeout(handshakeTimer);
+  handshakeTimer = setTimeout(() => {
+    if (ws === sock && !welcomed) dropSocket();
+  }, HANDSHAKE_MS);
   sock.onopen = () => {
     const hello: Record<string, unknown> = { type: "hello", protocol: 1, client: CLIENT, capabilities: ["permissions"] };
     if (token) hello.token = token;
@@ -103,10 +145,26 @@ async function connect(): Promise<void> {
   };
 }
 
+/** Give up the current socket now, without waiting for a close handshake over a dead link. */
+function dropSocket(): void {
+  const sock = ws;
+  if (!sock) return;
+  ws = null;
+  sock.onclose = null;
+  sock.onmessage = null;
+  try {
+    sock.close();
+  } catch {
+    /* already closed */
+  }
+  onClosed(1006);
+}
+
 function onClosed(code: number): void {
   ws = null;
   welcomed = false;
-  clearInterval(heartbeatTimer);
+  clearTimeout(handshakeTimer);
+  stopPinger();
   for (const [, p] of pending) p.reject(new RelayError("network", "connection lost"));
   pending.clear();
   for (const v of Object.values(state.views)) {
@@ -172,38 +230,41 @@ export function reconnectNow(): void {
 
 auth.onTokenRenewed(() => reconnectNow());
 
+/** The page became visible (it may have slept with the socket dying under it): ask at once. */
 function checkAlive(): void {
-  if (!ws || !welcomed) return reconnectNow();
-  const sock = ws;
-  const t = setTimeout(() => {
-    if (ws === sock) sock.close();
-  }, 5000);
-  request("ping", {}).then(
-    () => clearTimeout(t),
-    () => clearTimeout(t),
-  );
+  if (stopped) return;
+  if (!ws) return reconnectNow();
+  if (!welcomed) return; // a handshake runs, with its own deadline
+  probe();
 }
 
-function startHeartbeat(): void {
-  clearInterval(heartbeatTimer);
-  lastRx = Date.now();
-  heartbeatTimer = setInterval(() => {
+/** Ping now and watch for the answer (any frame counts) within PING_ANSWER_MS. */
+function probe(): void {
+  if (!ws || !welcomed) return;
+  sendPing();
+  startPinger();
+}
+
+function sendPing(): void {
+  pingSentAt = Date.now();
+  request("ping", {}).catch(() => {});
+}
+
+/** While visible: a ping after PING_MS of silence; dead when it goes unanswered PING_ANSWER_MS. */
+function startPinger(): void {
+  if (pingTimer !== undefined || typeof document === "undefined" || document.visibilityState !== "visible") return;
+  pingTimer = setInterval(() => {
     if (!ws || !welcomed) return;
-    if (Date.now() - lastRx > heartbeatS * 2500) {
-      // Nothing heard for 2.5 heartbeats: the link is dead even if the socket does not know yet.
-      const sock = ws;
-      ws = null;
-      sock.onclose = null;
-      try {
-        sock.close();
-      } catch {
-        /* already closed */
-      }
-      onClosed(1006);
-      return;
-    }
-    request("ping", {}).catch(() => {});
-  }, heartbeatS * 1000);
+    const now = Date.now();
+    if (pingSentAt > lastRx && now - pingSentAt > PING_ANSWER_MS) return void dropSocket();
+    if (pingSentAt <= lastRx && now - lastRx >= PING_MS) sendPing();
+  }, 1000);
+}
+
+function stopPinger(): void {
+  clearInterval(pingTimer);
+  pingTimer = undefined;
+  pingSentAt = 0;
 }
 
 function send(frame: unknown): boolean {
@@ -229,9 +290,9 @@ function onFrame(f: any): void {
   switch (f.type) {
     case "welcome":
       welcomed = true;
+      clearTimeout(handshakeTimer);
       authCloses = 0;
       attempt = 0;
-      heartbeatS = Math.max(2, Number(f.heartbeat_s) || 15);
       state.conn = "online";
       state.retryInS = null;
       state.user = f.user ?? null;
@@ -239,7 +300,9 @@ function onFrame(f: any): void {
         state.connectionIds.add(String(f.connection_id));
         remember("pocket-relay.connections", String(f.connection_id));
       }
-      startHeartbeat();
+      lastRx = Date.now();
+      pingSentAt = 0;
+      startPinger();
       notify();
       void refreshSessions();
       for (const id of wanted) void subscribeSession(id);
@@ -275,6 +338,7 @@ function onFrame(f: any): void {
 function putSession(s: Session): void {
   state.sessions[s.id] = { ...state.sessions[s.id], ...s };
   void db.putSessions([state.sessions[s.id] as Session]);
+  snapshotSessions();
 }
 
 export async function refreshSessions(): Promise<void> {
@@ -285,6 +349,7 @@ export async function refreshSessions(): Promise<void> {
     for (const old of Object.keys(state.sessions)) if (!next[old]) void db.deleteSession(old);
     state.sessions = next;
     state.sessionsLoaded = true;
+    snapshotSessions();
     void db.putSessions(r.sessions);
     notify();
   } catch {
@@ -361,6 +426,7 @@ async function subscribeSession(id: string): Promise<void> {
     } else if (e.code === "not_found") {
       delete state.sessions[id];
       void db.deleteSession(id);
+      snapshotSessions();
       notify();
     }
   }
@@ -473,6 +539,7 @@ function applyEvent(e: RelayEvent, v: SessionView): void {
       if (s) putSession({ ...s, pending_permissions: [...(s.pending_permissions ?? []), e.data.request_id] });
       break;
     case "permission.resolved":
+      noteResolved(String(e.data?.request_id), String(e.data?.decision), e.data?.by);
       if (s) putSession({ ...s, pending_permissions: (s.pending_permissions ?? []).filter((r) => r !== e.data.request_id) });
       break;
   }

@@ -54,6 +54,8 @@ export interface AppState {
   /** request_id → another device answered first (a `conflict` answer). */
   conflicts: Record<string, true>;
   toast: string | null;
+  /** A newer build of the app took over (service worker): offer a reload, never force one. */
+  updateReady: boolean;
 }
 
 export const state: AppState = {
@@ -64,18 +66,27 @@ export const state: AppState = {
   connectionIds: new Set(loadList("pocket-relay.connections")),
   auth: "unknown",
   authMessage: null,
-  sessions: {},
+  sessions: loadSessionsSnapshot(),
   sessionsLoaded: false,
   views: {},
   outbox: [],
   answered: Object.fromEntries(loadList("pocket-relay.answered").map((id) => [id, "answered"])),
   conflicts: {},
   toast: null,
+  updateReady: false,
 };
 
-// Which connections were this device's, and which permission requests it answered, survive a
-// reload (a request resolved by one of them was answered here, not "on another device").
-function loadList(key: string): string[] {
+// Which permission requests this device answered survives a reload, derived from the server's
+// own record: `permission.resolved` names the answering connection (`by.connection_id`, a random
+// UUID per connection), and the app keeps the ids of the connections it has had. A request seen
+// resolved by one of them (or answered with an `ok`) is also kept by id, so it stays "here" after
+// its connection id has aged out of the list. localStorage (not IndexedDB): it is read
+// synchronously, so the first render after a reload is already right. Both lists are bounded.
+const KEEP_CONNECTIONS = 500;
+const KEEP_ANSWERED = 500;
+type Remembered = "pocket-relay.connections" | "pocket-relay.answered";
+
+function loadList(key: Remembered): string[] {
   try {
     const v = JSON.parse(localStorage.getItem(key) ?? "[]");
     return Array.isArray(v) ? v.map(String) : [];
@@ -84,13 +95,77 @@ function loadList(key: string): string[] {
   }
 }
 
-export function remember(key: "pocket-relay.connections" | "pocket-relay.answered", id: string): void {
+export function remember(key: Remembered, id: string): void {
   try {
-    const list = loadList(key).filter((x) => x !== id);
-    list.push(id);
-    localStorage.setItem(key, JSON.stringify(list.slice(-200)));
+    const list = loadList(key);
+    if (list[list.length - 1] === id) return;
+    const next = list.filter((x) => x !== id);
+    next.push(id);
+    localStorage.setItem(key, JSON.stringify(next.slice(-(key === "pocket-relay.connections" ? KEEP_CONNECTIONS : KEEP_ANSWERED))));
   } catch {
     /* storage refused: memory only */
+  }
+}
+
+/** A `permission.resolved` (live, replayed or cached): was it answered by one of this device's connections? */
+export function noteResolved(requestId: string, decision: string, by: { connection_id?: unknown } | undefined): void {
+  if (!by || by.connection_id === undefined || !state.connectionIds.has(String(by.connection_id))) return;
+  if (state.answered[requestId]) return;
+  state.answered[requestId] = decision;
+  remember("pocket-relay.answered", requestId);
+}
+
+// The sessions list's first paint: IndexedDB takes 20–200 ms to open on a slow phone, so a compact
+// copy of the list (the fields the list shows, the 100 most recently updated sessions) is kept in
+// localStorage too, read synchronously before the first render. IndexedDB keeps the whole record.
+const SESSIONS_SNAPSHOT = "pocket-relay.sessions";
+const SNAPSHOT_MAX = 100;
+const SNAPSHOT_FIELDS = ["id", "title", "cwd", "status", "paused", "queue_length", "pending_permissions", "updated_at", "last_seq"] as const;
+
+function loadSessionsSnapshot(): Record<string, Session> {
+  const out: Record<string, Session> = {};
+  try {
+    // Runs while `state` is made, before the constants below exist: the key is spelled out.
+    const list = JSON.parse(localStorage.getItem("pocket-relay.sessions") ?? "[]");
+    if (!Array.isArray(list)) return out;
+    for (const s of list) if (s && typeof s.id === "string" && typeof s.cwd === "string" && typeof s.status === "string") out[s.id] = s as Session;
+  } catch {
+    /* none */
+  }
+  return out;
+}
+
+let snapshotTimer: ReturnType<typeof setTimeout> | undefined;
+/** The sessions changed: write the list's snapshot soon (at most every half second). */
+export function snapshotSessions(): void {
+  if (snapshotTimer !== undefined) return;
+  snapshotTimer = setTimeout(() => {
+    snapshotTimer = undefined;
+    const list = Object.values(state.sessions)
+      .sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? ""))
+      .slice(0, SNAPSHOT_MAX)
+      .map((s) => Object.fromEntries(SNAPSHOT_FIELDS.filter((k) => s[k] !== undefined).map((k) => [k, s[k]])));
+    try {
+      localStorage.setItem(SESSIONS_SNAPSHOT, JSON.stringify(list));
+    } catch {
+      /* storage refused: IndexedDB still has them */
+    }
+  }, 500);
+}
+
+/** Forget which requests and connections were this device's, and its list (the device is forgotten). */
+export function forgetRemembered(): void {
+  state.connectionIds.clear();
+  state.answered = {};
+  state.sessions = {};
+  clearTimeout(snapshotTimer);
+  snapshotTimer = undefined;
+  try {
+    localStorage.removeItem(SESSIONS_SNAPSHOT);
+    localStorage.removeItem("pocket-relay.connections");
+    localStorage.removeItem("pocket-relay.answered");
+  } catch {
+    /* nothing kept */
   }
 }
 

@@ -76,9 +76,9 @@ export async function startServer({ auth = false, extra = '' } = {}) {
   mkdirSync(project, { recursive: true });
   const config = join(dir, 'config.toml');
   const lines = [
-    // heartbeat_s = 2: the app counts a link silent for 2.5 heartbeats as dead, so a lost
-    // network shows within ~7 s (the app does not act on the browser's `offline` event).
-    '[server]', 'bind = "127.0.0.1:0"', 'heartbeat_s = 2', 'shutdown_grace_s = 2',
+    // The server's default heartbeat_s (15): the app notices a lost network from the browser's
+    // `offline` event, and a silent link by its own pings, without help from the server.
+    '[server]', 'bind = "127.0.0.1:0"', 'shutdown_grace_s = 2',
     '[storage]', `path = ${toml(join(dir, 'store/relay.db'))}`,
     '[claude]', `binary = ${toml(join(BIN_DIR, 'fake-claude'))}`, 'idle_timeout_s = 600',
     '[claude.env]', `FAKE_CLAUDE_SPAWN_LOG = ${toml(join(dir, 'spawns.log'))}`,

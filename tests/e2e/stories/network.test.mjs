@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   skipUnlessReady, withServerAndBrowser, phone, screenshot, openConversation, sendPrompt,
-  settled, ofKind, eventually, promptText,
+  settled, ofKind, eventually, promptText, PATIENCE,
 } from '../lib/harness.mjs';
 
 const ready = skipUnlessReady();
@@ -30,7 +30,12 @@ async function storedCount(api, sessionId) {
   return storedLines(await api.events(sessionId)).length;
 }
 
-const BANNER_PATIENCE = 20_000;
+/** The browser's `offline` event shows the banner at once: this is only rendering's slack. */
+const BANNER_PATIENCE = 3_000;
+/** A link that goes silent without an `offline` event: the app pings after 3 s of silence and
+ * gives the ping 6 s (web/src/connection.ts, PING_MS and PING_ANSWER_MS, checked every second),
+ * so at most 4 + 7 = 11 s, and 3 s of slack. The server's own heartbeat (3 × 15 s) would take 45–60 s. */
+const SILENT_LINK_PATIENCE = 14_000;
 const offlineBanner = (page) => page.getByRole('status').filter({ hasText: 'Offline' });
 
 test('6. reload and lose the network mid-stream: nothing missing or doubled', ready, async () => {
@@ -39,7 +44,9 @@ test('6. reload and lose the network mid-stream: nothing missing or doubled', re
     const { context, page } = await phone(browser);
     await openConversation(page, server, session.id);
     const total = 200;
-    await sendPrompt(page, `slow ${total} 100`);
+    const everyMs = 100;
+    const streamEnds = Date.now() + total * everyMs; // the fake writes one line every 100 ms
+    await sendPrompt(page, `slow ${total} ${everyMs}`);
     await page.getByText(/\bline 5\b/).first().waitFor();
 
     // A reload mid-stream.
@@ -64,6 +71,9 @@ test('6. reload and lose the network mid-stream: nothing missing or doubled', re
     await eventually(async () => (await storedCount(api, session.id)) >= Math.min(total, again + 10), 'ten more lines stored');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
 
+    // The answer takes 20 s to write: wait for its end, then the usual patience.
+    await eventually(async () => (await storedCount(api, session.id)) >= total, 'every line stored',
+      Math.max(0, streamEnds - Date.now()) + PATIENCE);
     const events = await settled(api, session.id);
     const stored = storedLines(events);
     assert.equal(stored.length, total, 'the server stored every line');
@@ -75,6 +85,45 @@ test('6. reload and lose the network mid-stream: nothing missing or doubled', re
     assert.deepEqual({ missing, doubled, extra }, { missing: [], doubled: [], extra: [] });
     // The stored sequence itself is whole: seq 1..last without a gap.
     events.forEach((e, i) => assert.equal(e.seq, i + 1));
+  });
+});
+
+test('6b. a link that goes silent (no offline event) is noticed by the app\'s own pings, then resumed', ready, async () => {
+  await withServerAndBrowser({}, async ({ server, browser, api }) => {
+    const session = await api.createSession(server.project, 'silent link');
+    const { page } = await phone(browser);
+    // Between the page and the server: once `silent` is set, the connection open at that moment
+    // carries nothing either way (a dead Wi-Fi the browser does not know about). Later
+    // connections pass.
+    let silent = false;
+    let connections = 0;
+    await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
+      const mine = ++connections;
+      const blackHoled = () => silent && mine === 1;
+      const upstream = ws.connectToServer();
+      ws.onMessage((message) => {
+        if (!blackHoled()) upstream.send(message);
+      });
+      upstream.onMessage((message) => {
+        if (!blackHoled()) ws.send(message);
+      });
+    });
+    await openConversation(page, server, session.id);
+    await sendPrompt(page, 'before the silence');
+    await page.getByText('echo: before the silence').first().waitFor();
+    await eventually(async () => (await offlineBanner(page).count()) === 0, 'online before the silence');
+    silent = true;
+    const since = Date.now();
+    // Stored while the link is silent: shown once the app has reconnected and resumed.
+    await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'during the silence' });
+    await offlineBanner(page).waitFor({ timeout: SILENT_LINK_PATIENCE });
+    const noticedMs = Date.now() - since;
+    await page.getByText('echo: during the silence').first().waitFor();
+    await eventually(async () => (await offlineBanner(page).count()) === 0, 'the offline banner gone after reconnecting');
+    assert.ok(connections >= 2, 'the app opened a new connection');
+    const text = await page.locator('body').innerText();
+    assert.equal((text.match(/echo: during the silence/g) ?? []).length, 1, 'its answer shown once');
+    console.log(`# silent link noticed after ${noticedMs} ms`);
   });
 });
 

@@ -41,13 +41,9 @@ test('8. two devices race to answer one permission: one wins, the other is told'
   });
 });
 
-// Known gap (reported to the app's builders): the app remembers which requests it answered only in
-// memory (connection ids and `answered`), so after a reload its own answer reads "Allowed on
-// another device by local". Runs, reports, does not fail the suite until the app keeps that.
-test('8b. after a reload, a permission this phone answered is not said to be answered elsewhere', {
-  ...ready,
-  todo: ready.skip ? undefined : 'the app does not remember its own answers across a reload',
-}, async () => {
+// The app keeps the connection ids it has had (the server's `permission.resolved` names the
+// answering connection in `by.connection_id`) and the requests it answered, across reloads.
+test('8b. after a reload, a permission this phone answered is not said to be answered elsewhere', ready, async () => {
   await withServerAndBrowser({}, async ({ server, browser, api }) => {
     const session = await api.createSession(server.project, 'reload after answering');
     const { page } = await phone(browser);
@@ -57,8 +53,10 @@ test('8b. after a reload, a permission this phone answered is not said to be ans
     await settled(api, session.id);
     await page.getByText('tool finished').first().waitFor();
     assert.doesNotMatch(await page.locator('body').innerText(), /another device/i);
+    await page.getByText('Allowed here').first().waitFor();
     await page.reload();
     await page.getByText('tool finished').first().waitFor();
     assert.doesNotMatch(await page.locator('body').innerText(), /another device/i, 'after the reload');
+    await page.getByText('Allowed here').first().waitFor();
   });
 });
