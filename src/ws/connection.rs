@@ -111,10 +111,10 @@ impl WsConnection {
     /// Sends a frame in order with everything else queued for the client: at once when the
     /// queue has room, else as soon as it has.
     fn send(&self, frame: bytestring::ByteString) {
-        if let Err(frame) = self.sink.try_push_frame(frame) {
+        if let Err(frame) = self.sink.try_push_answer(frame) {
             let sink = self.sink.clone();
             actix::spawn(async move {
-                let _ = sink.push_frame(frame).await;
+                let _ = sink.push_answer(frame).await;
             });
         }
     }
@@ -334,7 +334,7 @@ impl WsConnection {
             match answer {
                 Ok(reply) => {
                     if sink
-                        .push_frame(frames::ok(&id, reply_data(&reply)))
+                        .push_answer(frames::ok(&id, reply_data(&reply)))
                         .await
                         .is_err()
                     {
@@ -346,7 +346,7 @@ impl WsConnection {
                     }
                 }
                 Err(error) => {
-                    let _ = sink.push_frame(frames::error(Some(&id), &error)).await;
+                    let _ = sink.push_answer(frames::error(Some(&id), &error)).await;
                 }
             }
         });
