@@ -11,7 +11,6 @@
 
 pub mod core;
 mod delivery;
-mod event_log;
 mod history;
 mod requests;
 mod shutdown;
@@ -23,8 +22,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+pub use self::core::EventLog;
 pub use self::core::StopReason;
-pub use event_log::EventLog;
 pub use requests::{InitSession, SessionRequest};
 pub use shutdown::ShutdownSession;
 pub use subscribers::{Replay, ReplayCaughtUp};

@@ -12,6 +12,7 @@
 //! should happen, so the session's stories run as plain unit tests.
 
 mod control;
+mod event_log;
 mod lines;
 mod permissions;
 mod process;
@@ -30,6 +31,7 @@ use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 pub use control::ControlResult;
+pub use event_log::EventLog;
 pub use process::StopReason;
 pub use queue::QueuedPrompt;
 pub use requests::AfterControl;
@@ -42,7 +44,6 @@ use crate::error::RelayResult;
 use crate::event::EventData;
 use crate::ids::{PermissionRequestId, PromptId, Seq, SessionId};
 use crate::metrics::RelayMetrics;
-use crate::session::EventLog;
 use crate::session_info::{now_ts, SessionInfo, SessionStatus};
 use control::HostControl;
 use permissions::Permissions;
@@ -271,31 +272,5 @@ impl SessionCore {
     fn answer_session(&mut self) {
         let seq = self.log.last_assigned();
         self.effect(Effect::Answer(Answer::Stored { seq, reply: None }));
-    }
-
-    /// Records the prompt metrics for a prompt's start or end.
-    fn count_prompt(&mut self, data: &EventData) {
-        let (prompt_id, outcome) = match data {
-            EventData::PromptStarted { prompt_id } => {
-                self.prompt_clock = Some((prompt_id.clone(), Instant::now()));
-                return;
-            }
-            EventData::PromptCompleted(outcome) if outcome.is_error => {
-                (&outcome.prompt_id, "error")
-            }
-            EventData::PromptCompleted(outcome) => (&outcome.prompt_id, "completed"),
-            EventData::PromptFailed { prompt_id, error } => (prompt_id, error.code.as_str()),
-            _ => return,
-        };
-        let seconds = match &self.prompt_clock {
-            Some((running, started)) if running == prompt_id => {
-                Some(started.elapsed().as_secs_f64())
-            }
-            _ => None,
-        };
-        if seconds.is_some() {
-            self.prompt_clock = None;
-        }
-        self.metrics.prompt_ended(outcome, seconds);
     }
 }

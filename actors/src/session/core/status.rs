@@ -1,5 +1,7 @@
 //! The session's status: the one place it changes, with its `session.status` event and the
-//! per-status gauge.
+//! per-status gauge; and the prompt metrics, counted as prompts start and end.
+
+use std::time::Instant;
 
 use super::SessionCore;
 use crate::event::EventData;
@@ -17,6 +19,32 @@ impl SessionCore {
         self.status = status;
         self.touch();
         self.emit(EventData::SessionStatus { status, reason });
+    }
+
+    /// Records the prompt metrics for a prompt's start or end.
+    pub(super) fn count_prompt(&mut self, data: &EventData) {
+        let (prompt_id, outcome) = match data {
+            EventData::PromptStarted { prompt_id } => {
+                self.prompt_clock = Some((prompt_id.clone(), Instant::now()));
+                return;
+            }
+            EventData::PromptCompleted(outcome) if outcome.is_error => {
+                (&outcome.prompt_id, "error")
+            }
+            EventData::PromptCompleted(outcome) => (&outcome.prompt_id, "completed"),
+            EventData::PromptFailed { prompt_id, error } => (prompt_id, error.code.as_str()),
+            _ => return,
+        };
+        let seconds = match &self.prompt_clock {
+            Some((running, started)) if running == prompt_id => {
+                Some(started.elapsed().as_secs_f64())
+            }
+            _ => None,
+        };
+        if seconds.is_some() {
+            self.prompt_clock = None;
+        }
+        self.metrics.prompt_ended(outcome, seconds);
     }
 }
 
