@@ -112,7 +112,7 @@ impl Session {
         while let Some(input) = inputs.pop_front() {
             for effect in self.core.apply(input) {
                 match effect {
-                    Effect::Answer(given) => answer = Some(given),
+                    Effect::Answer(given) => answer = Some(*given),
                     Effect::Launch { agent, spec } => {
                         let result = self.launch(agent, &spec, ctx);
                         inputs.push_back(Input::Launched { agent, result });

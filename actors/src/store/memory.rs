@@ -52,12 +52,14 @@ impl MemoryStore {
             events: Vec::new(),
             prompts: Vec::new(),
         });
-        let mut next = row.events.last().map_or(1, |e| e.seq + 1);
-        for event in &batch.events {
-            if event.seq != next {
-                return Err(StoreError(format!("seq {} after {}", event.seq, next - 1)));
+        let next = row.events.last().map_or(1, |e| e.seq + 1);
+        for (expected, event) in (next..).zip(&batch.events) {
+            if event.seq != expected {
+                return Err(StoreError(format!(
+                    "seq {} where {expected} was due",
+                    event.seq
+                )));
             }
-            next += 1;
         }
         row.events.extend(batch.events);
         if let Some(info) = batch.snapshot {

@@ -85,8 +85,8 @@ pub enum Input {
 /// What the session actor must do.
 #[derive(Debug)]
 pub enum Effect {
-    /// Answer the client's request.
-    Answer(Answer),
+    /// Answer the client's request (boxed: answers are large, and most effects are not one).
+    Answer(Box<Answer>),
     /// Start Claude Code; report back with [`Input::Launched`] before anything else.
     Launch { agent: u64, spec: LaunchSpec },
     /// Write one line to the process's stdin.
@@ -248,6 +248,11 @@ impl SessionCore {
         self.out.push(effect);
     }
 
+    /// Answers the client's request being applied.
+    fn give(&mut self, answer: Answer) {
+        self.out.push(Effect::Answer(Box::new(answer)));
+    }
+
     /// Records an event in the log; answers its seq.
     fn emit(&mut self, data: EventData) -> Seq {
         self.count_prompt(&data);
@@ -271,6 +276,6 @@ impl SessionCore {
     /// Answers once everything emitted so far is durable, with the session object.
     fn answer_session(&mut self) {
         let seq = self.log.last_assigned();
-        self.effect(Effect::Answer(Answer::Stored { seq, reply: None }));
+        self.give(Answer::Stored { seq, reply: None });
     }
 }

@@ -47,14 +47,14 @@ impl SessionCore {
     }
 
     fn answer(&mut self, reply: RelayResult<Reply>) {
-        self.effect(Effect::Answer(Answer::Now(reply)));
+        self.give(Answer::Now(reply));
     }
 
     /// Answers `reply` once everything emitted so far is durable.
     fn answer_stored(&mut self, reply: Reply) {
         let seq = self.log.last_assigned();
         let reply = Some(reply);
-        self.effect(Effect::Answer(Answer::Stored { seq, reply }));
+        self.give(Answer::Stored { seq, reply });
     }
 
     fn prompt(&mut self, text: String, prompt_id: Option<PromptId>) {
@@ -79,7 +79,7 @@ impl SessionCore {
                     prompt_id,
                     position,
                 });
-                return self.effect(Effect::Answer(Answer::Stored { seq, reply }));
+                return self.give(Answer::Stored { seq, reply });
             }
         }
         let prompt_id = prompt_id.unwrap_or_else(PromptId::random);
@@ -103,7 +103,7 @@ impl SessionCore {
             prompt_id,
             position,
         });
-        self.effect(Effect::Answer(Answer::Stored { seq, reply }));
+        self.give(Answer::Stored { seq, reply });
     }
 
     fn pause(&mut self, paused: bool) {
@@ -126,7 +126,7 @@ impl SessionCore {
         match self.control_request(request) {
             Some(answer) => {
                 let then = AfterControl::PermissionMode(mode);
-                self.effect(Effect::Answer(Answer::Control { answer, then }));
+                self.give(Answer::Control { answer, then });
             }
             // No process: the mode applies at the next start.
             None => self.apply_permission_mode(mode),
@@ -143,7 +143,7 @@ impl SessionCore {
         match self.send_interrupt() {
             Some(answer) => {
                 let then = AfterControl::Interrupt;
-                self.effect(Effect::Answer(Answer::Control { answer, then }));
+                self.give(Answer::Control { answer, then });
             }
             None => self.answer(Ok(Reply::Interrupted(false))),
         }
@@ -187,7 +187,7 @@ impl SessionCore {
         }
         self.pump();
         if had_process {
-            self.effect(Effect::Answer(Answer::AfterExit));
+            self.give(Answer::AfterExit);
         } else {
             self.answer_session();
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::queue::PromptQueue;
-use super::{Answer, Effect, SessionCore};
+use super::{Answer, SessionCore};
 use crate::config::DomainConfig;
 use crate::event::{EventData, PromptFailure, ResolvedBy};
 use crate::metrics::RelayMetrics;
@@ -30,7 +30,7 @@ impl SessionCore {
         let mut session = self.info();
         session.last_seq = 1;
         let seq = self.emit(EventData::SessionCreated { session });
-        self.effect(Effect::Answer(Answer::Stored { seq, reply: None }));
+        self.give(Answer::Stored { seq, reply: None });
     }
 
     /// Closes what the previous server left open, then starts what waits.

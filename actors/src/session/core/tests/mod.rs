@@ -111,7 +111,7 @@ impl Harness {
         while let Some(input) = inputs.pop() {
             for effect in self.core.apply(input) {
                 match effect {
-                    Effect::Answer(given) => answer = Some(given),
+                    Effect::Answer(given) => answer = Some(*given),
                     Effect::Launch { agent, spec } => {
                         let result = if self.launches {
                             Ok(())
