@@ -210,31 +210,6 @@ fn a_deleted_session_kills_its_process_and_answers_nothing_more() {
 }
 
 #[test]
-fn idle_and_reclaim_stop_only_an_idle_process() {
-    let mut session = Harness::new();
-    session.prompt("one", "p-1").expect("queued");
-    session.slot(SlotSignal::Ready);
-    session.forget_effects();
-    session.slot(SlotSignal::Reclaim);
-    session.slot(SlotSignal::IdleTimeout);
-    assert!(
-        stops(&session).is_empty(),
-        "a running turn keeps its process"
-    );
-    session.agent(result_line("success"));
-    assert_eq!(session.slot_uses(SlotUse::Idle), 1);
-    session.slot(SlotSignal::IdleTimeout);
-    assert_eq!(stops(&session), [StopMode::Graceful]);
-    session.agent(AgentSignal::Exited {
-        code: Some(0),
-        signal: None,
-        expected: true,
-    });
-    assert_eq!(session.core.status(), SessionStatus::Stopped);
-    assert_eq!(session.slot_uses(SlotUse::Release), 1);
-}
-
-#[test]
 fn bad_prompts_are_refused_before_anything_is_stored() {
     let mut session = Harness::new();
     let before = session.events().len();

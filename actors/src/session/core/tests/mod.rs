@@ -3,6 +3,7 @@
 //! lines a test feeds in, and the slot is what a test says the queue processor answered.
 
 mod edges;
+mod process;
 mod stories;
 
 use std::sync::Arc;
