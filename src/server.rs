@@ -13,7 +13,7 @@ use actix_web::dev::AppConfig;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App};
 use actors::metrics::RelayMetrics;
-use actors::registry::{Registry, Shutdown};
+use actors::registry::{Registry, Router, Shutdown};
 use actors::store::{EventStore, StoreError};
 
 use crate::config::Config;
@@ -27,6 +27,9 @@ use crate::transport;
 pub struct AppState {
     pub config: Arc<Config>,
     pub registry: Addr<Registry>,
+    /// Where clients' requests go (straight to their session when the registry need not see
+    /// them).
+    pub router: Router,
     /// For readiness checks only; everything else reaches the store through the sessions.
     pub store: Arc<dyn EventStore>,
     /// What the relay records.
@@ -81,11 +84,12 @@ impl Server {
         let store = Arc::new(SqliteStore::open(&config.storage)?);
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(RelayMetrics::register(&mut metrics_registry));
-        let registry = Registry::start(
+        let router = Registry::start(
             domain,
             store.clone() as Arc<dyn EventStore>,
             metrics.clone(),
         )?;
+        let registry = router.registry().clone();
         let limits = Arc::new(RateLimits::new(
             config.limits.requests_per_minute,
             metrics.clone(),
@@ -111,6 +115,7 @@ impl Server {
             auth,
             config: config.clone(),
             registry: registry.clone(),
+            router,
             store: store.clone() as Arc<dyn EventStore>,
             limits: limits.clone(),
             metrics,

@@ -21,9 +21,9 @@ pub enum Outbound {
     Event(Arc<EncodedEvent>),
     /// A live delta; dropped rather than queued when the client lags.
     Delta(Arc<EncodedDelta>),
-    /// A transport-specific frame already encoded (a WebSocket `response` or `error`). Boxed so
-    /// that an item is two words: every connection's queue preallocates room for a block of them.
-    Frame(Box<ByteString>),
+    /// The transport's own answer to a request, already encoded in its own way. Boxed so that an
+    /// item is two words: every connection's queue preallocates room for a block of them.
+    Answer(Box<ByteString>),
 }
 
 /// The sending half of a client connection's outbound queue, shared by every session the client
@@ -109,19 +109,19 @@ impl ClientSink {
         Ok(())
     }
 
-    /// Queues a frame for a request's answer if there is room now; gives it back when there is
-    /// none. A gone connection takes it and drops it, as there is no one left to answer.
-    pub fn try_push_frame(&self, frame: ByteString) -> Result<(), ByteString> {
-        match self.tx.try_send(Outbound::Frame(Box::new(frame))) {
-            Err(mpsc::error::TrySendError::Full(Outbound::Frame(frame))) => Err(*frame),
+    /// Queues a request's answer if there is room now; gives it back when there is none. A gone
+    /// connection takes it and drops it, as there is no one left to answer.
+    pub fn try_push_answer(&self, answer: ByteString) -> Result<(), ByteString> {
+        match self.tx.try_send(Outbound::Answer(Box::new(answer))) {
+            Err(mpsc::error::TrySendError::Full(Outbound::Answer(answer))) => Err(*answer),
             _ => Ok(()),
         }
     }
 
-    /// Queues a frame for a request's answer, waiting for room.
-    pub async fn push_frame(&self, frame: ByteString) -> Result<(), SinkError> {
+    /// Queues a request's answer, waiting for room.
+    pub async fn push_answer(&self, answer: ByteString) -> Result<(), SinkError> {
         self.tx
-            .send(Outbound::Frame(Box::new(frame)))
+            .send(Outbound::Answer(Box::new(answer)))
             .await
             .map_err(|_| SinkError::Closed)
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::client::ClientSink;
 use crate::error::RelayResult;
 use crate::ids::{ConnectionId, PermissionRequestId, PromptId, Seq, UserId};
-use crate::session::ReplayTask;
+use crate::session::Replay;
 use crate::session_info::{PermissionMode, SessionInfo};
 
 /// `session.create`'s fields.
@@ -157,11 +157,12 @@ pub struct Request {
 pub enum Reply {
     Session(SessionInfo),
     Sessions(Vec<SessionInfo>),
-    /// The caller sends its answer, then runs `replay` to deliver the missed events.
+    /// The caller queues its answer, then runs `replay` to deliver the missed events (dropped
+    /// unrun, it starts on its own).
     Subscribed {
         session: SessionInfo,
         last_seq: Seq,
-        replay: ReplayTask,
+        replay: Replay,
     },
     Prompt {
         prompt_id: PromptId,

@@ -182,10 +182,12 @@ pub struct EncodedEvent {
     pub session_id: SessionId,
     pub seq: Seq,
     pub kind: String,
-    /// The event object, as SSE `data:` and the store carry it.
+    /// The event object, as the store and every transport carry it.
     pub json: ByteString,
-    /// The WebSocket frame: the event object with `"type":"event"` in front.
-    pub frame: ByteString,
+    /// The event as a transport wraps it for its own wire, made by the first connection that
+    /// sends it and shared by every other one, so it too is encoded once. The domain never reads
+    /// or fills it.
+    pub wire: OnceLock<ByteString>,
     /// When the store committed it (live events), for the fan-out latency metric.
     pub committed_at: OnceLock<Instant>,
 }
@@ -212,25 +214,15 @@ impl EncodedEvent {
 
     /// Wraps an event read back from the store.
     pub fn from_stored(session_id: SessionId, seq: Seq, kind: String, json: String) -> Self {
-        let frame = event_frame(&json);
         EncodedEvent {
             session_id,
             seq,
             kind,
             json: ByteString::from(json),
-            frame,
+            wire: OnceLock::new(),
             committed_at: OnceLock::new(),
         }
     }
-}
-
-/// `{"type":"event", …the event object's fields…}`, built without re-encoding.
-fn event_frame(event_json: &str) -> ByteString {
-    let fields = event_json.strip_prefix('{').unwrap_or(event_json);
-    let mut frame = String::with_capacity(event_json.len() + 16);
-    frame.push_str("{\"type\":\"event\",");
-    frame.push_str(fields);
-    ByteString::from(frame)
 }
 
 /// A live token-streaming line (protocol §2 "Live deltas"): never stored, never sequenced.
@@ -241,15 +233,15 @@ pub struct EncodedDelta {
     pub after_seq: Seq,
     /// The `stream_event` line itself.
     pub message: ByteString,
-    /// The delta object `{"type":"delta", session_id, after_seq, message}`: the WebSocket frame,
-    /// and the `data:` of an SSE `event: delta`.
-    pub frame: ByteString,
+    /// The delta object as protocol §2 shows it, `{"type":"delta", session_id, after_seq,
+    /// message}`, which every transport sends as it is.
+    pub json: ByteString,
 }
 
 impl EncodedDelta {
     /// Encodes a `stream_event` line once for every subscriber.
     pub(crate) fn encode(session_id: SessionId, after_seq: Seq, line: &RawValue) -> Arc<Self> {
-        let frame = format!(
+        let json = format!(
             "{{\"type\":\"delta\",\"session_id\":\"{session_id}\",\"after_seq\":{after_seq},\"message\":{}}}",
             line.get()
         );
@@ -257,7 +249,7 @@ impl EncodedDelta {
             session_id,
             after_seq,
             message: ByteString::from(line.get().to_string()),
-            frame: ByteString::from(frame),
+            json: ByteString::from(json),
         })
     }
 }

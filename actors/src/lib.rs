@@ -1,6 +1,8 @@
 //! pocket-relay's domain, as actix actors: the [`registry`] routes client [`command`]s to
-//! [`session`]s; each session owns its event log and subscribers, its [`queue`] processor
-//! decides when prompts run, and a [`claude_process`] drives one Claude Code subprocess.
+//! [`session`]s; each session's rules live in its [`session::core`] (no I/O: the prompt queue,
+//! the turn, permissions, the event log), its actor carries out what the core asks, its
+//! [`queue`] processor holds its process slot, and a [`claude_process`] drives one Claude Code
+//! subprocess.
 //! This crate knows nothing of HTTP or WebSockets: transports hand it commands and a
 //! [`client::ClientSink`], and get [`event`]s back.
 

@@ -1,6 +1,8 @@
 //! What the domain needs from durable storage. The server wires in the SQLite implementation;
 //! the domain only ever talks to storage through this trait, and only the session's event log
-//! writes.
+//! writes. [`memory::MemoryStore`] keeps everything in memory, for the domain's unit tests.
+
+pub mod memory;
 
 use std::sync::Arc;
 

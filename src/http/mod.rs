@@ -27,17 +27,9 @@ use actors::error::RelayError;
 
 use crate::server::AppState;
 
-/// Sends a command to the registry on behalf of `caller`: the one way a route runs an operation.
+/// Runs a command on behalf of `caller`: the one way a route runs an operation.
 pub async fn call(state: &AppState, caller: Caller, command: Command) -> Result<Reply, RelayError> {
-    state
-        .registry
-        .send(Request { caller, command })
-        .await
-        .unwrap_or_else(|_| {
-            Err(RelayError::Unavailable(
-                "the server is shutting down".into(),
-            ))
-        })
+    state.router.send(Request { caller, command }).await
 }
 
 /// Any other path: `not_found` in the envelope.

@@ -256,7 +256,7 @@ fn sse_body(
             match item? {
                 Outbound::Event(event) => break event_message(&event),
                 Outbound::Delta(delta) => break delta_message(&delta),
-                Outbound::Frame(_) => continue,
+                Outbound::Answer(_) => continue,
             }
         };
         Some((Ok(chunk), state))
@@ -270,10 +270,10 @@ fn event_message(event: &EncodedEvent) -> Bytes {
     Bytes::from(text)
 }
 
-/// `event: delta`, `data: <the WebSocket delta object>`, no `id:` (deltas have no seq).
+/// `event: delta`, `data: <the delta object>`, no `id:` (deltas have no seq).
 fn delta_message(delta: &EncodedDelta) -> Bytes {
     let mut text = String::from("event: delta\n");
-    push_data(&mut text, &delta.frame);
+    push_data(&mut text, &delta.json);
     Bytes::from(text)
 }
 

@@ -1,5 +1,5 @@
 //! One WebSocket client connection, as an actor: the handshake (`hello` → `welcome`), requests
-//! (parsed, sent to the registry, answered), the heartbeat, and closing. Inbound frames arrive
+//! (parsed, sent through the router, answered), the heartbeat, and closing. Inbound frames arrive
 //! as a stream added to the actor; everything outbound goes through the connection's bounded
 //! [`ClientSink`] to its writer task, so a client that stops reading is detected and cut off
 //! (4008) without ever blocking the actor.
@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, Addr, AsyncContext, Context, Handler, SpawnHandle,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, SpawnHandle,
     StreamHandler, WrapFuture,
 };
 use actors::client::ClientSink;
@@ -15,7 +15,7 @@ use actors::command::{Caller, Reply, Request};
 use actors::error::RelayError;
 use actors::ids::{ConnectionId, UserId};
 use actors::registry::{
-    client_description, ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Registry,
+    client_description, ClientConnected, ClientDisconnected, ClientInfo, GoingAway, Router,
 };
 use actors::session_info::now_ts;
 use serde_json::{Map, Value};
@@ -65,7 +65,8 @@ pub struct WsConnection {
     /// `local` until sign-in settles at `hello`.
     user: UserId,
     auth: WsAuth,
-    registry: Addr<Registry>,
+    /// Where requests go; its registry hears of the connection coming and going.
+    router: Router,
     sink: ClientSink,
     control: mpsc::Sender<Control>,
     settings: ConnectionSettings,
@@ -85,7 +86,7 @@ impl WsConnection {
     pub fn new(
         id: ConnectionId,
         auth: WsAuth,
-        registry: Addr<Registry>,
+        router: Router,
         sink: ClientSink,
         control: mpsc::Sender<Control>,
         settings: ConnectionSettings,
@@ -95,7 +96,7 @@ impl WsConnection {
             id,
             user: UserId::new("local"),
             auth,
-            registry,
+            router,
             sink,
             control,
             settings,
@@ -111,10 +112,10 @@ impl WsConnection {
     /// Sends a frame in order with everything else queued for the client: at once when the
     /// queue has room, else as soon as it has.
     fn send(&self, frame: bytestring::ByteString) {
-        if let Err(frame) = self.sink.try_push_frame(frame) {
+        if let Err(frame) = self.sink.try_push_answer(frame) {
             let sink = self.sink.clone();
             actix::spawn(async move {
-                let _ = sink.push_frame(frame).await;
+                let _ = sink.push_answer(frame).await;
             });
         }
     }
@@ -178,7 +179,9 @@ impl WsConnection {
     fn linger(&mut self, ctx: &mut Context<Self>) {
         self.phase = Phase::Closing;
         self.ending.start_closing();
-        self.registry.do_send(ClientDisconnected(self.id.clone()));
+        self.router
+            .registry()
+            .do_send(ClientDisconnected(self.id.clone()));
         let patience = self.ending.patience() * 2;
         ctx.run_later(patience, |_, ctx| ctx.stop());
     }
@@ -307,7 +310,7 @@ impl WsConnection {
         }
         self.watch_token(ctx);
         log::info!("ws {}: hello from {} ({client})", self.id, self.user);
-        self.registry.do_send(ClientConnected(ClientInfo {
+        self.router.registry().do_send(ClientConnected(ClientInfo {
             connection_id: self.id.clone(),
             user: self.user.clone(),
             transport: "websocket",
@@ -348,18 +351,13 @@ impl WsConnection {
             user: self.user.clone(),
             connection: Some(self.id.clone()),
         };
-        let ask = self.registry.send(Request { caller, command });
+        let ask = self.router.send(Request { caller, command });
         let sink = self.sink.clone();
         actix::spawn(async move {
-            let answer = ask.await.unwrap_or_else(|_| {
-                Err(RelayError::Unavailable(
-                    "the server is shutting down".into(),
-                ))
-            });
-            match answer {
+            match ask.await {
                 Ok(reply) => {
                     if sink
-                        .push_frame(frames::ok(&id, reply_data(&reply)))
+                        .push_answer(frames::ok(&id, reply_data(&reply)))
                         .await
                         .is_err()
                     {
@@ -371,7 +369,7 @@ impl WsConnection {
                     }
                 }
                 Err(error) => {
-                    let _ = sink.push_frame(frames::error(Some(&id), &error)).await;
+                    let _ = sink.push_answer(frames::error(Some(&id), &error)).await;
                 }
             }
         });
@@ -438,7 +436,9 @@ impl Actor for WsConnection {
                 code: 1000,
                 reason: "",
             });
-            self.registry.do_send(ClientDisconnected(self.id.clone()));
+            self.router
+                .registry()
+                .do_send(ClientDisconnected(self.id.clone()));
         }
         log::info!("ws {}: disconnected", self.id);
     }

@@ -1,5 +1,5 @@
-//! The WebSocket frames the server sends that are not events or deltas: `welcome`, `response`
-//! and request-less `error` (protocol §3).
+//! The WebSocket frames the server sends: an event with `"type":"event"` in front (protocol §2;
+//! deltas go as their own object), `welcome`, `response` and request-less `error` (protocol §3).
 
 use actors::error::RelayError;
 use bytestring::ByteString;
@@ -36,4 +36,14 @@ pub fn error(id: Option<&str>, error: &RelayError) -> ByteString {
 
 fn frame(value: Value) -> ByteString {
     ByteString::from(value.to_string())
+}
+
+/// `{"type":"event", …the event object's fields…}`, built without re-encoding. Made once per
+/// event and kept in its `wire`, so every connection sends the same bytes.
+pub fn event(event_json: &str) -> ByteString {
+    let fields = event_json.strip_prefix('{').unwrap_or(event_json);
+    let mut frame = String::with_capacity(event_json.len() + 16);
+    frame.push_str("{\"type\":\"event\",");
+    frame.push_str(fields);
+    ByteString::from(frame)
 }

@@ -54,7 +54,7 @@ where
     let connection = WsConnection::new(
         id,
         auth,
-        state.registry.clone(),
+        state.router.clone(),
         sink,
         control_tx,
         settings,

@@ -178,10 +178,11 @@ impl Batch {
                         .fanout_seconds
                         .observe(committed.elapsed().as_secs_f64());
                 }
-                event.frame.clone()
+                let frame = event.wire.get_or_init(|| super::frames::event(&event.json));
+                frame.clone()
             }
-            Outbound::Delta(delta) => delta.frame.clone(),
-            Outbound::Frame(frame) => *frame,
+            Outbound::Delta(delta) => delta.json.clone(),
+            Outbound::Answer(frame) => *frame,
         };
         self.encode(codec, Message::Text(text));
     }

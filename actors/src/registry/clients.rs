@@ -9,7 +9,9 @@ use crate::command::{Caller, SessionOp};
 use crate::ids::{ConnectionId, SessionId};
 use crate::session::SessionRequest;
 
-use super::{ClientConnected, ClientDisconnected, ClientInfo, ListClients, Registry};
+use super::{
+    ClientConnected, ClientDisconnected, ClientInfo, ListClients, Registry, SubscriptionChanged,
+};
 
 impl Registry {
     pub(super) fn note_subscription(
@@ -56,6 +58,14 @@ impl Handler<ClientDisconnected> for Registry {
                 });
             }
         }
+    }
+}
+
+impl Handler<SubscriptionChanged> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: SubscriptionChanged, _: &mut Context<Self>) {
+        self.note_subscription(&msg.connection, msg.session, msg.subscribed);
     }
 }
 

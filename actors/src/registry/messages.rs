@@ -57,6 +57,16 @@ pub struct ClientConnected(pub ClientInfo);
 #[rtype(result = "()")]
 pub struct ClientDisconnected(pub ConnectionId);
 
+/// A client subscribed to a session, or unsubscribed, through the [`Router`](super::Router):
+/// its subscriptions end with it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscriptionChanged {
+    pub connection: ConnectionId,
+    pub session: SessionId,
+    pub subscribed: bool,
+}
+
 /// The connected clients of one user.
 #[derive(Message)]
 #[rtype(result = "Vec<ClientInfo>")]

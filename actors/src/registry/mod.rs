@@ -3,11 +3,14 @@
 //! It knows every live session (and who owns it) and every connected client. A client's
 //! [`Request`] comes here from any transport; the registry checks ownership (another user's
 //! session is `not_found`, never `forbidden`), creates and lists sessions itself, and forwards
-//! everything else to the session actor, which answers directly. A subscription registers the
-//! client's sink with the session, which from then on delivers events to it without a hop
-//! through here.
+//! subscriptions and deletions to the session actor, which answers directly. Every other
+//! operation on a session skips it: the [`Router`] transports send to looks the session up in
+//! the registry's [`Directory`] (which only the registry writes) and asks the session itself. A
+//! subscription registers the client's sink with the session, which from then on delivers
+//! events to it without a hop through here.
 
 mod clients;
+mod directory;
 mod dirs;
 mod messages;
 mod validate;
@@ -27,6 +30,7 @@ use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
 use crate::store::{EventStore, StoreError};
 
+pub use directory::{Directory, Router};
 pub use messages::*;
 
 struct SessionEntry {
@@ -53,27 +57,34 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     slots: Addr<AgentSlots>,
     sessions: HashMap<SessionId, SessionEntry>,
+    /// Who owns which session, published for the [`Router`]; written only here, beside
+    /// `sessions`.
+    directory: Directory,
     clients: HashMap<ConnectionId, ClientInfo>,
     shutting_down: bool,
 }
 
 impl Registry {
-    /// Starts the registry and every session the store holds.
+    /// Starts the registry and every session the store holds; answers the router that clients'
+    /// requests go to (the registry's own address is [`Router::registry`]).
     pub fn start(
         config: DomainConfig,
         store: Arc<dyn EventStore>,
         metrics: Arc<RelayMetrics>,
-    ) -> Result<Addr<Registry>, StoreError> {
+    ) -> Result<Router, StoreError> {
         let stored = store.load_sessions()?;
         let config = Arc::new(config);
         let slots = crate::agent_slots::AgentSlots::new(config.claude.max_running).start();
-        Ok(Registry::create(move |ctx| {
+        let directory = Directory::default();
+        let published = directory.clone();
+        let addr = Registry::create(move |ctx| {
             let mut registry = Registry {
                 config,
                 metrics,
                 store,
                 slots,
                 sessions: HashMap::new(),
+                directory,
                 clients: HashMap::new(),
                 shutting_down: false,
             };
@@ -83,12 +94,24 @@ impl Registry {
                 let id = session.info.id;
                 let conversation = session.info.claude_session_id.clone();
                 let addr = Session::restore(session, registry.deps(ctx)).start();
-                registry
-                    .sessions
-                    .insert(id, SessionEntry::new(addr, owner, conversation));
+                registry.add(id, SessionEntry::new(addr, owner, conversation));
             }
             registry
-        }))
+        });
+        Ok(Router::new(addr, published))
+    }
+
+    /// A live session, in the books and in the directory.
+    fn add(&mut self, id: SessionId, entry: SessionEntry) {
+        let (owner, addr) = (entry.owner.clone(), entry.addr.clone());
+        self.sessions.insert(id, entry);
+        self.directory.insert(id, owner, addr);
+    }
+
+    /// A session gone, from the books and from the directory.
+    fn forget(&mut self, id: &SessionId) {
+        self.sessions.remove(id);
+        self.directory.remove(id);
     }
 
     fn deps(&self, ctx: &mut Context<Self>) -> SessionDeps {
@@ -104,11 +127,7 @@ impl Registry {
 
     /// The session `id` if `user` owns it; anything else is `not_found`.
     fn owned(&self, user: &UserId, id: &str) -> RelayResult<(SessionId, Addr<Session>)> {
-        SessionId::parse(id)
-            .and_then(|sid| self.sessions.get(&sid).map(|entry| (sid, entry)))
-            .filter(|(_, entry)| &entry.owner == user)
-            .map(|(sid, entry)| (sid, entry.addr.clone()))
-            .ok_or_else(|| RelayError::SessionNotFound(id.to_string()))
+        self.directory.owned(user, id)
     }
 
     fn create_session(
@@ -165,7 +184,7 @@ impl Registry {
         log::info!("session {id} created by {} in {}", caller.user, info.cwd);
         let conversation = info.claude_session_id.clone();
         let addr = Session::new(info, self.deps(ctx)).start();
-        self.sessions.insert(
+        self.add(
             id,
             SessionEntry::new(addr.clone(), caller.user, conversation),
         );
@@ -175,7 +194,7 @@ impl Registry {
                 .map(move |result, act, _| match result {
                     Ok(Ok(session)) => Ok(Reply::Session(session)),
                     Ok(Err(error)) => {
-                        act.sessions.remove(&id);
+                        act.forget(&id);
                         Err(error)
                     }
                     Err(_) => Err(RelayError::Internal("the new session stopped".into())),
@@ -252,7 +271,7 @@ impl Handler<SessionGone> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: SessionGone, _: &mut Context<Self>) {
-        self.sessions.remove(&msg.id);
+        self.forget(&msg.id);
         for client in self.clients.values_mut() {
             client.subscriptions.retain(|s| *s != msg.id);
         }
@@ -285,6 +304,7 @@ impl Handler<Shutdown> for Registry {
 
     fn handle(&mut self, msg: Shutdown, _: &mut Context<Self>) -> Self::Result {
         self.shutting_down = true;
+        self.directory.close();
         for client in self.clients.values() {
             client.closer.do_send(GoingAway);
         }

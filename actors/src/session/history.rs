@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 
-use super::requests::{ready, Answer};
+use super::requests::{ready, Answering};
 use super::Session;
 use crate::command::{EventsQuery, Reply};
 use crate::error::RelayError;
@@ -45,19 +45,20 @@ fn bound(query: &EventsQuery) -> Result<Bound, RelayError> {
 impl Session {
     /// Reads the page `query` asks for. A `before_seq` past the session's end reads its last
     /// events.
-    pub(super) fn events_page(&mut self, query: &EventsQuery) -> Answer {
+    pub(super) fn events_page(&mut self, query: &EventsQuery) -> Answering {
         let bound = match bound(query) {
             Ok(bound) => bound,
             Err(error) => return ready(Err(error)),
         };
-        let last_seq = self.log.stored_seq();
+        let last_seq = self.core.log().stored_seq();
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let id = self.core.id();
         let store = &self.deps.store;
         let read = match bound {
-            Bound::After(after) => store.read_events(self.info.id, after, limit),
+            Bound::After(after) => store.read_events(id, after, limit),
             Bound::Before(before) => {
                 let before = before.min(last_seq.saturating_add(1));
-                store.read_events_before(self.info.id, before, limit)
+                store.read_events_before(id, before, limit)
             }
         };
         Box::pin(read.into_actor(self).map(move |page, _, _| match page {

@@ -1,19 +1,18 @@
 //! A session: one Claude Code conversation in one working directory, as an actor.
 //!
-//! The session owns its state and its event log (the only place a `seq` is assigned), fans
-//! committed events out to its subscribers, and drives its Claude process: it turns the queue's
-//! [`QueueSignal::Run`] into a process and a user turn, and the process's lines into events.
+//! The rules live in [`core::SessionCore`], which has no I/O: this actor only turns what it
+//! receives (client requests from the registry, the process's lines, the queue processor's word
+//! about the slot, timers) into [`core::Input`]s and carries out the [`core::Effect`]s that come
+//! back: launching, writing to and stopping the Claude process, telling the queue processor how
+//! the slot is used, starting timers, and answering clients once their events are durable. It
+//! writes the core's event log to the store and fans committed events out to its subscribers.
 //! It never talks to a socket: clients reach it through the registry, and it reaches them
 //! through their [`ClientSink`](crate::client::ClientSink)s.
 
-mod agent;
-mod control;
-mod event_log;
+pub mod core;
+mod delivery;
 mod history;
-mod permissions;
 mod requests;
-mod restore;
-mod rules;
 mod shutdown;
 mod subscribers;
 
@@ -23,35 +22,23 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-pub use agent::{AgentStopReason, QueueSignal};
-pub use event_log::EventLog;
+pub use self::core::EventLog;
+pub use self::core::StopReason;
 pub use requests::{InitSession, SessionRequest};
 pub use shutdown::ShutdownSession;
-pub use subscribers::{ReplayCaughtUp, ReplayTask};
+pub use subscribers::{Replay, ReplayCaughtUp};
 
+use self::core::{status_name, Answer, Effect, Input, SessionCore};
 use crate::agent_slots::AgentSlots;
-use crate::claude_process::ClaudeProcess;
+use crate::claude_process::{AgentEvent, Backlog, ClaudeProcess, LaunchSpec, StopAgent, WriteLine};
 use crate::config::DomainConfig;
-use crate::event::{EncodedDelta, EventData};
-use crate::ids::{PromptId, Seq, SessionId};
-use crate::queue::{QueueCommand, QueueProcessor, QueuedPrompt};
+use crate::event::EncodedDelta;
+use crate::ids::PermissionRequestId;
+use crate::queue::{QueueProcessor, SlotSignal, SlotUse};
 use crate::registry::SessionGone;
-use crate::session_info::{now_ts, SessionInfo, SessionStatus};
-use crate::store::EventStore;
-use control::HostControl;
-use permissions::PendingPermissions;
+use crate::session_info::SessionInfo;
+use crate::store::{EventStore, StoredSession};
 use subscribers::Subscribers;
-
-/// The running Claude process of a session.
-struct AgentHandle {
-    id: u64,
-    addr: Addr<ClaudeProcess>,
-    /// Why we asked it to stop, once we did.
-    stopping: Option<AgentStopReason>,
-    /// It holds an "always" rule the session has since forgotten: replace it before the next
-    /// prompt.
-    stale: bool,
-}
 
 /// Where the session stands with its registry and its world.
 pub struct SessionDeps {
@@ -64,258 +51,162 @@ pub struct SessionDeps {
     pub conversations: Recipient<crate::registry::ConversationSeen>,
 }
 
-/// The session actor.
+/// The session actor: the core's rules, and the I/O they ask for.
 pub struct Session {
-    info: SessionInfo,
+    core: SessionCore,
     deps: SessionDeps,
-    log: EventLog,
     subscribers: Subscribers,
     /// Deltas waiting for the events before them to be committed.
     held_deltas: VecDeque<Arc<EncodedDelta>>,
     queue: Option<Addr<QueueProcessor>>,
-    /// Prompts ever queued here, for idempotent retries: id → (position, seq of `prompt.queued`).
-    prompts: HashMap<PromptId, (usize, Seq)>,
-    /// Prompts to hand the queue when it starts (restored after a restart).
-    restored_queue: Vec<QueuedPrompt>,
-    running: Option<PromptId>,
-    /// A prompt the queue started while the process was being replaced (see `rules`).
-    parked: Option<QueuedPrompt>,
-    /// When the running prompt started, for the prompt-duration metric.
-    prompt_clock: Option<(PromptId, std::time::Instant)>,
-    /// The running prompt was interrupted: its end is a failure (`interrupted`).
-    interrupted: bool,
-    agent: Option<AgentHandle>,
-    next_agent_id: u64,
-    control: HostControl,
-    permissions: PendingPermissions,
-    /// Requests waiting for the process to end (`session.stop`).
-    stop_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// The living process, by the id the core gave it.
+    process: Option<(u64, Addr<ClaudeProcess>)>,
+    /// Permission requests' timeouts (`permissions.timeout_s`).
+    timers: HashMap<PermissionRequestId, SpawnHandle>,
+    /// Requests waiting for the process to end (`session.stop`, shutdown).
+    exit_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     /// Waiting for the running prompt to end (shutdown).
     turn_waiters: Vec<tokio::sync::oneshot::Sender<()>>,
     store_backoff: Duration,
-    deleted: bool,
-    leftovers: restore::Leftovers,
     /// Uncommitted events, shared with the Claude process for backpressure.
-    backlog: Arc<crate::claude_process::Backlog>,
-    /// A [`FlushLog`] is on its way: events emitted until it runs join the same batch.
+    backlog: Arc<Backlog>,
+    /// A flush is on its way: events emitted until it runs join the same batch.
     flush_scheduled: bool,
 }
 
-/// Writes what the session emitted while handling one message as one batch. Sent to itself by
-/// [`Session::emit`], so it runs after the handler that emitted: a turn's `result`, its
-/// `prompt.completed` and the status change that follows normally reach the store, and the client,
-/// in one commit rather than in two in a row.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct FlushLog;
-
 impl Session {
-    fn with_state(info: SessionInfo, deps: SessionDeps, last_seq: Seq) -> Self {
+    /// A session that is new: it records its creation when it gets [`InitSession`].
+    pub fn new(info: SessionInfo, deps: SessionDeps) -> Self {
+        let core = SessionCore::new(info, deps.config.clone(), deps.metrics.clone());
+        Session::with_core(core, deps)
+    }
+
+    /// A session read back from the store.
+    pub fn restore(stored: StoredSession, deps: SessionDeps) -> Self {
+        let core = SessionCore::restore(stored, deps.config.clone(), deps.metrics.clone());
+        Session::with_core(core, deps)
+    }
+
+    fn with_core(core: SessionCore, deps: SessionDeps) -> Self {
         Session {
-            log: EventLog::new(
-                info.id,
-                last_seq,
-                (deps.config.limits.client_buffer / 4).clamp(1, 512),
-            ),
-            info,
+            core,
             deps,
             subscribers: Subscribers::default(),
             held_deltas: VecDeque::new(),
             queue: None,
-            prompts: HashMap::new(),
-            restored_queue: Vec::new(),
-            running: None,
-            parked: None,
-            prompt_clock: None,
-            interrupted: false,
-            agent: None,
-            next_agent_id: 1,
-            control: HostControl::default(),
-            permissions: PendingPermissions::default(),
-            stop_waiters: Vec::new(),
+            process: None,
+            timers: HashMap::new(),
+            exit_waiters: Vec::new(),
             turn_waiters: Vec::new(),
             store_backoff: Duration::from_millis(100),
-            deleted: false,
-            leftovers: restore::Leftovers::default(),
             backlog: Arc::default(),
             flush_scheduled: false,
         }
     }
 
-    /// The session's id.
-    pub fn id(&self) -> SessionId {
-        self.info.id
-    }
-
-    /// Records an event and schedules its write for when the current message is handled;
-    /// returns its seq.
-    fn emit(&mut self, data: EventData, ctx: &mut Context<Self>) -> Seq {
-        self.count_prompt(&data);
-        let seq = self.log.append(&data);
-        self.update_backlog();
-        if !self.flush_scheduled {
-            self.flush_scheduled = true;
-            ctx.notify(FlushLog);
-        }
-        seq
-    }
-
-    /// Changes the status, with a `session.status` event when it really changed.
-    fn set_status(
-        &mut self,
-        status: SessionStatus,
-        reason: Option<String>,
-        ctx: &mut Context<Self>,
-    ) {
-        if self.info.status == status {
-            return;
-        }
-        self.deps.metrics.session_status(
-            Some(status_name(self.info.status)),
-            Some(status_name(status)),
-        );
-        log::info!("session {}: status {:?}", self.info.id, status);
-        self.info.status = status;
-        self.touch();
-        self.emit(EventData::SessionStatus { status, reason }, ctx);
-    }
-
-    /// Tells the process how many events wait for the store (it pauses reading when too many).
-    fn update_backlog(&self) {
-        let waiting = self.log.last_assigned() - self.log.stored_seq();
-        self.backlog
-            .set(usize::try_from(waiting).unwrap_or(usize::MAX));
-    }
-
-    /// Records the prompt metrics for a prompt's start or end.
-    fn count_prompt(&mut self, data: &EventData) {
-        let (prompt_id, outcome) = match data {
-            EventData::PromptStarted { prompt_id } => {
-                self.prompt_clock = Some((prompt_id.clone(), std::time::Instant::now()));
-                return;
-            }
-            EventData::PromptCompleted(outcome) if outcome.is_error => {
-                (&outcome.prompt_id, "error")
-            }
-            EventData::PromptCompleted(outcome) => (&outcome.prompt_id, "completed"),
-            EventData::PromptFailed { prompt_id, error } => (prompt_id, error.code.as_str()),
-            _ => return,
-        };
-        let seconds = match &self.prompt_clock {
-            Some((running, started)) if running == prompt_id => {
-                Some(started.elapsed().as_secs_f64())
-            }
-            _ => None,
-        };
-        if seconds.is_some() {
-            self.prompt_clock = None;
-        }
-        self.deps.metrics.prompt_ended(outcome, seconds);
-    }
-
-    /// Notes that the session object changed, so the store gets the new one.
-    fn touch(&mut self) {
-        self.info.updated_at = now_ts();
-        self.log.save_snapshot(&self.info);
-    }
-
-    /// Emits `session.updated` with the current session object.
-    fn announce_update(&mut self, ctx: &mut Context<Self>) {
-        self.touch();
-        let session = self.info.clone();
-        self.emit(EventData::SessionUpdated { session }, ctx);
-    }
-
-    /// Writes the next batch of the log, if there is one and none is in flight.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        let Some(batch) = self.log.next_batch() else {
-            return;
-        };
-        self.write_batch(batch, ctx);
-    }
-
-    fn write_batch(&mut self, batch: crate::store::WriteBatch, ctx: &mut Context<Self>) {
-        let write = self.deps.store.write(batch);
-        let started = std::time::Instant::now();
-        ctx.spawn(
-            write
-                .into_actor(self)
-                .map(move |result, act, ctx| match result {
-                    Ok(()) => {
-                        let seconds = started.elapsed().as_secs_f64();
-                        act.deps.metrics.store_write_seconds.observe(seconds);
-                        act.on_committed(ctx)
+    /// Applies `input` to the core and carries out what it asks; answers a client's answer,
+    /// if the input brought one.
+    fn run(&mut self, input: Input, ctx: &mut Context<Self>) -> Option<Answer> {
+        let mut inputs = VecDeque::from([input]);
+        let mut answer = None;
+        while let Some(input) = inputs.pop_front() {
+            for effect in self.core.apply(input) {
+                match effect {
+                    Effect::Answer(given) => answer = Some(*given),
+                    Effect::Launch { agent, spec } => {
+                        let result = self.launch(agent, &spec, ctx);
+                        inputs.push_back(Input::Launched { agent, result });
                     }
-                    Err(error) => act.on_write_failed(error.to_string(), ctx),
-                }),
-        );
-    }
-
-    fn on_committed(&mut self, ctx: &mut Context<Self>) {
-        self.store_backoff = Duration::from_millis(100);
-        let now = std::time::Instant::now();
-        for event in self.log.committed() {
-            let _ = event.committed_at.set(now);
-            let kind = crate::metrics::KindLabel {
-                kind: event.kind.clone(),
-            };
-            self.deps.metrics.events_stored.get_or_create(&kind).inc();
-            let slow = self.subscribers.broadcast(&event);
-            self.deps.metrics.slow_consumers.inc_by(slow);
+                    effect => self.perform(effect, ctx),
+                }
+            }
         }
-        let stored = self.log.stored_seq();
-        // The session object reports what clients can have seen: the committed seq.
-        self.info.last_seq = stored;
         self.update_backlog();
-        while let Some(delta) = self.held_deltas.front() {
-            if delta.after_seq > stored {
-                break;
-            }
-            if let Some(delta) = self.held_deltas.pop_front() {
-                self.subscribers.broadcast_delta(&delta);
-            }
-        }
-        if self.deleted && self.log.last_assigned() == stored {
-            self.subscribers.clear();
-            ctx.stop();
-            return;
-        }
-        self.flush(ctx);
+        self.schedule_flush(ctx);
+        answer
     }
 
-    /// The store refused a batch: waiting requests hear `unavailable`; the batch is retried as it
-    /// was, so nothing is lost and no seq is skipped.
-    fn on_write_failed(&mut self, error: String, ctx: &mut Context<Self>) {
-        log::error!(
-            "session {}: store write failed, will retry: {error}",
-            self.info.id
-        );
-        self.log.failed(&error);
-        let delay = self.store_backoff;
-        self.store_backoff = (delay * 2).min(Duration::from_secs(5));
-        ctx.run_later(delay, |act, ctx| {
-            if let Some(batch) = act.log.retry_batch() {
-                act.write_batch(batch, ctx);
+    fn perform(&mut self, effect: Effect, ctx: &mut Context<Self>) {
+        match effect {
+            Effect::Write(line) => {
+                if let Some((_, addr)) = &self.process {
+                    addr.do_send(WriteLine(line));
+                }
             }
-        });
+            Effect::Stop(mode) => {
+                if let Some((_, addr)) = &self.process {
+                    addr.do_send(StopAgent(mode));
+                }
+            }
+            Effect::Slot(slot) => self.slot(slot),
+            Effect::StartTimer(id, after) => {
+                let key = id.clone();
+                let timer = ctx.run_later(after, move |act, ctx| {
+                    act.timers.remove(&id);
+                    act.run(Input::PermissionTimedOut(id), ctx);
+                });
+                self.timers.insert(key, timer);
+            }
+            Effect::CancelTimer(id) => {
+                if let Some(timer) = self.timers.remove(&id) {
+                    ctx.cancel_future(timer);
+                }
+            }
+            Effect::ConversationSeen(claude_session_id) => {
+                let session = self.core.info().id;
+                let seen = crate::registry::ConversationSeen {
+                    session,
+                    claude_session_id,
+                };
+                self.deps.conversations.do_send(seen);
+            }
+            Effect::Delta(line) => self.send_delta(&line),
+            Effect::ProcessGone => {
+                self.process = None;
+                for waiter in self.exit_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+            Effect::TurnEnded => {
+                for waiter in self.turn_waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+            // Taken apart by `run`.
+            Effect::Answer(_) | Effect::Launch { .. } => {}
+        }
     }
 
-    /// Sends a live delta now, or once the events before it are committed.
-    fn send_delta(&mut self, line: &serde_json::value::RawValue) {
-        if self.subscribers.is_empty() {
-            return;
-        }
-        let delta = EncodedDelta::encode(self.info.id, self.log.last_assigned(), line);
-        if delta.after_seq <= self.log.stored_seq() && self.held_deltas.is_empty() {
-            self.subscribers.broadcast_delta(&delta);
-        } else {
-            self.held_deltas.push_back(delta);
+    /// Starts Claude Code; the error says what could not start, and as whom.
+    fn launch(
+        &mut self,
+        agent: u64,
+        spec: &LaunchSpec,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), String> {
+        let config = &self.deps.config.claude;
+        let owner = ctx.address().recipient();
+        match ClaudeProcess::launch(agent, spec, config, owner, self.backlog.clone()) {
+            Ok(addr) => {
+                self.process = Some((agent, addr));
+                Ok(())
+            }
+            Err(error) => {
+                let program = spec.program(config);
+                Err(match &spec.run_as {
+                    Some(account) => format!(
+                        "cannot start `{program}` to run `{}` as {} (claude.run_as): {error}",
+                        config.binary, account.name
+                    ),
+                    None => format!("cannot start `{program}`: {error}"),
+                })
+            }
         }
     }
 
-    fn queue(&self, command: QueueCommand) {
+    fn slot(&self, slot: SlotUse) {
         if let Some(queue) = &self.queue {
-            queue.do_send(command);
+            queue.do_send(slot);
         }
     }
 }
@@ -324,89 +215,44 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let status = status_name(self.info.status);
+        let status = status_name(self.core.status());
         self.deps.metrics.session_status(None, Some(status));
-        let queue = QueueProcessor::new(
-            self.info.id,
-            ctx.address(),
-            self.deps.slots.clone(),
-            std::mem::take(&mut self.restored_queue),
-            self.info.paused,
-            Duration::from_secs(self.deps.config.claude.idle_timeout_s.max(1)),
-        )
-        .start();
+        let idle = Duration::from_secs(self.deps.config.claude.idle_timeout_s.max(1));
+        let id = self.core.info().id;
+        let session = ctx.address().recipient();
+        let queue = QueueProcessor::new(id, session, self.deps.slots.clone(), idle).start();
         self.queue = Some(queue);
-        self.close_leftovers(ctx);
+        self.run(Input::Start, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        let status = status_name(self.info.status);
+        let status = status_name(self.core.status());
         self.deps.metrics.session_status(Some(status), None);
-        if let Some(agent) = &self.agent {
-            agent.addr.do_send(crate::claude_process::StopAgent(
-                crate::claude_process::StopMode::Kill,
-            ));
+        if let Some((_, addr)) = &self.process {
+            addr.do_send(StopAgent(crate::claude_process::StopMode::Kill));
         }
-        if let Some(queue) = self.queue.take() {
-            queue.do_send(QueueCommand::Stop);
-        }
-        self.deps.gone.do_send(SessionGone { id: self.info.id });
+        self.slot(SlotUse::Stop);
+        let id = self.core.info().id;
+        self.deps.gone.do_send(SessionGone { id });
     }
 }
 
-impl Session {
-    /// The replay that brings `sink` from `after` to the live stream.
-    fn replay_task(
-        &self,
-        sink: crate::client::ClientSink,
-        after: Seq,
-        generation: u64,
-        cancel: tokio_util::sync::CancellationToken,
-        ctx: &mut Context<Self>,
-    ) -> ReplayTask {
-        ReplayTask {
-            store: self.deps.store.clone(),
-            session_id: self.info.id,
-            sink,
-            after,
-            generation,
-            cancel,
-            done: ctx.address().recipient(),
-            metrics: self.deps.metrics.clone(),
-        }
-    }
-}
-
-impl Handler<FlushLog> for Session {
+impl Handler<SlotSignal> for Session {
     type Result = ();
 
-    fn handle(&mut self, _: FlushLog, ctx: &mut Context<Self>) {
-        self.flush_scheduled = false;
-        self.flush(ctx);
+    fn handle(&mut self, msg: SlotSignal, ctx: &mut Context<Self>) {
+        self.run(Input::Slot(msg), ctx);
     }
 }
 
-impl Handler<ReplayCaughtUp> for Session {
+impl Handler<AgentEvent> for Session {
     type Result = ();
 
-    fn handle(&mut self, msg: ReplayCaughtUp, ctx: &mut Context<Self>) {
-        if let Some((sink, cancel)) = self.subscribers.caught_up(&msg, self.log.stored_seq()) {
-            // Events were committed after the replay's last read: read on from there.
-            let task = self.replay_task(sink, msg.up_to, msg.generation, cancel, ctx);
-            actix::spawn(task.run());
-        }
-    }
-}
-
-/// A status's name on the wire, as a metrics label.
-fn status_name(status: SessionStatus) -> &'static str {
-    match status {
-        SessionStatus::Idle => "idle",
-        SessionStatus::Waiting => "waiting",
-        SessionStatus::Starting => "starting",
-        SessionStatus::Running => "running",
-        SessionStatus::AwaitingPermission => "awaiting_permission",
-        SessionStatus::Stopped => "stopped",
-        SessionStatus::Crashed => "crashed",
+    fn handle(&mut self, msg: AgentEvent, ctx: &mut Context<Self>) {
+        let input = Input::Agent {
+            agent: msg.agent,
+            signal: msg.signal,
+        };
+        self.run(input, ctx);
     }
 }

@@ -1,20 +1,22 @@
 //! The clients subscribed to one session, and the replay that brings each one up to date.
 //!
-//! A new subscriber first receives the stored events after its `after_seq`, read in pages by a
-//! [`ReplayTask`]; live events are held back from it until the replay reports where it ended, so
+//! A new subscriber first receives the stored events after its `after_seq`, read in pages by its
+//! [`Replay`]; live events are held back from it until the replay reports where it ended, so
 //! the two join with no gap and no duplicate however many events arrive meanwhile.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Message, Recipient};
+use actix::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{ClientSink, Outbound, SinkError};
 use crate::event::{EncodedDelta, EncodedEvent};
 use crate::ids::{ConnectionId, Seq, SessionId};
 use crate::store::EventStore;
+
+use super::Session;
 
 /// One subscribed client.
 struct Subscriber {
@@ -146,17 +148,44 @@ impl Subscribers {
     }
 }
 
+/// A new subscriber's replay, handed to its transport with the `subscribe` answer: the transport
+/// queues the answer, then runs it ([`Replay::run`]), so the missed events follow the answer.
+/// It cannot be forgotten: dropped without running, it starts on its own, since a subscriber
+/// whose replay never ran would never go live.
+#[derive(Debug)]
+pub struct Replay(Option<ReplayTask>);
+
+impl Replay {
+    /// Delivers the missed events, then lets the subscription go live.
+    pub async fn run(mut self) {
+        if let Some(task) = self.0.take() {
+            task.run().await;
+        }
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            // Outside a runtime nothing could deliver anything anyway.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(task.run());
+            }
+        }
+    }
+}
+
 /// Delivers a subscriber's missed events from the store, page by page, then tells the session
-/// where it ended. The transport runs it after sending the `subscribe` answer.
-pub struct ReplayTask {
-    pub(crate) store: Arc<dyn EventStore>,
-    pub(crate) session_id: SessionId,
-    pub(crate) sink: ClientSink,
-    pub(crate) after: Seq,
-    pub(crate) generation: u64,
-    pub(crate) cancel: CancellationToken,
-    pub(crate) done: Recipient<ReplayCaughtUp>,
-    pub(crate) metrics: Arc<crate::metrics::RelayMetrics>,
+/// where it ended.
+struct ReplayTask {
+    store: Arc<dyn EventStore>,
+    session_id: SessionId,
+    sink: ClientSink,
+    after: Seq,
+    generation: u64,
+    cancel: CancellationToken,
+    done: Recipient<ReplayCaughtUp>,
+    metrics: Arc<crate::metrics::RelayMetrics>,
 }
 
 impl std::fmt::Debug for ReplayTask {
@@ -170,7 +199,7 @@ impl std::fmt::Debug for ReplayTask {
 
 impl ReplayTask {
     /// Reads and delivers pages until the store has nothing more, then reports back.
-    pub async fn run(self) {
+    async fn run(self) {
         let mut after = self.after;
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -212,5 +241,41 @@ impl ReplayTask {
             generation: self.generation,
             up_to: after,
         });
+    }
+}
+
+impl Session {
+    /// The replay that brings `sink` from `after` to the live stream.
+    pub(super) fn replay(
+        &self,
+        sink: ClientSink,
+        after: Seq,
+        generation: u64,
+        cancel: CancellationToken,
+        ctx: &mut Context<Session>,
+    ) -> Replay {
+        Replay(Some(ReplayTask {
+            store: self.deps.store.clone(),
+            session_id: self.core.id(),
+            sink,
+            after,
+            generation,
+            cancel,
+            done: ctx.address().recipient(),
+            metrics: self.deps.metrics.clone(),
+        }))
+    }
+}
+
+impl Handler<ReplayCaughtUp> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReplayCaughtUp, ctx: &mut Context<Self>) {
+        let stored = self.core.log().stored_seq();
+        if let Some((sink, cancel)) = self.subscribers.caught_up(&msg, stored) {
+            // Events were committed after the replay's last read: read on from there.
+            let replay = self.replay(sink, msg.up_to, msg.generation, cancel, ctx);
+            actix::spawn(replay.run());
+        }
     }
 }

@@ -137,16 +137,18 @@ impl EventLog {
         rx
     }
 
+    /// Whether anything waits to be written (events, prompt changes, the session object, a
+    /// deletion).
+    pub fn has_unwritten(&self) -> bool {
+        !self.pending.is_empty()
+            || !self.prompts.is_empty()
+            || self.snapshot.is_some()
+            || self.delete
+    }
+
     /// The next batch to write, unless one is in flight or nothing is pending.
     pub fn next_batch(&mut self) -> Option<WriteBatch> {
-        if self.in_flight.is_some() {
-            return None;
-        }
-        let nothing = self.pending.is_empty()
-            && self.prompts.is_empty()
-            && self.snapshot.is_none()
-            && !self.delete;
-        if nothing {
+        if self.in_flight.is_some() || !self.has_unwritten() {
             return None;
         }
         let rest = if self.pending.len() > self.max_batch {

@@ -5,14 +5,12 @@
 
 use std::collections::HashMap;
 
-use actix::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::Session;
-use crate::claude_process::WriteLine;
+use super::{Effect, SessionCore};
 
 /// The CLI's answer to one of our control requests: its `response` body, or its error text.
 pub type ControlResult = Result<Value, String>;
@@ -26,7 +24,7 @@ pub struct HostControl {
 
 impl HostControl {
     /// A control request line for `request`, and where its answer will arrive.
-    pub fn request(&mut self, request: Value) -> (String, oneshot::Receiver<ControlResult>) {
+    fn request(&mut self, request: Value) -> (String, oneshot::Receiver<ControlResult>) {
         self.next_id += 1;
         let request_id = format!("relay-{}", self.next_id);
         let line = json!({"type": "control_request", "request_id": request_id, "request": request});
@@ -84,39 +82,35 @@ struct CancelLine {
     request_id: String,
 }
 
-impl Session {
-    /// Sends a control request to the running process; `None` when there is none.
+impl SessionCore {
+    /// Sends a control request to the process; `None` when there is none.
     pub(super) fn control_request(
         &mut self,
         request: Value,
     ) -> Option<oneshot::Receiver<ControlResult>> {
-        let agent = self.agent.as_ref()?;
+        self.agent.process.as_ref()?;
         let (line, answer) = self.control.request(request);
-        agent.addr.do_send(WriteLine(line));
+        self.effect(Effect::Write(line));
         Some(answer)
     }
 
     /// Interrupts the running turn; its end is then reported as `interrupted`.
-    pub(super) fn send_interrupt(
-        &mut self,
-        _: &mut Context<Self>,
-    ) -> Option<oneshot::Receiver<ControlResult>> {
-        self.running.as_ref()?;
-        self.interrupted = true;
+    pub(super) fn send_interrupt(&mut self) -> Option<oneshot::Receiver<ControlResult>> {
+        self.agent.turn.as_mut()?.interrupted = true;
         self.control_request(json!({"subtype": "interrupt"}))
     }
 
     /// Writes a control response for one of the CLI's requests.
-    pub(super) fn answer_cli(&self, request_id: &str, outcome: Result<Value, String>) {
-        let Some(agent) = &self.agent else {
+    pub(super) fn answer_cli(&mut self, request_id: &str, outcome: Result<Value, String>) {
+        if self.agent.process.is_none() {
             return;
-        };
+        }
         let response = match outcome {
             Ok(body) => json!({"subtype": "success", "request_id": request_id, "response": body}),
             Err(error) => json!({"subtype": "error", "request_id": request_id, "error": error}),
         };
         let line = json!({"type": "control_response", "response": response});
-        agent.addr.do_send(WriteLine(line.to_string()));
+        self.effect(Effect::Write(line.to_string()));
     }
 
     pub(super) fn on_control_response(&mut self, raw: &RawValue) {
@@ -144,7 +138,7 @@ impl Session {
         }
     }
 
-    pub(super) fn on_control_request(&mut self, raw: &RawValue, ctx: &mut Context<Self>) {
+    pub(super) fn on_control_request(&mut self, raw: &RawValue) {
         let Ok(line) = serde_json::from_str::<ControlRequestLine>(raw.get()) else {
             log::warn!(
                 "session {}: unreadable control_request from the agent",
@@ -153,31 +147,33 @@ impl Session {
             return;
         };
         match line.request.get("subtype").and_then(Value::as_str) {
-            Some("can_use_tool") => self.on_permission_request(line.request_id, line.request, ctx),
+            Some("can_use_tool") => self.on_permission_request(line.request_id, line.request),
             other => {
                 log::info!(
                     "session {}: agent asked unsupported control {other:?}",
                     self.info.id
                 );
-                self.answer_cli(
-                    &line.request_id,
-                    Err(format!("unsupported request {other:?}")),
-                );
+                let error = Err(format!("unsupported request {other:?}"));
+                self.answer_cli(&line.request_id, error);
             }
         }
     }
 
-    pub(super) fn on_control_cancel(&mut self, raw: &RawValue, ctx: &mut Context<Self>) {
+    pub(super) fn on_control_cancel(&mut self, raw: &RawValue) {
         if let Ok(line) = serde_json::from_str::<CancelLine>(raw.get()) {
             // While we end the process (`session.stop`), the CLI cancels its open request because
             // of the interrupt we sent to stop it: the request is moot because the process ends.
-            let stopping = self.agent.as_ref().is_some_and(|a| a.stopping.is_some());
+            let stopping = self
+                .agent
+                .process
+                .as_ref()
+                .is_some_and(|p| p.stopping.is_some());
             let reason = if stopping {
                 "process_exited"
             } else {
                 "agent_cancelled"
             };
-            self.cancel_permission_by_cli_id(&line.request_id, reason, ctx);
+            self.cancel_permission_by_cli_id(&line.request_id, reason);
         }
     }
 }
