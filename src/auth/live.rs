@@ -13,7 +13,9 @@
 //! expired token alive longer than a tick and a lookup, or hold a token's text.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -152,22 +154,50 @@ impl LiveTokens {
     }
 }
 
-/// Starts the watcher thread on `tokens` (its own store connection). It stops when `live` is
-/// dropped.
-pub fn spawn_watcher(live: &Arc<LiveTokens>, tokens: Tokens) -> Result<(), AuthError> {
-    let live = Arc::downgrade(live);
-    std::thread::Builder::new()
-        .name("token-watch".into())
-        .spawn(move || watch_loop(&live, &tokens))
-        .map(|_| ())
-        .map_err(|e| AuthError::Internal(format!("cannot start the token watcher: {e}")))
+/// The running watcher thread. [`Watcher::stop`] (or dropping it) ends the thread and waits
+/// for it, so a server that stops leaves no thread behind.
+pub struct Watcher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
-fn watch_loop(live: &Weak<LiveTokens>, tokens: &Tokens) {
+impl Watcher {
+    /// Ends the thread (within a lookup) and joins it. Safe to call more than once.
+    pub fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::error!("auth: the token watcher panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the watcher thread on `tokens` (its own store connection). It stops when the
+/// [`Watcher`] is stopped or dropped, or when `live` is dropped.
+pub fn spawn_watcher(live: &Arc<LiveTokens>, tokens: Tokens) -> Result<Watcher, AuthError> {
+    let live = Arc::downgrade(live);
+    let (stop, stopped) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("token-watch".into())
+        .spawn(move || watch_loop(&live, &tokens, &stopped))
+        .map_err(|e| AuthError::Internal(format!("cannot start the token watcher: {e}")))?;
+    Ok(Watcher {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+fn watch_loop(live: &Weak<LiveTokens>, tokens: &Tokens, stopped: &mpsc::Receiver<()>) {
     let mut looked = Looked::default();
     let mut failing = false;
-    loop {
-        std::thread::sleep(TICK);
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
         let Some(live) = live.upgrade() else { return };
         match tick(&live, tokens, &mut looked, Utc::now()) {
             Ok(()) => failing = false,
