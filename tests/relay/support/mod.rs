@@ -56,22 +56,7 @@ pub fn first_stdout_line_keeping_rest(
     child: &mut std::process::Child,
     rest: Option<PathBuf>,
 ) -> Option<String> {
-    use std::io::{BufRead, BufReader, Write};
-    let stdout = child.stdout.take()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        let mut file = rest.and_then(|path| std::fs::File::create(path).ok());
-        for line in lines.map_while(Result::ok) {
-            if let Some(file) = file.as_mut() {
-                let _ = writeln!(file, "{line}");
-            }
-        }
-    });
-    rx.recv_timeout(PATIENCE).ok()
+    test_support::stdout::first_line(child.stdout.take()?, PATIENCE, rest)
 }
 
 /// The value of `flag` in a command line, written `--flag value` or `--flag=value`.
