@@ -1,10 +1,13 @@
-//! Test support: a real server on a random port with its own store and a fake `claude`, and a
-//! client that speaks protocol v1 over a real WebSocket.
+//! Test support: a real server on a random port with its own store and a fake `claude`, in the
+//! test process ([`in_process`]) or as the binary ([`server`]), and a client that speaks
+//! protocol v1 over a real WebSocket.
 
 pub mod accounts;
 pub mod client;
 pub mod dice;
+pub mod home;
 pub mod http;
+pub mod in_process;
 pub mod operator;
 pub mod raw_ws;
 pub mod server;
