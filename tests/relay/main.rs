@@ -16,6 +16,7 @@ mod heartbeat;
 mod history_paging;
 mod http_api;
 mod http_stream;
+mod in_process;
 mod metrics;
 mod misbehaving_agent;
 mod pairing;
