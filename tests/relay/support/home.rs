@@ -55,7 +55,8 @@ impl Settings {
     }
 }
 
-fn has_key(lines: &[String], key: &str) -> bool {
+/// Whether `lines` set `key`.
+pub fn has_key(lines: &[String], key: &str) -> bool {
     lines.iter().any(|l| l.trim_start().starts_with(key))
 }
 

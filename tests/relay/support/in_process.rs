@@ -1,9 +1,10 @@
 //! The real server started in the test process: [`pocket_relay::server::Server`] on its own
 //! thread running an actix system, on 127.0.0.1:0, with the same configuration file and scratch
-//! directory the spawning [`super::server::TestServer`] uses. It starts in milliseconds rather
-//! than a process's start-up, and is stopped through `Server::run`'s shutdown future when
-//! dropped. Its log goes to the test process's (absent) logger, so stories about the log, the
-//! stdout, signals or a restart after SIGKILL use `TestServer`.
+//! directory the spawning [`super::server::TestServer`] uses (except `shutdown_grace_s = 0`,
+//! unless the test sets it). It starts in milliseconds rather than a process's start-up, and is
+//! stopped through `Server::run`'s shutdown future when dropped. Its log goes to the test
+//! process's (absent) logger, so stories about the log, the stdout, signals or a restart after
+//! SIGKILL use `TestServer`.
 
 use std::net::TcpListener;
 use std::ops::Deref;
@@ -14,7 +15,7 @@ use pocket_relay::config::Config;
 use pocket_relay::server::Server;
 use tokio::sync::oneshot;
 
-use super::home::{Home, Settings};
+use super::home::{has_key, Home, Settings};
 use super::PATIENCE;
 
 /// A server running in this process, and its [`Home`].
@@ -46,6 +47,13 @@ impl InProcessServer {
             settings.soft_open_files.is_none() && settings.env.is_empty(),
             "an open-file limit or environment variables need a process: use TestServer"
         );
+        // Dropping the server is the end of a test, not a story about shutting down (those
+        // send SIGTERM to a TestServer): a prompt still running is not given the grace.
+        let settings = if has_key(&settings.server, "shutdown_grace_s") {
+            settings
+        } else {
+            settings.set("server", "shutdown_grace_s = 0")
+        };
         let mut home = Home::new(&settings);
         let config = Config::load(Some(&home.config)).expect("the test config loads");
         let listener = TcpListener::bind(config.server.bind).expect("bind the test port");
