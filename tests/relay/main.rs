@@ -1,5 +1,7 @@
 //! pocket-relay's integration tests: each one starts the real server on a random port and tells
-//! a short story a user would tell, through real sockets.
+//! a short story a user would tell, through real sockets. Most start it in the test process
+//! (`support::in_process`); stories about signals, restarts after SIGKILL, the server's log,
+//! stdout or process spawn the binary (`support::server`).
 
 mod support;
 
