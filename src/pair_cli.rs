@@ -146,6 +146,27 @@ pub fn print_at_start(config: &Config, server_url: &str, out: &mut dyn Write) {
     if !config.auth.enabled {
         return;
     }
+    // Called on the server's async thread: the store is read and written on a thread of its
+    // own, which this waits for (once, at start).
+    let printed = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("store-pairing".into())
+            .spawn_scoped(scope, || link_at_start(config, server_url))
+            .map(|thread| thread.join())
+    });
+    match printed {
+        Ok(Ok(text)) => {
+            let _ = out.write_all(&text).and_then(|()| out.flush());
+        }
+        Ok(Err(_)) => log::warn!("the pairing link thread panicked"),
+        Err(error) => log::warn!("cannot start the pairing link thread: {error}"),
+    }
+}
+
+/// What [`print_at_start`] prints, made on the calling thread.
+fn link_at_start(config: &Config, server_url: &str) -> Vec<u8> {
+    let mut printed = Vec::new();
+    let out: &mut dyn Write = &mut printed;
     let mut first = || -> Result<Option<String>, PairCliError> {
         let devices = Devices::open(&config.storage.path)?;
         let keys = AuthorizedKeys::new(&config.auth.authorized_keys, true);
@@ -172,6 +193,7 @@ pub fn print_at_start(config: &Config, server_url: &str, out: &mut dyn Write) {
              {error}; run `pocket-relay pair --user USER`"
         ),
     }
+    printed
 }
 
 /// Makes a code for `user` and prints the QR code and the link to `out`.

@@ -5,10 +5,9 @@
 
 use actors::client::ClientSink;
 use actors::command::{
-    Command, CreateSession, EventsQuery, PermissionAnswer, RemoveRule, Reply, SessionOp,
+    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, RemoveRule, Reply, SessionOp,
 };
 use actors::error::RelayError;
-use actors::ids::PromptId;
 use actors::session_info::PermissionMode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -27,33 +26,13 @@ struct SubscribeFields {
     after_seq: Option<u64>,
 }
 
+/// A request on a session whose other fields are the request type `T`, the same type the HTTP
+/// route of the operation takes (which has the session in its path).
 #[derive(Deserialize)]
-struct EventsFields {
+struct OnSession<T> {
     session_id: String,
     #[serde(flatten)]
-    query: EventsQuery,
-}
-
-#[derive(Deserialize)]
-struct PromptFields {
-    session_id: String,
-    text: String,
-    #[serde(default)]
-    prompt_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PermissionFields {
-    session_id: String,
-    #[serde(flatten)]
-    answer: PermissionAnswer,
-}
-
-#[derive(Deserialize)]
-struct RemoveRuleFields {
-    session_id: String,
-    #[serde(flatten)]
-    remove: RemoveRule,
+    fields: T,
 }
 
 #[derive(Deserialize)]
@@ -106,32 +85,29 @@ pub fn parse_command(
         }
         "session.unsubscribe" => on_session(kind, object, SessionOp::Unsubscribe),
         "session.events" => {
-            let EventsFields { session_id, query } = fields(kind, object)?;
+            let OnSession { session_id, fields } = fields::<OnSession<EventsQuery>>(kind, object)?;
             Ok(Command::Session {
                 session_id,
-                op: SessionOp::Events(query),
+                op: SessionOp::Events(fields),
             })
         }
         "session.prompt" => {
-            let PromptFields {
-                session_id,
-                text,
-                prompt_id,
-            } = fields(kind, object)?;
+            let OnSession { session_id, fields } = fields::<OnSession<NewPrompt>>(kind, object)?;
             Ok(Command::Session {
                 session_id,
                 op: SessionOp::Prompt {
-                    text,
-                    prompt_id: prompt_id.map(PromptId::new),
+                    text: fields.text,
+                    prompt_id: fields.prompt_id,
                 },
             })
         }
         "session.interrupt" => on_session(kind, object, SessionOp::Interrupt),
         "session.permission" => {
-            let PermissionFields { session_id, answer } = fields(kind, object)?;
+            let OnSession { session_id, fields } =
+                fields::<OnSession<PermissionAnswer>>(kind, object)?;
             Ok(Command::Session {
                 session_id,
-                op: SessionOp::Permission(answer),
+                op: SessionOp::Permission(fields),
             })
         }
         "session.pause" => on_session(kind, object, SessionOp::Pause),
@@ -147,10 +123,10 @@ pub fn parse_command(
             })
         }
         "session.remove_rule" => {
-            let RemoveRuleFields { session_id, remove } = fields(kind, object)?;
+            let OnSession { session_id, fields } = fields::<OnSession<RemoveRule>>(kind, object)?;
             Ok(Command::Session {
                 session_id,
-                op: SessionOp::RemoveRule(remove),
+                op: SessionOp::RemoveRule(fields),
             })
         }
         "session.stop" => on_session(kind, object, SessionOp::Stop),

@@ -28,7 +28,17 @@ pub struct CreateSession {
     pub resume_claude_session_id: Option<String>,
 }
 
-/// A client's answer to a permission request (`session.permission`).
+/// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct NewPrompt {
+    pub text: String,
+    /// The client's id for it, so a retry is recognised; the relay picks one without it.
+    #[serde(default)]
+    pub prompt_id: Option<PromptId>,
+}
+
+/// A client's answer to a permission request (`session.permission`; over HTTP the path gives
+/// `request_id`).
 #[derive(Clone, Debug, Deserialize)]
 pub struct PermissionAnswer {
     pub request_id: PermissionRequestId,

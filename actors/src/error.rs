@@ -63,7 +63,7 @@ pub enum RelayError {
     #[error("too many requests; retry in {retry_after_s} s")]
     RateLimited { retry_after_s: u64 },
     #[error("the store is unavailable: {0}")]
-    StoreUnavailable(String),
+    StoreUnavailable(#[from] crate::store::StoreError),
     #[error("{0}")]
     Unavailable(String),
     #[error("unsupported protocol version {0}")]

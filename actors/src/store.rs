@@ -59,10 +59,41 @@ pub struct StoredSession {
     pub prompts: Vec<StoredPrompt>,
 }
 
-/// Why the store could not do what was asked.
+/// Why the store could not do what was asked. A failure keeps its cause (the database's own
+/// error) as its `source`, so a log or a caller can walk down to it; the domain never looks
+/// inside, it answers `unavailable`.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// Something the store tried failed: what it was doing, and why.
+    #[error("{what}: {source}")]
+    Failed {
+        what: String,
+        /// Shared, so one failed commit can fail every batch that was in it.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The store takes no such request now (it is closed, or one of its threads stopped).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// `what` failed because of `source`.
+    pub fn failed(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Failed {
+            what: what.into(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// The store cannot take the request, for the reason `why`.
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        StoreError::Unavailable(why.into())
+    }
+}
 
 /// Durable storage for sessions, their event logs and their prompt queues.
 pub trait EventStore: Send + Sync + 'static {

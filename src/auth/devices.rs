@@ -23,6 +23,7 @@ use super::tokens::{hash, hex, random, timestamp};
 use super::{Auth, AuthError};
 use crate::store;
 use crate::store::devices::{DeviceRecord, NewDevice, Paired};
+use actors::ids::UserId;
 
 /// The length of a pairing code: 32 bytes in unpadded base64url.
 const CODE_LEN: usize = 43;
@@ -188,7 +189,7 @@ impl Devices {
 
 impl Auth {
     /// `POST /api/v1/auth/pair`: registers a device with a pairing code, asked from `client`.
-    pub fn pair(
+    pub async fn pair(
         &self,
         code: &str,
         public_key_line: &str,
@@ -196,10 +197,17 @@ impl Auth {
         client: Option<IpAddr>,
     ) -> Result<PairedDevice, AuthError> {
         let ip = client.map_or_else(|| "-".to_string(), |ip| ip.to_string());
-        match self
-            .devices
-            .pair(code, public_key_line, name, (self.clock)())
-        {
+        let (code, key, name) = (
+            code.to_string(),
+            public_key_line.to_string(),
+            name.to_string(),
+        );
+        let now = (self.clock)();
+        let paired = self
+            .db
+            .run(move |tables| tables.devices.pair(&code, &key, &name, now))
+            .await?;
+        match paired {
             Ok(paired) => {
                 log::info!(
                     "auth: device {} paired for user {} from {ip}",
@@ -216,21 +224,58 @@ impl Auth {
         }
     }
 
-    /// The devices and pairing codes.
-    pub fn devices(&self) -> &Devices {
-        &self.devices
+    /// How many live devices `user` has.
+    pub async fn count_devices(&self, user: &UserId) -> Result<u64, AuthError> {
+        let user = user.clone();
+        self.db
+            .run(move |tables| tables.devices.count_live(Some(user.as_str())))
+            .await?
     }
 
-    /// The user and token label of a paired device's key, with the device's id; `Ok(None)`
-    /// when no live device has it.
-    pub(super) fn device_signer(
+    /// The live devices of `user`, oldest first.
+    pub async fn devices_of(&self, user: &UserId) -> Result<Vec<DeviceRecord>, AuthError> {
+        let user = user.clone();
+        self.db
+            .run(move |tables| tables.devices.list(Some(user.as_str()), false))
+            .await?
+    }
+
+    /// Revokes `user`'s live device `id` and its tokens at `now`, and ends the live streams of
+    /// those tokens at once (the watcher would within a tick). Another user's device, an
+    /// unknown or an already revoked one: [`AuthError::NotFound`].
+    pub async fn revoke_device(
         &self,
-        key: &KeyData,
-    ) -> Result<Option<(String, String, String)>, AuthError> {
-        Ok(self.devices.find_live(key)?.map(|device| {
-            let label = format!("device:{}", device.id);
-            (device.user, label, device.id)
-        }))
+        id: &str,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceRecord, AuthError> {
+        let (device, owner) = (id.to_string(), user.clone());
+        let revoked = self
+            .db
+            .run(move |tables| tables.devices.revoke(&device, Some(owner.as_str()), now))
+            .await??;
+        self.live.end_device(id);
+        Ok(revoked)
+    }
+
+    /// The user and token label of a paired device's key, with the device's id; the inner
+    /// `Err` (a refusal, its reason for the log only) when no live device has it.
+    pub(super) async fn device_signer(
+        &self,
+        key: KeyData,
+    ) -> Result<Result<super::Signer, &'static str>, AuthError> {
+        let found = self
+            .db
+            .run(move |tables| tables.devices.find_live(&key))
+            .await??;
+        Ok(match found {
+            Some(device) => Ok((
+                device.user,
+                format!("device:{}", device.id),
+                Some(device.id),
+            )),
+            None => Err("the key is neither in auth.authorized_keys nor a paired device's"),
+        })
     }
 }
 

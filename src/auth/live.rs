@@ -13,6 +13,7 @@
 //! expired token alive longer than a tick and a lookup, or hold a token's text.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
@@ -36,6 +37,8 @@ struct Live {
     holders: usize,
     /// Tells this entry from a later one for the same id (after it was ended).
     generation: u64,
+    /// The paired device the token was issued to, so revoking the device ends it at once.
+    device_id: Option<String>,
 }
 
 #[derive(Default)]
@@ -94,6 +97,7 @@ impl LiveTokens {
             expires_at: bearer.expires_at,
             holders: 0,
             generation,
+            device_id: bearer.device_id.clone(),
         });
         entry.holders += 1;
         let watch = TokenWatch {
@@ -121,6 +125,20 @@ impl LiveTokens {
                 entry.holders
             );
             entry.end.cancel();
+        }
+    }
+
+    /// Ends every stream of every token of device `device_id` (just revoked in this process).
+    pub fn end_device(&self, device_id: &str) {
+        let ids: Vec<String> = self
+            .lock()
+            .live
+            .iter()
+            .filter(|(_, live)| live.device_id.as_deref() == Some(device_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.end(&id, "revoked with its device");
         }
     }
 
@@ -179,19 +197,43 @@ impl Drop for Watcher {
     }
 }
 
-/// Starts the watcher thread on `tokens` (its own store connection). It stops when the
-/// [`Watcher`] is stopped or dropped, or when `live` is dropped.
-pub fn spawn_watcher(live: &Arc<LiveTokens>, tokens: Tokens) -> Result<Watcher, AuthError> {
+/// Starts the watcher thread, which opens its own connection to the store file at `path` (and
+/// this waits for that). It stops when the [`Watcher`] is stopped or dropped, or when `live`
+/// is dropped.
+pub fn spawn_watcher(live: &Arc<LiveTokens>, path: &Path) -> Result<Watcher, AuthError> {
     let live = Arc::downgrade(live);
+    let path = path.to_path_buf();
+    let (opened, outcome) = mpsc::sync_channel(1);
     let (stop, stopped) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("token-watch".into())
-        .spawn(move || watch_loop(&live, &tokens, &stopped))
+        .spawn(move || match Tokens::open(&path) {
+            Ok(tokens) => {
+                let _ = opened.send(Ok(()));
+                watch_loop(&live, &tokens, &stopped);
+            }
+            Err(error) => {
+                let _ = opened.send(Err(error));
+            }
+        })
         .map_err(|e| AuthError::Internal(format!("cannot start the token watcher: {e}")))?;
-    Ok(Watcher {
+    let mut watcher = Watcher {
         stop: Some(stop),
         thread: Some(thread),
-    })
+    };
+    match outcome.recv() {
+        Ok(Ok(())) => Ok(watcher),
+        Ok(Err(error)) => {
+            watcher.stop();
+            Err(error)
+        }
+        Err(_) => {
+            watcher.stop();
+            Err(AuthError::Internal(
+                "the token watcher did not start".into(),
+            ))
+        }
+    }
 }
 
 fn watch_loop(live: &Weak<LiveTokens>, tokens: &Tokens, stopped: &mpsc::Receiver<()>) {

@@ -11,8 +11,10 @@
 //!
 //! Every sign-in failure answers the same [`AuthError::Unauthorized`] with one fixed message,
 //! so a client learns nothing about which keys are authorized or what was wrong; the reason is
-//! in the server's log. Must never: log a token, a nonce or a signature, or accept a challenge
-//! twice.
+//! in the server's log. The tokens and devices tables are reached only through a
+//! [`StoreThread`] (`store-auth`) that owns their connection: every method that reads or writes
+//! them is `async` and only awaits. Must never: log a token, a nonce or a signature, accept a
+//! challenge twice, or run a query or a signature check on an async worker.
 
 pub mod challenge;
 pub mod devices;
@@ -34,6 +36,7 @@ use ssh_key::public::KeyData;
 use ssh_key::{Fingerprint, HashAlg, PublicKey, SshSig};
 
 use crate::config::AuthConfig;
+use crate::store::thread::StoreThread;
 use challenge::{Caps, Challenges, Pending};
 use keys::{AuthorizedKey, AuthorizedKeys};
 use live::LiveTokens;
@@ -68,28 +71,33 @@ pub enum AuthError {
     /// The request conflicts with what is stored (a key paired twice).
     #[error("{0}")]
     Conflict(String),
+    /// The tokens or devices tables failed (the cause is kept as the source).
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
-impl AuthError {
-    /// The domain error the transports answer with (code `unauthorized` for every sign-in
-    /// failure).
-    pub fn to_relay(&self) -> RelayError {
-        match self {
+/// The one mapping of sign-in errors to the protocol's (code `unauthorized` for every sign-in
+/// failure); the store's error travels on as the source.
+impl From<AuthError> for RelayError {
+    fn from(error: AuthError) -> RelayError {
+        match error {
             AuthError::Unauthorized => RelayError::Unauthorized(UNAUTHORIZED_MESSAGE.into()),
-            AuthError::BadRequest(message) => RelayError::BadRequest(message.clone()),
-            AuthError::Busy { retry_after_s } => RelayError::RateLimited {
-                retry_after_s: *retry_after_s,
-            },
-            AuthError::NotFound(message) => RelayError::NotFound(message.clone()),
-            AuthError::Conflict(message) => RelayError::Conflict(message.clone()),
-            AuthError::Store(error) => RelayError::StoreUnavailable(error.0.clone()),
-            AuthError::Internal(message) => RelayError::Internal(message.clone()),
+            AuthError::BadRequest(message) => RelayError::BadRequest(message),
+            AuthError::Busy { retry_after_s } => RelayError::RateLimited { retry_after_s },
+            AuthError::NotFound(message) => RelayError::NotFound(message),
+            AuthError::Conflict(message) => RelayError::Conflict(message),
+            AuthError::Store(error) => RelayError::StoreUnavailable(error),
+            AuthError::Internal(message) => RelayError::Internal(message),
         }
     }
+}
+
+/// What the `store-auth` thread owns: the tokens and devices tables, each on its connection.
+pub struct Tables {
+    pub tokens: Tokens,
+    pub devices: devices::Devices,
 }
 
 /// The answer to `POST /api/v1/auth/challenge`.
@@ -138,15 +146,16 @@ pub struct Auth {
     users: BTreeMap<String, String>,
     keys: AuthorizedKeys,
     challenges: Challenges,
-    tokens: Tokens,
-    devices: devices::Devices,
+    /// The only way to the tokens and devices tables.
+    db: StoreThread<Tables>,
     live: Arc<LiveTokens>,
     clock: Clock,
 }
 
 impl Auth {
-    /// Reads `config.authorized_keys` (a missing file authorizes nobody) and opens the tokens
-    /// table of the store at `store_path`.
+    /// Reads `config.authorized_keys` (a missing file authorizes nobody) and starts the store
+    /// thread of the tokens and devices tables of the store at `store_path` (waiting for it to
+    /// open the file: a start-up step).
     pub fn new(config: &AuthConfig, store_path: &Path) -> Result<Auth, AuthError> {
         Auth::with_clock(config, store_path, Arc::new(Utc::now))
     }
@@ -172,8 +181,7 @@ impl Auth {
                 per_client: config.max_challenges_per_ip,
                 per_key: config.max_challenges_per_key,
             }),
-            tokens: Tokens::open(store_path)?,
-            devices: devices::Devices::open(store_path)?,
+            db: open_tables(store_path)?,
             live: Arc::new(LiveTokens::default()),
             clock,
         })
@@ -239,9 +247,10 @@ impl Auth {
     /// The challenge is used up whatever the outcome. `ttl_s` asks for a token shorter-lived
     /// than `auth.token_ttl_s` (a larger one, or 0, is a bad request, refused before the
     /// challenge is looked at). Every failure is [`AuthError::Unauthorized`], except a store
-    /// that does not answer.
-    pub fn verify(
-        &self,
+    /// that does not answer. The signature is checked on a blocking thread (it may also read
+    /// `auth.authorized_keys` again), the tables on the store's.
+    pub async fn verify(
+        self: &Arc<Self>,
         challenge_id: &str,
         armored_signature: &str,
         peer_ip: Option<IpAddr>,
@@ -264,9 +273,19 @@ impl Auth {
             return Err(AuthError::Unauthorized);
         };
         let fingerprint = Fingerprint::new(HashAlg::Sha256, &pending.key).to_string();
+        let auth = self.clone();
+        let armored = armored_signature.to_string();
+        let key = pending.key.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            auth.check(&pending, &armored)?;
+            Ok(auth.listed_signer(&pending.key))
+        })
+        .await
+        .map_err(|e| AuthError::Internal(format!("the signature check did not finish: {e}")))?;
         // A store that does not answer is not a refusal: it fails as itself (503).
-        let found = match self.check(&pending, armored_signature) {
-            Ok(()) => self.signer(&pending.key)?,
+        let found = match checked {
+            Ok(Some(listed)) => listed,
+            Ok(None) => self.device_signer(key).await?,
             Err(reason) => Err(reason),
         };
         let (user, label, device_id) = found.map_err(|reason| {
@@ -274,19 +293,14 @@ impl Auth {
             AuthError::Unauthorized
         })?;
         let issued = self
-            .tokens
-            .issue(&user, Some(&label), ttl_s, now, device_id.as_deref())
+            .issue(user.clone(), label, ttl_s, now, device_id.clone())
+            .await
             .inspect_err(|error| {
                 log::error!(
                     "auth: sign-in of user {user} (key {fingerprint}) from {ip}: \
                      no token: {error}"
                 );
             })?;
-        if let Some(device) = &device_id {
-            if let Err(error) = self.devices.touch(device, now) {
-                log::warn!("auth: cannot record the sign-in of device {device}: {error}");
-            }
-        }
         log::info!(
             "auth: sign-in of user {user} with key {fingerprint}{} from {ip}: token {}",
             device_id
@@ -302,17 +316,46 @@ impl Auth {
         })
     }
 
+    /// Issues a token (on the store thread) and, for a device, records its sign-in.
+    async fn issue(
+        &self,
+        user: String,
+        label: String,
+        ttl_s: u64,
+        now: DateTime<Utc>,
+        device_id: Option<String>,
+    ) -> Result<tokens::NewlyIssued, AuthError> {
+        self.db
+            .run(move |tables| {
+                let device = device_id.as_deref();
+                let issued = tables
+                    .tokens
+                    .issue(&user, Some(&label), ttl_s, now, device)?;
+                if let Some(device) = device {
+                    if let Err(error) = tables.devices.touch(device, now) {
+                        log::warn!("auth: cannot record the sign-in of device {device}: {error}");
+                    }
+                }
+                Ok(issued)
+            })
+            .await?
+    }
+
     /// The user of `token`, checked against the store on every call: a revoked or expired
     /// token fails at once. Every failure is [`AuthError::Unauthorized`], except a store that
-    /// does not answer ([`AuthError::Store`]). Runs one indexed query; blocking but short.
-    pub fn authenticate(&self, token: &str) -> Result<UserId, AuthError> {
-        self.bearer(token).map(|bearer| bearer.user)
+    /// does not answer ([`AuthError::Store`]). One indexed query, on the store thread.
+    pub async fn authenticate(&self, token: &str) -> Result<UserId, AuthError> {
+        self.bearer(token).await.map(|bearer| bearer.user)
     }
 
     /// Like [`Auth::authenticate`], with the token's id and expiry, for a caller that stays
     /// connected and must be ended when the token is revoked or expires ([`Auth::watch`]).
-    pub fn bearer(&self, token: &str) -> Result<Bearer, AuthError> {
-        self.tokens.authenticate(token, (self.clock)())
+    pub async fn bearer(&self, token: &str) -> Result<Bearer, AuthError> {
+        let token = token.to_string();
+        let now = (self.clock)();
+        self.db
+            .run(move |tables| tables.tokens.authenticate(&token, now))
+            .await?
     }
 
     /// A handle that ends when `bearer`'s token is revoked or expires (pushed by the watcher
@@ -325,13 +368,13 @@ impl Auth {
     /// connection to the store at `store_path`; it runs until the answered [`live::Watcher`]
     /// is stopped or dropped.
     pub fn watch_revocations(&self, store_path: &Path) -> Result<live::Watcher, AuthError> {
-        live::spawn_watcher(&self.live, Tokens::open(store_path)?)
+        live::spawn_watcher(&self.live, store_path)
     }
 
-    /// Whether `token` is still valid (for live connections, closed with 4003 when not). A
-    /// store that does not answer keeps the connection: `true`, with a warning.
-    pub fn token_still_valid(&self, token: &str) -> bool {
-        match self.authenticate(token) {
+    /// Whether `token` is still valid. A store that does not answer counts as valid, with a
+    /// warning.
+    pub async fn token_still_valid(&self, token: &str) -> bool {
+        match self.authenticate(token).await {
             Ok(_) => true,
             Err(AuthError::Unauthorized) => false,
             Err(error) => {
@@ -344,11 +387,6 @@ impl Auth {
     /// The namespace signatures must be made in.
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    /// The tokens table, for the `token` command.
-    pub fn tokens(&self) -> &Tokens {
-        &self.tokens
     }
 
     /// Everything a valid signature must satisfy; `Err` carries the reason for the log only.
@@ -373,18 +411,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Whose `key` is: a key of `auth.authorized_keys` (first), else a live paired device's.
-    /// The inner `Err` is a refusal, with its reason for the log only.
-    fn signer(&self, key: &KeyData) -> Result<Result<Signer, &'static str>, AuthError> {
-        if let Some(entry) = self.keys.lookup(key) {
-            return Ok(match self.user_for(&entry) {
-                Some(user) => Ok((user, format!("ssh:{}", entry.fingerprint), None)),
-                None => Err("the key has no comment and auth.users does not map it"),
-            });
-        }
-        Ok(match self.device_signer(key)? {
-            Some((user, label, device_id)) => Ok((user, label, Some(device_id))),
-            None => Err("the key is neither in auth.authorized_keys nor a paired device's"),
+    /// Whose `key` is if `auth.authorized_keys` lists it (checked before the paired devices):
+    /// `None` when it does not; the inner `Err` is a refusal, with its reason for the log only.
+    fn listed_signer(&self, key: &KeyData) -> Option<Result<Signer, &'static str>> {
+        let entry = self.keys.lookup(key)?;
+        Some(match self.user_for(&entry) {
+            Some(user) => Ok((user, format!("ssh:{}", entry.fingerprint), None)),
+            None => Err("the key has no comment and auth.users does not map it"),
         })
     }
 
@@ -400,6 +433,17 @@ impl Auth {
             .filter(|user| !user.is_empty())
             .map(str::to_string)
     }
+}
+
+/// Starts the `store-auth` thread over the tables of the store file at `path`.
+fn open_tables(path: &Path) -> Result<StoreThread<Tables>, AuthError> {
+    let path = path.to_path_buf();
+    StoreThread::start("store-auth", move || {
+        Ok(Tables {
+            tokens: Tokens::open(&path)?,
+            devices: devices::Devices::open(&path)?,
+        })
+    })
 }
 
 fn not_a_key() -> AuthError {
@@ -447,7 +491,7 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
 
     struct Fixture {
         _dir: tempfile::TempDir,
-        auth: Auth,
+        auth: Arc<Auth>,
         now: Arc<Mutex<DateTime<Utc>>>,
     }
 
@@ -499,7 +543,8 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         let now = Arc::new(Mutex::new(start));
         let clock_now = now.clone();
         let clock: Clock = Arc::new(move || *clock_now.lock().unwrap_or_else(|p| p.into_inner()));
-        let auth = Auth::with_clock(&config, &dir.path().join("relay.db"), clock).expect("auth");
+        let auth =
+            Arc::new(Auth::with_clock(&config, &dir.path().join("relay.db"), clock).expect("auth"));
         Fixture {
             _dir: dir,
             auth,
@@ -514,98 +559,111 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         }
     }
 
-    #[test]
-    fn a_valid_signature_earns_a_token_once() {
+    #[tokio::test]
+    async fn a_valid_signature_earns_a_token_once() {
         let f = fixture(&format!("{KEY} user@example.com\n"), &[], "example");
         let id = f.challenge(&format!("{KEY} any comment\n"));
         let ip = Some(IpAddr::from([127, 0, 0, 1]));
-        let issued = f.auth.verify(&id, SIGNATURE, ip, None).expect("signed in");
+        let issued = f
+            .auth
+            .verify(&id, SIGNATURE, ip, None)
+            .await
+            .expect("signed in");
         assert_eq!(issued.user, "user@example.com");
         assert_eq!(issued.expires_at, "2023-11-14T23:13:20.000Z");
         assert!(!format!("{issued:?}").contains(&issued.token));
         assert_eq!(
-            f.auth.authenticate(&issued.token).expect("valid").as_str(),
+            f.auth
+                .authenticate(&issued.token)
+                .await
+                .expect("valid")
+                .as_str(),
             "user@example.com"
         );
-        assert!(f.auth.token_still_valid(&issued.token));
-        unauthorized(f.auth.verify(&id, SIGNATURE, ip, None));
+        assert!(f.auth.token_still_valid(&issued.token).await);
+        unauthorized(f.auth.verify(&id, SIGNATURE, ip, None).await);
 
         // The token expires with its ttl, and a revoked one fails at once.
         f.advance(3599);
-        assert!(f.auth.token_still_valid(&issued.token));
+        assert!(f.auth.token_still_valid(&issued.token).await);
         f.advance(1);
-        assert!(!f.auth.token_still_valid(&issued.token));
-        unauthorized(f.auth.authenticate(&issued.token));
+        assert!(!f.auth.token_still_valid(&issued.token).await);
+        unauthorized(f.auth.authenticate(&issued.token).await);
 
         let id = f.challenge(KEY);
         let second = f
             .auth
             .verify(&id, SIGNATURE, None, None)
+            .await
             .expect("signed in again");
-        let listed = f.auth.tokens().list().expect("list");
+        // The `token` command's view of the same file.
+        let cli = Tokens::open(&f._dir.path().join("relay.db")).expect("open");
+        let listed = cli.list().expect("list");
         let record = listed.last().expect("a record");
         assert!(record
             .label
             .as_deref()
             .is_some_and(|l| l.starts_with("ssh:SHA256:")));
-        f.auth
-            .tokens()
-            .revoke(&record.id, *f.now.lock().expect("now"))
+        cli.revoke(&record.id, *f.now.lock().expect("now"))
             .expect("revoke");
-        unauthorized(f.auth.authenticate(&second.token));
+        unauthorized(f.auth.authenticate(&second.token).await);
     }
 
-    #[test]
-    fn an_expired_challenge_fails() {
+    #[tokio::test]
+    async fn an_expired_challenge_fails() {
         let f = fixture(&format!("{KEY} alice\n"), &[], "example");
         let id = f.challenge(KEY);
         f.advance(60);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
         let id = f.challenge(KEY);
         f.advance(59);
-        assert!(f.auth.verify(&id, SIGNATURE, None, None).is_ok());
+        assert!(f.auth.verify(&id, SIGNATURE, None, None).await.is_ok());
     }
 
-    #[test]
-    fn every_failure_is_the_same_unauthorized() {
+    #[tokio::test]
+    async fn every_failure_is_the_same_unauthorized() {
         // Wrong namespace.
         let f = fixture(&format!("{KEY} alice\n"), &[], "pocket-relay");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
 
         // The key is not authorized: it still gets a challenge.
         let f = fixture(&format!("{OTHER_KEY} bob\n"), &[], "example");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
 
         // A signature by another key than the challenge's.
         let f = fixture(&format!("{KEY} alice\n{OTHER_KEY} bob\n"), &[], "example");
         let id = f.challenge(OTHER_KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
 
         // Garbage, an unknown challenge, a tampered signature, a signature over another text.
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, "not a signature", None, None));
-        unauthorized(f.auth.verify("no-such-challenge", SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, "not a signature", None, None).await);
+        unauthorized(
+            f.auth
+                .verify("no-such-challenge", SIGNATURE, None, None)
+                .await,
+        );
         let tampered = SIGNATURE.replace("BPEav", "BPEaw");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, &tampered, None, None));
+        unauthorized(f.auth.verify(&id, &tampered, None, None).await);
         let id = f.auth.challenge(KEY, None).expect("challenge").challenge_id;
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
 
         // No comment and no mapping: no user.
         let f = fixture(&format!("{KEY}\n"), &[], "example");
         let id = f.challenge(KEY);
-        unauthorized(f.auth.verify(&id, SIGNATURE, None, None));
+        unauthorized(f.auth.verify(&id, SIGNATURE, None, None).await);
 
         assert_eq!(
-            AuthError::Unauthorized.to_relay().to_string(),
+            RelayError::from(AuthError::Unauthorized).to_string(),
             UNAUTHORIZED_MESSAGE
         );
     }
 
-    #[test]
-    fn users_maps_fingerprints_and_comments() {
+    #[tokio::test]
+    async fn users_maps_fingerprints_and_comments() {
         let fingerprint = PublicKey::from_openssh(KEY)
             .expect("key")
             .fingerprint(HashAlg::Sha256)
@@ -617,20 +675,28 @@ NTUxOQAAAEBPEav+tMGNnox4MuzM7rlHyVBajCn8B0kAyiOWwPKprNsG3i6X+voz/WCSik
         );
         let id = f.challenge(KEY);
         assert_eq!(
-            f.auth.verify(&id, SIGNATURE, None, None).expect("in").user,
+            f.auth
+                .verify(&id, SIGNATURE, None, None)
+                .await
+                .expect("in")
+                .user,
             "alice"
         );
 
         let f = fixture(&format!("{KEY} laptop\n"), &[("laptop", "bob")], "example");
         let id = f.challenge(KEY);
         assert_eq!(
-            f.auth.verify(&id, SIGNATURE, None, None).expect("in").user,
+            f.auth
+                .verify(&id, SIGNATURE, None, None)
+                .await
+                .expect("in")
+                .user,
             "bob"
         );
     }
 
-    #[test]
-    fn a_bad_key_line_is_a_bad_request() {
+    #[tokio::test]
+    async fn a_bad_key_line_is_a_bad_request() {
         let f = fixture("", &[], "example");
         for line in [
             "",

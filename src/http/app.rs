@@ -22,14 +22,14 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const NO_CACHE: &str = "no-cache";
 
 /// The default service: an embedded file for `GET` and `HEAD` of its path, else `not_found`.
-pub async fn app_or_not_found(req: HttpRequest) -> HttpResponse {
+pub async fn app_or_not_found(req: HttpRequest) -> Result<HttpResponse, super::envelope::ApiError> {
     let readable = req.method() == Method::GET || req.method() == Method::HEAD;
     let file = (readable && !req.path().starts_with("/api/"))
         .then(|| EmbeddedFile::find(req.path()))
         .flatten();
     match file {
-        Some(file) => serve(&req, file),
-        None => super::not_found(req).await,
+        Some(file) => Ok(serve(&req, file)),
+        None => Err(super::no_route(&req)),
     }
 }
 

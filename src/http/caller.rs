@@ -3,14 +3,13 @@
 //! EventSource sends no headers); without it every client is the user `local` (protocol §5).
 //! It also counts the request against the caller's rate limit.
 
-use std::future::{ready, Ready};
-
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{web, FromRequest, HttpRequest};
 use actors::command::Caller;
 use actors::error::RelayError;
 use actors::ids::UserId;
+use futures_util::future::LocalBoxFuture;
 
 use super::envelope::ApiError;
 use crate::auth::{Bearer, TokenWatch};
@@ -47,12 +46,13 @@ pub fn token_in(headers: &HeaderMap, query: &str) -> Option<String> {
 }
 
 /// The user a request acts for: `local` without auth, else the owner of its valid token.
-pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<UserId, RelayError> {
-    identify(req, state).map(|(user, _)| user)
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<UserId, RelayError> {
+    identify(req, state).await.map(|(user, _)| user)
 }
 
-/// [`authenticate`], with the token's id and expiry when auth is on.
-pub fn identify(
+/// [`authenticate`], with the token's id and expiry when auth is on. The token is looked up on
+/// the store's thread; this only waits.
+pub async fn identify(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(UserId, Option<Bearer>), RelayError> {
@@ -62,33 +62,27 @@ pub fn identify(
     let token = request_token(req).ok_or_else(|| {
         RelayError::Unauthorized("a token is required (Authorization: Bearer …)".into())
     })?;
-    let bearer = state
-        .auth
-        .bearer(&token)
-        .map_err(|error| error.to_relay())?;
+    let bearer = state.auth.bearer(&token).await?;
     Ok((bearer.user.clone(), Some(bearer)))
 }
 
 impl FromRequest for HttpCaller {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            let error = RelayError::Internal("the server state is missing".into());
-            return ready(Err(ApiError::new(req, error).into()));
-        };
-        let caller = identify(req, state).and_then(|(user, bearer)| {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(state) = req.app_data::<web::Data<AppState>>() else {
+                return Err(RelayError::Internal("the server state is missing".into()).into());
+            };
+            let (user, bearer) = identify(&req, state).await?;
             state.limits.check(&user)?;
             let caller = Caller {
                 user,
                 connection: None,
             };
             Ok(HttpCaller(caller, bearer))
-        });
-        ready(match caller {
-            Ok(caller) => Ok(caller),
-            Err(error) => Err(ApiError::new(req, error).into()),
         })
     }
 }

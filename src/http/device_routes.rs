@@ -1,18 +1,18 @@
 //! Pairing and devices (issue 16): `GET /api/v1/auth/info` and `POST /api/v1/auth/pair` (no
 //! token), `GET /api/v1/devices` and `DELETE /api/v1/devices/{id}` (the caller's own devices
-//! only: another user's device does not exist for them). Store work runs on a blocking thread.
+//! only: another user's device does not exist for them). Store work runs on the store's thread.
 //! Pairing attempts are limited per client address like sign-in; a pairing code is never
 //! logged.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::auth_routes::{client_of, no_store, run};
+use super::auth_routes::client_of;
 use super::caller::HttpCaller;
-use super::envelope::respond;
+use super::envelope::{Answer, ApiError};
 use crate::server::AppState;
 use crate::store::devices::DeviceRecord;
 
@@ -64,24 +64,18 @@ impl DeviceView {
 }
 
 /// `GET /api/v1/auth/info` → `{auth_enabled, namespace, paired_devices?}`; needs no token.
-pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let auth = state.auth.clone();
-    let auth_enabled = state.config.auth.enabled;
+pub async fn info(req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, ApiError> {
     // A missing or bad token is no error here: the answer just leaves out what is the caller's.
-    let caller = crate::http::caller::identify(&req, &state).ok();
-    let result = run(move || {
-        let paired_devices = match caller {
-            Some((user, _)) => Some(auth.devices().count_live(Some(user.as_str()))?),
-            None => None,
-        };
-        Ok(Info {
-            auth_enabled,
-            namespace: auth.namespace().to_string(),
-            paired_devices,
-        })
-    })
-    .await;
-    respond(&req, StatusCode::OK, result)
+    let paired_devices = match crate::http::caller::identify(&req, &state).await {
+        Ok((user, _)) => Some(state.auth.count_devices(&user).await?),
+        Err(_) => None,
+    };
+    let info = Info {
+        auth_enabled: state.config.auth.enabled,
+        namespace: state.auth.namespace().to_string(),
+        paired_devices,
+    };
+    Answer::serialize(StatusCode::OK, &info)
 }
 
 /// `POST /api/v1/auth/pair` → 201 `{device_id, user}`; 401 `unauthorized` for any code that is
@@ -90,65 +84,48 @@ pub async fn pair(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<PairBody>,
-) -> HttpResponse {
+) -> Result<Answer, ApiError> {
     let client = client_of(&req, &state);
-    if let Err(error) = state.limits.check_pairing(client) {
-        return crate::http::envelope::error(&req, &error);
-    }
-    let auth = state.auth.clone();
-    let PairBody {
-        code,
-        public_key,
-        device_name,
-    } = body.into_inner();
-    let result = run(move || auth.pair(&code, &public_key, &device_name, client)).await;
-    respond(&req, StatusCode::CREATED, result)
+    state.limits.check_pairing(client)?;
+    let paired = state
+        .auth
+        .pair(&body.code, &body.public_key, &body.device_name, client)
+        .await?;
+    Answer::serialize(StatusCode::CREATED, &paired)
 }
 
 /// `GET /api/v1/devices` → `{devices: [{id, name, user, created_at, last_seen_at, current}]}`:
 /// the caller's live devices, oldest first.
 pub async fn list(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    caller: HttpCaller,
-) -> HttpResponse {
-    let auth = state.auth.clone();
-    let HttpCaller(caller, bearer) = caller;
+    HttpCaller(caller, bearer): HttpCaller,
+) -> Result<Answer, ApiError> {
     let current = bearer.and_then(|b| b.device_id);
-    let result = run(move || {
-        let devices: Vec<DeviceView> = auth
-            .devices()
-            .list(Some(caller.user.as_str()), false)?
-            .into_iter()
-            .map(|record| DeviceView::new(record, current.as_deref()))
-            .collect();
-        Ok(json!({ "devices": devices }))
-    })
-    .await;
-    no_store(respond(&req, StatusCode::OK, result))
+    let devices: Vec<DeviceView> = state
+        .auth
+        .devices_of(&caller.user)
+        .await?
+        .into_iter()
+        .map(|record| DeviceView::new(record, current.as_deref()))
+        .collect();
+    Ok(Answer::ok(json!({ "devices": devices })).no_store())
 }
 
 /// `DELETE /api/v1/devices/{id}` → `{device_id, revoked_at}`: revokes one of the caller's
-/// devices and its tokens (its live connections close within a second, WebSocket 4003).
+/// devices and its tokens (its live connections close at once, WebSocket 4003).
 /// Another user's device, an unknown or an already revoked one: `not_found`.
 pub async fn revoke(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: HttpCaller,
     id: web::Path<String>,
-) -> HttpResponse {
-    let auth = state.auth.clone();
+) -> Result<Answer, ApiError> {
     let user = caller.0.user;
     let id = id.into_inner();
-    let result = run(move || {
-        let now = Utc::now();
-        auth.devices().revoke(&id, Some(user.as_str()), now)?;
-        log::info!("auth: user {user} revoked device {id}");
-        Ok(json!({
-            "device_id": id,
-            "revoked_at": crate::auth::tokens::timestamp(now),
-        }))
-    })
-    .await;
-    respond(&req, StatusCode::OK, result)
+    let now = Utc::now();
+    state.auth.revoke_device(&id, &user, now).await?;
+    log::info!("auth: user {user} revoked device {id}");
+    Ok(Answer::ok(json!({
+        "device_id": id,
+        "revoked_at": crate::auth::tokens::timestamp(now),
+    })))
 }

@@ -3,14 +3,13 @@
 //! the caller's recent working directories. The registry answers it ([`actors::dirs`]), reading
 //! the filesystem on blocking threads.
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::web;
 use actors::command::Command;
 use serde::Deserialize;
 
 use super::call;
 use super::caller::HttpCaller;
-use super::envelope::respond;
+use super::envelope::{Answer, ApiError};
 use crate::protocol::reply_data;
 use crate::server::AppState;
 
@@ -23,16 +22,13 @@ pub struct DirsQuery {
 
 /// `GET /api/v1/dirs[?path=…]` → `{path, parent, dirs, truncated}` or `{roots, recent}`.
 pub async fn dirs(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: HttpCaller,
     query: web::Query<DirsQuery>,
-) -> HttpResponse {
+) -> Result<Answer, ApiError> {
     let command = Command::Dirs {
         path: query.into_inner().path,
     };
-    let result = call(&state, caller.0, command)
-        .await
-        .map(|reply| reply_data(&reply));
-    respond(&req, StatusCode::OK, result)
+    let reply = call(&state, caller.0, command).await?;
+    Ok(Answer::ok(reply_data(&reply)))
 }

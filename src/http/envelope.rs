@@ -1,6 +1,7 @@
 //! The one response shape of `/api/v1` (protocol §4): `{success, data | error, request_id}`, with
-//! the HTTP status that fits the error code. Every handler answers through [`respond`], and every
-//! request-body or path error through [`ApiError`], so no route builds its own shape.
+//! the HTTP status that fits the error code ([`status_for`], the one mapping). Every handler
+//! returns `Result<Answer, ApiError>` (or a stream and `ApiError`), and every request-body or
+//! path error is an [`ApiError`] too, so no route builds its own shape.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -35,13 +36,12 @@ pub fn ok(req: &HttpRequest, status: StatusCode, data: Value) -> HttpResponse {
     }))
 }
 
-/// A failed answer in the envelope, with its status (and `Retry-After` when rate limited).
+/// A failed answer in the envelope, with its status (and `Retry-After` when rate limited), for
+/// what answers outside a handler (the guards, the WebSocket upgrade); handlers return
+/// [`ApiError`].
 pub fn error(req: &HttpRequest, error: &RelayError) -> HttpResponse {
     let mut response = HttpResponse::build(status_for(error.code()));
-    if let Some(after) = error
-        .details()
-        .and_then(|d| d.get("retry_after_s").and_then(Value::as_u64))
-    {
+    if let Some(after) = retry_after(error) {
         response.insert_header(("Retry-After", after.to_string()));
     }
     response.json(json!({
@@ -51,56 +51,116 @@ pub fn error(req: &HttpRequest, error: &RelayError) -> HttpResponse {
     }))
 }
 
-/// `ok` with `status` or the envelope's error.
-pub fn respond(
-    req: &HttpRequest,
+/// A successful `/api/v1` answer: `data` with its status, in the envelope. What a handler
+/// returns (`Result<Answer, ApiError>`); the request id is added when it is sent.
+pub struct Answer {
     status: StatusCode,
-    result: Result<Value, RelayError>,
-) -> HttpResponse {
-    match result {
-        Ok(data) => ok(req, status, data),
-        Err(failure) => error(req, &failure),
+    data: Value,
+    no_store: bool,
+}
+
+impl Answer {
+    /// `200` with `data`.
+    pub fn ok(data: Value) -> Answer {
+        Answer::with_status(StatusCode::OK, data)
+    }
+
+    /// `status` with `data`.
+    pub fn with_status(status: StatusCode, data: Value) -> Answer {
+        Answer {
+            status,
+            data,
+            no_store: false,
+        }
+    }
+
+    /// `status` with `data` serialized; a value that does not serialize is an internal error.
+    pub fn serialize(status: StatusCode, data: &impl serde::Serialize) -> Result<Answer, ApiError> {
+        let data = serde_json::to_value(data)
+            .map_err(|e| RelayError::Internal(format!("cannot encode the answer: {e}")))?;
+        Ok(Answer::with_status(status, data))
+    }
+
+    /// Marked `Cache-Control: no-store`: a token or a device list must not be kept by a cache
+    /// on the way.
+    pub fn no_store(mut self) -> Answer {
+        self.no_store = true;
+        self
     }
 }
 
-/// An error raised before a handler runs (a body that is not JSON, a bad path or query), carried
-/// as an actix error and answered in the envelope.
+impl actix_web::Responder for Answer {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut response = ok(req, self.status, self.data);
+        if self.no_store {
+            response.headers_mut().insert(
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            );
+        }
+        response
+    }
+}
+
+/// The error of every `/api/v1` handler and extractor: a protocol error, answered in the
+/// envelope with the status of its code (and `Retry-After` when rate limited). Handlers return
+/// it with `?`; the request id middleware writes the request's id into its body.
 #[derive(Debug)]
-pub struct ApiError {
-    error: RelayError,
-    request_id: String,
+pub struct ApiError(pub RelayError);
+
+impl From<RelayError> for ApiError {
+    fn from(error: RelayError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        ApiError(error.into())
+    }
 }
 
 impl ApiError {
-    /// Wraps `error` for the request `req`.
-    pub fn new(req: &HttpRequest, error: RelayError) -> Self {
-        ApiError {
-            error,
-            request_id: RequestId::of(req),
-        }
+    /// The envelope's body for this error, with the request's id.
+    pub fn body(&self, request_id: &str) -> String {
+        json!({
+            "success": false,
+            "error": error_object(&self.0),
+            "request_id": request_id,
+        })
+        .to_string()
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
+        self.0.fmt(f)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        status_for(self.error.code())
+        status_for(self.0.code())
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let RelayError::RateLimited { retry_after_s } = &self.error {
-            response.insert_header(("Retry-After", retry_after_s.to_string()));
+        if let Some(after) = retry_after(&self.0) {
+            response.insert_header(("Retry-After", after.to_string()));
         }
-        response.json(json!({
-            "success": false,
-            "error": error_object(&self.error),
-            "request_id": self.request_id,
-        }))
+        // The request id is not known here: the middleware replaces this body with one that
+        // names it ([`ApiError::body`]).
+        response
+            .content_type("application/json")
+            .body(self.body(""))
     }
+}
+
+/// `retry_after_s` of a `rate_limited` error.
+fn retry_after(error: &RelayError) -> Option<u64> {
+    error
+        .details()
+        .and_then(|d| d.get("retry_after_s").and_then(Value::as_u64))
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use actors::command::{Caller, Command, EventsQuery, Reply, SessionOp};
 use actors::error::RelayError;
 use actors::event::EncodedEvent;
@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::call;
 use super::caller::HttpCaller;
-use super::envelope::error;
+use super::envelope::ApiError;
 use crate::server::AppState;
 
 /// Events read per page.
@@ -34,32 +34,22 @@ pub struct ExportQuery {
 
 /// `GET /api/v1/sessions/{id}/export`.
 pub async fn export(
-    req: HttpRequest,
     state: web::Data<AppState>,
     caller: HttpCaller,
     id: web::Path<String>,
     query: web::Query<ExportQuery>,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     if let Some(other) = query.format.as_deref().filter(|f| *f != "markdown") {
         let failure = RelayError::BadRequest(format!("format must be `markdown`, not {other:?}"));
-        return error(&req, &failure);
+        return Err(failure.into());
     }
     let id = id.into_inner();
     // Both reads come before the response starts, so their errors go out in the envelope.
-    let info = match call(&state, caller.0.clone(), on(&id, SessionOp::Get)).await {
-        Ok(Reply::Session(info)) => info,
-        Ok(_) => {
-            return error(
-                &req,
-                &RelayError::Internal("get answered something else".into()),
-            )
-        }
-        Err(failure) => return error(&req, &failure),
+    let Reply::Session(info) = call(&state, caller.0.clone(), on(&id, SessionOp::Get)).await?
+    else {
+        return Err(RelayError::Internal("get answered something else".into()).into());
     };
-    let (first, last_seq) = match page(&state, &caller.0, &id, 0).await {
-        Ok(page) => page,
-        Err(failure) => return error(&req, &failure),
-    };
+    let (first, last_seq) = page(&state, &caller.0, &id, 0).await?;
     let export = Export {
         state,
         caller: caller.0,
@@ -71,9 +61,9 @@ pub async fn export(
         last_seq,
         finished: false,
     };
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/markdown; charset=utf-8")
-        .streaming(export_body(export))
+        .streaming(export_body(export)))
 }
 
 fn on(session_id: &str, op: SessionOp) -> Command {

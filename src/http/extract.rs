@@ -2,8 +2,10 @@
 //! `bad_request` (malformed JSON, wrong content type, missing or mistyped fields) or `too_large`.
 
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
-use actix_web::{web, HttpRequest};
+use actix_web::web;
 use actors::error::RelayError;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use super::envelope::ApiError;
 
@@ -12,10 +14,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
         .content_type_required(true)
-        .error_handler(|error, req| ApiError::new(req, json_error(error, req)).into())
+        .error_handler(|error, _| ApiError(json_error(error)).into())
 }
 
-fn json_error(error: JsonPayloadError, _: &HttpRequest) -> RelayError {
+fn json_error(error: JsonPayloadError) -> RelayError {
     match error {
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => {
@@ -36,13 +38,27 @@ fn json_error(error: JsonPayloadError, _: &HttpRequest) -> RelayError {
     }
 }
 
+/// A JSON body object read as the request type `T`, with the fields the path carries added
+/// (they win over the body's): how a route takes the same request type as the WebSocket
+/// request whose ids it has in its path. A body that does not fit is `bad_request`, worded like
+/// any other body that does not fit.
+pub fn with_path<T: DeserializeOwned>(
+    mut body: Map<String, Value>,
+    path: &[(&str, String)],
+) -> Result<T, RelayError> {
+    for (name, value) in path {
+        body.insert((*name).to_string(), Value::String(value.clone()));
+    }
+    serde_json::from_value(Value::Object(body))
+        .map_err(|error| RelayError::BadRequest(format!("the body is not valid: {error}")))
+}
+
 /// Query strings: a bad one is `bad_request`.
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|error: QueryPayloadError, req| {
-        ApiError::new(
-            req,
-            RelayError::BadRequest(format!("the query string is not valid: {error}")),
-        )
+    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _| {
+        ApiError(RelayError::BadRequest(format!(
+            "the query string is not valid: {error}"
+        )))
         .into()
     })
 }

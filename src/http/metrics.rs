@@ -16,17 +16,18 @@ use actors::error::RelayError;
 use actors::ids::UserId;
 use actors::registry::ListClients;
 
+use super::envelope::ApiError;
 use crate::server::AppState;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// The Prometheus exposition: every registered metric, or the caller's own figures.
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     if !state.config.metrics.public && state.config.auth.enabled {
-        let user = match super::caller::authenticate(&req, &state) {
-            Ok(user) => user,
-            Err(error) => return super::envelope::error(&req, &error),
-        };
+        let user = super::caller::authenticate(&req, &state).await?;
         if !state
             .config
             .auth
@@ -34,20 +35,20 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             .iter()
             .any(|op| op == user.as_str())
         {
-            return match own_figures(&state, user).await {
-                Ok(text) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
-                Err(error) => super::envelope::error(&req, &error),
-            };
+            let text = own_figures(&state, user).await?;
+            return Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text));
         }
     }
     let mut text = String::new();
-    match prometheus_client::encoding::text::encode(&mut text, &state.metrics_registry) {
-        Ok(()) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
-        Err(error) => {
-            log::error!("cannot encode the metrics: {error}");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+    Ok(
+        match prometheus_client::encoding::text::encode(&mut text, &state.metrics_registry) {
+            Ok(()) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(text),
+            Err(error) => {
+                log::error!("cannot encode the metrics: {error}");
+                HttpResponse::InternalServerError().finish()
+            }
+        },
+    )
 }
 
 /// `user`'s sessions by status and connections by transport, in the registry's metric names.

@@ -13,6 +13,7 @@ pub mod guards;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -40,9 +41,8 @@ pub async fn call(state: &AppState, caller: Caller, command: Command) -> Result<
 }
 
 /// Any other path: `not_found` in the envelope.
-pub async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
-    let error = RelayError::NotFound(format!("no route {} {}", req.method(), req.path()));
-    envelope::error(&req, &error)
+pub fn no_route(req: &actix_web::HttpRequest) -> envelope::ApiError {
+    RelayError::NotFound(format!("no route {} {}", req.method(), req.path())).into()
 }
 
 /// Registers every HTTP route.
@@ -51,6 +51,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ready", web::get().to(ready::ready))
         .route("/metrics", web::get().to(metrics::metrics))
         .route("/ws", web::get().to(crate::ws::not_an_upgrade))
+        .route("/api/v1/openapi.json", web::get().to(openapi::openapi))
         .route(
             "/api/v1/auth/challenge",
             web::post().to(auth_routes::challenge),

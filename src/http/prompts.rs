@@ -7,9 +7,9 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, Responder};
 use actors::client::Outbound;
-use actors::command::{Caller, Command, EventsQuery, Reply, SessionOp};
+use actors::command::{Caller, Command, EventsQuery, NewPrompt, Reply, SessionOp};
 use actors::error::RelayError;
 use actors::event::EncodedEvent;
 use actors::ids::{PromptId, Seq};
@@ -18,18 +18,10 @@ use serde::Deserialize;
 
 use super::call;
 use super::caller::HttpCaller;
-use super::envelope::{error, respond};
+use super::envelope::{Answer, ApiError};
 use super::stream::{subscribe, ClientRegistration, Subscription};
 use crate::protocol::reply_data;
 use crate::server::AppState;
-
-/// The body: `{text, prompt_id?}`, as `session.prompt` takes it.
-#[derive(Deserialize)]
-pub struct PromptBody {
-    text: String,
-    #[serde(default)]
-    prompt_id: Option<String>,
-}
 
 /// `?stream=ndjson` asks for the prompt's events instead of the 202.
 #[derive(Deserialize)]
@@ -45,33 +37,33 @@ pub async fn prompt(
     caller: HttpCaller,
     id: web::Path<String>,
     query: web::Query<PromptQuery>,
-    body: web::Json<PromptBody>,
-) -> HttpResponse {
+    body: web::Json<NewPrompt>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     match query.stream.as_deref() {
         None => {
             let op = SessionOp::Prompt {
                 text: body.text,
-                prompt_id: body.prompt_id.map(PromptId::new),
+                prompt_id: body.prompt_id,
             };
             let command = Command::Session {
                 session_id: id.into_inner(),
                 op,
             };
-            let result = call(&state, caller.0, command).await;
-            respond(&req, StatusCode::ACCEPTED, result.map(|r| reply_data(&r)))
+            let reply = call(&state, caller.0, command).await?;
+            Ok(Answer::with_status(StatusCode::ACCEPTED, reply_data(&reply)).respond_to(&req))
         }
-        Some("ndjson") => match follow(&req, state, caller, id.into_inner(), body).await {
-            Ok(run) => HttpResponse::Ok()
+        Some("ndjson") => {
+            let run = follow(&req, state, caller, id.into_inner(), body).await?;
+            Ok(HttpResponse::Ok()
                 .content_type("application/x-ndjson")
                 .insert_header((header::CACHE_CONTROL, "no-cache"))
                 .insert_header(("X-Accel-Buffering", "no"))
-                .streaming(ndjson_body(run)),
-            Err(failure) => error(&req, &failure),
-        },
+                .streaming(ndjson_body(run)))
+        }
         Some(other) => {
             let failure = RelayError::BadRequest(format!("stream must be `ndjson`, not {other:?}"));
-            error(&req, &failure)
+            Err(failure.into())
         }
     }
 }
@@ -99,7 +91,7 @@ async fn follow(
     state: web::Data<AppState>,
     caller: HttpCaller,
     session_id: String,
-    body: PromptBody,
+    body: NewPrompt,
 ) -> Result<PromptRun, RelayError> {
     let watch = caller.watch(&state);
     let caller = caller.0;
@@ -116,7 +108,7 @@ async fn follow(
     let mut subscription = subscribe(&state, &caller, &registration, &session_id, since).await?;
     let chosen = body.prompt_id.is_some();
     // Our own id when the client gave none, so the stream can tell this prompt's events apart.
-    let prompt_id = body.prompt_id.map_or_else(PromptId::random, PromptId::new);
+    let prompt_id = body.prompt_id.unwrap_or_else(PromptId::random);
     let op = SessionOp::Prompt {
         text: body.text,
         prompt_id: Some(prompt_id.clone()),

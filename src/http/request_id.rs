@@ -3,11 +3,13 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
+
+use super::envelope::ApiError;
 
 /// The header's name.
 pub const HEADER: &str = "x-request-id";
@@ -41,7 +43,8 @@ pub fn assign(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Assigns the id, adds the header to the response, and logs one line per request.
+/// Assigns the id, adds the header to the response (and to the body of a handler's
+/// [`ApiError`]), and logs one line per request.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -59,7 +62,17 @@ pub async fn middleware(
         .map_or(&[][..], |s| &s.config.server.trusted_proxies[..]);
     let peer =
         crate::client_addr::client_ip(req.peer_addr().map(|a| a.ip()), req.headers(), trusted);
-    let mut response = next.call(req).await?;
+    let response = next.call(req).await?;
+    // A handler's error was answered without the request at hand: its body gets the id now.
+    let named = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<ApiError>())
+        .map(|error| error.body(&id));
+    let mut response = match named {
+        Some(body) => response.map_body(|_, _| EitherBody::right(body)),
+        None => response.map_body(|_, body| EitherBody::left(body)),
+    };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()

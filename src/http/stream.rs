@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::call;
 use super::caller::HttpCaller;
-use super::envelope::error;
+use super::envelope::ApiError;
 use crate::auth::TokenWatch;
 use crate::server::AppState;
 
@@ -199,24 +199,18 @@ pub async fn stream(
     caller: HttpCaller,
     id: web::Path<String>,
     query: web::Query<StreamQuery>,
-) -> HttpResponse {
-    let after_seq = match resume_point(&req, &query) {
-        Ok(after_seq) => after_seq,
-        Err(failure) => return error(&req, &failure),
-    };
+) -> Result<HttpResponse, ApiError> {
+    let after_seq = resume_point(&req, &query)?;
     let watch = caller.watch(&state);
     let registration =
         ClientRegistration::connect(state.registry.clone(), &caller.0, "sse", &req, watch);
-    let subscription = match subscribe(&state, &caller.0, &registration, &id, after_seq).await {
-        Ok(subscription) => subscription,
-        Err(failure) => return error(&req, &failure),
-    };
+    let subscription = subscribe(&state, &caller.0, &registration, &id, after_seq).await?;
     let heartbeat = Duration::from_secs(state.config.server.heartbeat_s.max(1));
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(sse_body(registration, subscription, heartbeat))
+        .streaming(sse_body(registration, subscription, heartbeat)))
 }
 
 /// What the body stream owns; dropping it (the client hung up) unregisters the client.

@@ -59,7 +59,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| StoreError(format!("cannot start the store's checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::failed("cannot start the store's checkpoint thread", e))?;
         Ok(Checkpointer {
             stop: Mutex::new(Some(stop)),
             thread: Mutex::new(Some(thread)),

@@ -3,13 +3,15 @@
 //!
 //! Writes go through one writer thread that commits many sessions' batches per transaction
 //! ([`writer`]); reads use a small pool of read-only connections on tokio's blocking threads
-//! ([`reader`]). Must never: block an async thread on a query, overwrite or reorder a stored
-//! event, or panic on what it reads from disk.
+//! ([`reader`]); the tokens and devices tables are reached through a [`thread::StoreThread`]
+//! that owns their connection. Must never: run a query on an async thread, overwrite or reorder
+//! a stored event, or panic on what it reads from disk.
 
 mod checkpoint;
 pub mod devices;
 mod reader;
 mod schema;
+pub mod thread;
 pub mod tokens;
 mod writer;
 
@@ -39,8 +41,14 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens the file at `settings.path`, creating it (and its directory) on first start and
-    /// migrating its schema, and starts the writer and checkpoint threads.
+    /// migrating its schema, and starts the writer and checkpoint threads. The file is opened
+    /// on a thread of its own, which this waits for (a start-up step), so no SQLite call runs
+    /// on the caller's thread, an async one included.
     pub fn open(settings: &StorageConfig) -> Result<SqliteStore, StoreError> {
+        on_own_thread(|| SqliteStore::open_here(settings))
+    }
+
+    fn open_here(settings: &StorageConfig) -> Result<SqliteStore, StoreError> {
         let path = settings.path.as_path();
         let retain_events = settings.retain_events;
         let (conn, found) = schema::open_writer(path)?;
@@ -76,7 +84,7 @@ impl EventStore for SqliteStore {
             Ok(result) => async move {
                 result
                     .await
-                    .unwrap_or_else(|_| Err(StoreError("the store's writer stopped".into())))
+                    .unwrap_or_else(|_| Err(StoreError::unavailable("the store's writer stopped")))
             }
             .boxed(),
             Err(error) => future::ready(Err(error)).boxed(),
@@ -118,18 +126,23 @@ impl EventStore for SqliteStore {
     }
 
     fn load_sessions(&self) -> Result<Vec<StoredSession>, StoreError> {
-        let sessions = self.readers.read_now(select_sessions)?;
+        let sessions = on_own_thread(|| self.readers.read_now(select_sessions))?;
         log::info!("store: {} sessions loaded", sessions.len());
         Ok(sessions)
     }
 
     fn check(&self) -> BoxFuture<'static, Result<(), StoreError>> {
         if !self.writer.is_running() {
-            return future::ready(Err(StoreError("the store's writer is not running".into())))
-                .boxed();
+            return future::ready(Err(StoreError::unavailable(
+                "the store's writer is not running",
+            )))
+            .boxed();
         }
         if let Some(error) = self.writer.failing() {
-            return future::ready(Err(StoreError(format!("writes are failing: {error}")))).boxed();
+            return future::ready(Err(StoreError::unavailable(format!(
+                "writes are failing: {error}"
+            ))))
+            .boxed();
         }
         let readers = self.readers.clone();
         readers
@@ -141,8 +154,24 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// A plain read-write connection to the store's file, for the few tables written synchronously
-/// outside the writer thread (the tokens of [`tokens`]). Creates and migrates the file like
+/// Runs `work` on a thread of its own and waits for it: for the start-up steps that the caller
+/// waits for anyway, so that their SQLite calls do not run on the caller's (async) thread.
+fn on_own_thread<T: Send>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("store-open".into())
+            .spawn_scoped(scope, work)
+            .map_err(|e| StoreError::failed("cannot start a store thread", e))?
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::unavailable("a store thread panicked")))
+    })
+}
+
+/// A plain read-write connection to the store's file, for the few tables written outside the
+/// writer thread (the tokens of [`tokens`], the devices of [`devices`]), owned by a store thread
+/// in the server and by the command in `pocket-relay token|pair|devices`. Creates and migrates the file like
 /// [`SqliteStore::open`], so it also works before the server ever ran, and while it runs (WAL
 /// lets a second connection, in this process or another, write between the writer's commits).
 pub fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -405,7 +434,10 @@ mod tests {
 
         stalled_result.expect("the stalled batch commits once the lock is free");
         let error = dup_result.expect_err("a duplicate seq must fail");
-        assert!(error.0.contains("seq 3"), "unhelpful error: {error}");
+        assert!(
+            error.to_string().contains("seq 3"),
+            "unhelpful error: {error}"
+        );
         fine_result.expect("the other session's batch commits");
         // Nothing of the failed batch was kept, and seq 3 was not overwritten.
         assert_eq!(
@@ -606,6 +638,9 @@ mod tests {
             .expect("set version");
         drop(conn);
         let error = SqliteStore::open(&at(&path)).err().expect("must refuse");
-        assert!(error.0.contains("newer"), "unhelpful error: {error}");
+        assert!(
+            error.to_string().contains("newer"),
+            "unhelpful error: {error}"
+        );
     }
 }

@@ -55,7 +55,7 @@ impl ReadPool {
     {
         tokio::task::spawn_blocking(move || self.read_now(read))
             .await
-            .map_err(|e| StoreError(format!("a store read did not finish: {e}")))?
+            .map_err(|e| StoreError::failed("a store read did not finish", e))?
     }
 
     fn take(&self) -> Result<Connection, StoreError> {

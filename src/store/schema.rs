@@ -106,13 +106,14 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 
 /// Wraps a SQLite error in a [`StoreError`] that says what was being done.
 pub fn failed(what: &str, error: rusqlite::Error) -> StoreError {
-    StoreError(format!("{what}: {error}"))
+    StoreError::failed(what, error)
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), StoreError> {
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError(format!("cannot create directory {}: {e}", dir.display()))),
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::failed(format!("cannot create directory {}", dir.display()), e)
+        }),
         _ => Ok(()),
     }
 }
@@ -131,7 +132,7 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
         .map_err(|e| failed("cannot enable WAL mode", e))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError(format!(
+        return Err(StoreError::unavailable(format!(
             "the database refused WAL mode (journal_mode is {mode})"
         )));
     }
@@ -150,7 +151,7 @@ fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         .map_err(|e| failed("cannot read the schema version", e))?;
     let known = current_version();
     if found > known {
-        return Err(StoreError(format!(
+        return Err(StoreError::unavailable(format!(
             "the database has schema version {found}, newer than this build knows ({known}); \
              refusing to touch it"
         )));

@@ -2,9 +2,11 @@
 //! SHA-256 of their text. The logic around it (issuing, checking, revoking) is in
 //! `crate::auth::tokens`; this module only reads and writes rows.
 //!
-//! Tokens are written synchronously on a plain connection ([`super::open_connection`]), not
-//! through the event writer thread: sign-in and the `token` command are rare, and the command
-//! runs in another process while the server runs.
+//! Tokens are written on a plain connection ([`super::open_connection`]), not through the event
+//! writer thread: sign-in and the `token` command are rare, and the command runs in another
+//! process while the server runs. In the server that connection belongs to a store thread
+//! (`store-auth`, see [`super::thread`]; the revocation watcher has its own), never to an async
+//! worker.
 //!
 //! Must never: return or log a hash from a listing, or panic on what it reads from disk.
 

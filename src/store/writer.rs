@@ -48,7 +48,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || run(conn, rx, retain_events, &health))
-            .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
+            .map_err(|e| StoreError::failed("cannot start the store's writer thread", e))?;
         Ok(Writer {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
@@ -67,7 +67,7 @@ impl Writer {
         batch: WriteBatch,
     ) -> Result<oneshot::Receiver<Result<(), StoreError>>, StoreError> {
         let (answer, result) = oneshot::channel();
-        let closed = || StoreError("the store is closed".into());
+        let closed = || StoreError::unavailable("the store is closed");
         let queue = lock(&self.queue);
         let sender = queue.as_ref().ok_or_else(closed)?;
         sender.send((batch, answer)).map_err(|_| closed())?;
@@ -204,7 +204,7 @@ fn apply(conn: &Connection, batch: &WriteBatch, retain_events: u64) -> Result<()
 /// Inserts an event; a seq already stored is an error, never an overwrite.
 fn insert_event(conn: &Connection, session: &str, event: &EncodedEvent) -> Result<(), StoreError> {
     if event.session_id.to_string() != session {
-        return Err(StoreError(format!(
+        return Err(StoreError::unavailable(format!(
             "event seq {} belongs to session {}, not to the batch's session {session}",
             event.seq, event.session_id
         )));
@@ -230,7 +230,7 @@ fn upsert_session(
     info: &actors::session_info::SessionInfo,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(info)
-        .map_err(|e| StoreError(format!("cannot encode session {session}: {e}")))?;
+        .map_err(|e| StoreError::failed(format!("cannot encode session {session}"), e))?;
     let mut upsert = conn
         .prepare_cached(
             "INSERT INTO sessions (id, owner, info, created_at) VALUES (?1, ?2, ?3, ?4)

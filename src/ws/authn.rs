@@ -26,14 +26,14 @@ pub enum WsAuth {
 }
 
 impl WsAuth {
-    /// Reads the upgrade request's token, if any.
-    pub fn at_upgrade(headers: &HeaderMap, query: &str, state: &AppState) -> WsAuth {
+    /// Reads the upgrade request's token, if any, and checks it (on the store's thread).
+    pub async fn at_upgrade(headers: &HeaderMap, query: &str, state: &AppState) -> WsAuth {
         if !state.config.auth.enabled {
             return WsAuth::Off;
         }
         match token_in(headers, query) {
             None => WsAuth::Pending(state.auth.clone()),
-            Some(token) => match state.auth.bearer(&token) {
+            Some(token) => match state.auth.bearer(&token).await {
                 Ok(bearer) => WsAuth::SignedIn {
                     auth: state.auth.clone(),
                     bearer,
@@ -48,20 +48,31 @@ impl WsAuth {
         !matches!(self, WsAuth::Off)
     }
 
-    /// Settles sign-in at `hello`: the user, or `unauthorized`.
-    pub fn on_hello(&mut self, hello_token: Option<&str>) -> Result<UserId, RelayError> {
+    /// Settles sign-in at `hello`: the standing after it, and the user or `unauthorized`. A
+    /// token in `hello` is checked on the store's thread; this only waits.
+    pub async fn on_hello(
+        self,
+        hello_token: Option<String>,
+    ) -> (WsAuth, Result<UserId, RelayError>) {
         let denied = || RelayError::Unauthorized(crate::auth::UNAUTHORIZED_MESSAGE.into());
         match self {
-            WsAuth::Off => Ok(UserId::new("local")),
-            WsAuth::SignedIn { bearer, .. } => Ok(bearer.user.clone()),
-            WsAuth::Failed => Err(denied()),
-            WsAuth::Pending(auth) => {
-                let auth = auth.clone();
-                let token = hello_token.ok_or_else(denied)?;
-                let bearer = auth.bearer(token).map_err(|_| denied())?;
+            WsAuth::Off => (WsAuth::Off, Ok(UserId::new("local"))),
+            WsAuth::SignedIn { auth, bearer } => {
                 let user = bearer.user.clone();
-                *self = WsAuth::SignedIn { auth, bearer };
-                Ok(user)
+                (WsAuth::SignedIn { auth, bearer }, Ok(user))
+            }
+            WsAuth::Failed => (WsAuth::Failed, Err(denied())),
+            WsAuth::Pending(auth) => {
+                let Some(token) = hello_token else {
+                    return (WsAuth::Pending(auth), Err(denied()));
+                };
+                match auth.bearer(&token).await {
+                    Ok(bearer) => {
+                        let user = bearer.user.clone();
+                        (WsAuth::SignedIn { auth, bearer }, Ok(user))
+                    }
+                    Err(_) => (WsAuth::Pending(auth), Err(denied())),
+                }
             }
         }
     }

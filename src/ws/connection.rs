@@ -249,26 +249,10 @@ impl WsConnection {
                 ctx,
             );
         }
-        let hello_token = object.get("token").and_then(Value::as_str);
-        match self.auth.on_hello(hello_token) {
-            Ok(user) => self.user = user,
-            Err(error) => {
-                log::info!("ws {}: sign-in failed at hello", self.id);
-                let frame = frames::error(None, &error);
-                return self.close(
-                    close::AUTH_FAILED,
-                    "authentication failed",
-                    Some(frame),
-                    ctx,
-                );
-            }
-        }
-        self.phase = Phase::Ready;
-        self.handshake_done = true;
-        if let Some(timer) = self.handshake_timer.take() {
-            ctx.cancel_future(timer);
-        }
-        self.watch_token(ctx);
+        let hello_token = object
+            .get("token")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let capabilities = object
             .get("capabilities")
             .and_then(Value::as_array)
@@ -281,6 +265,47 @@ impl WsConnection {
             })
             .unwrap_or_default();
         let client = client_description(object.get("client"));
+        // The token is checked on the store's thread; nothing else is handled meanwhile, so no
+        // request can overtake the handshake.
+        let auth = std::mem::replace(&mut self.auth, WsAuth::Failed);
+        ctx.wait(auth.on_hello(hello_token).into_actor(self).map(
+            move |(auth, signed_in), act, ctx| {
+                act.auth = auth;
+                match signed_in {
+                    Ok(user) => act.welcome(user, client, capabilities, ctx),
+                    Err(error) => {
+                        log::info!("ws {}: sign-in failed at hello", act.id);
+                        let frame = frames::error(None, &error);
+                        act.close(
+                            close::AUTH_FAILED,
+                            "authentication failed",
+                            Some(frame),
+                            ctx,
+                        );
+                    }
+                }
+            },
+        ));
+    }
+
+    /// Signed in at `hello` as `user`: the connection is ready, and says `welcome`.
+    fn welcome(
+        &mut self,
+        user: UserId,
+        client: Box<serde_json::value::RawValue>,
+        capabilities: Vec<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        if self.phase != Phase::AwaitingHello {
+            return;
+        }
+        self.user = user;
+        self.phase = Phase::Ready;
+        self.handshake_done = true;
+        if let Some(timer) = self.handshake_timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.watch_token(ctx);
         log::info!("ws {}: hello from {} ({client})", self.id, self.user);
         self.registry.do_send(ClientConnected(ClientInfo {
             connection_id: self.id.clone(),

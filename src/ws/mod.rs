@@ -16,7 +16,7 @@ pub mod writer;
 
 use actix::{Actor, AsyncContext};
 use actix_codec::{AsyncRead, AsyncWrite};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use actors::client::ClientSink;
 use actors::error::RelayError;
 use actors::ids::ConnectionId;
@@ -72,9 +72,9 @@ where
 }
 
 /// `GET /ws` without `Connection: Upgrade`: a plain request cannot become a WebSocket.
-pub async fn not_an_upgrade(req: HttpRequest) -> HttpResponse {
-    let error = RelayError::BadRequest(
+pub async fn not_an_upgrade() -> Result<HttpResponse, crate::http::envelope::ApiError> {
+    Err(RelayError::BadRequest(
         "GET /ws opens a WebSocket: send `Connection: Upgrade` and `Upgrade: websocket`".into(),
-    );
-    crate::http::envelope::error(&req, &error)
+    )
+    .into())
 }

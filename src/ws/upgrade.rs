@@ -137,7 +137,8 @@ where
         }
         None => {
             framed.send(Message::Item((head, BodySize::None))).await?;
-            let auth = WsAuth::at_upgrade(req.headers(), req.uri().query().unwrap_or(""), &state);
+            let query = req.uri().query().unwrap_or("");
+            let auth = WsAuth::at_upgrade(req.headers(), query, &state).await;
             let parts = framed.into_parts();
             // Bytes the client sent right after its request are its first frames.
             super::start(parts.io, parts.read_buf, auth, &state);

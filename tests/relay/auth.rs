@@ -238,9 +238,15 @@ async fn ed25519_and_rsa_keys_sign_in() {
 
     // The tokens are valid in the store the server wrote.
     let auth = auth_on(&server, &authorized);
-    assert_eq!(auth.authenticate(&token).expect("valid").as_str(), "alice");
     assert_eq!(
-        auth.authenticate(&robert_token).expect("valid").as_str(),
+        auth.authenticate(&token).await.expect("valid").as_str(),
+        "alice"
+    );
+    assert_eq!(
+        auth.authenticate(&robert_token)
+            .await
+            .expect("valid")
+            .as_str(),
         "robert"
     );
 
@@ -371,7 +377,10 @@ async fn token_command_issues_lists_and_revokes_while_the_server_runs() {
         .to_string();
 
     let auth = auth_on(&server, &authorized);
-    assert_eq!(auth.authenticate(&token).expect("valid").as_str(), "carol");
+    assert_eq!(
+        auth.authenticate(&token).await.expect("valid").as_str(),
+        "carol"
+    );
 
     // Listed, with alice's sign-in token, never showing a token.
     let listed = token_command(&server, &["list"]);
@@ -401,11 +410,11 @@ async fn token_command_issues_lists_and_revokes_while_the_server_runs() {
     let revoked = token_command(&server, &["revoke", &id]);
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
     assert!(matches!(
-        auth.authenticate(&token),
+        auth.authenticate(&token).await,
         Err(AuthError::Unauthorized)
     ));
-    assert!(!auth.token_still_valid(&token));
-    assert!(auth.token_still_valid(&alice_token));
+    assert!(!auth.token_still_valid(&token).await);
+    assert!(auth.token_still_valid(&alice_token).await);
     let list = text(&token_command(&server, &["list"]).stdout);
     let carol = list
         .lines()
@@ -493,7 +502,10 @@ async fn a_fido_security_key_signs_in() {
         .expect("a token")
         .to_string();
     let auth = auth_on(&server, &authorized);
-    assert_eq!(auth.authenticate(&token).expect("valid").as_str(), "carol");
+    assert_eq!(
+        auth.authenticate(&token).await.expect("valid").as_str(),
+        "carol"
+    );
 
     // The same key's signature over other data, or in another namespace, is refused.
     let (id, nonce) = challenge(&server, &carol.public("carol")).await;

@@ -21,6 +21,7 @@ mod http_stream;
 mod in_process;
 mod metrics;
 mod misbehaving_agent;
+mod openapi_doc;
 mod pairing;
 mod perimeter_fuzz;
 mod permissions;

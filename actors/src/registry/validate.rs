@@ -29,13 +29,7 @@ impl Registry {
             )));
         }
         let mode = create.permission_mode.unwrap_or(PermissionMode::Default);
-        if mode == PermissionMode::BypassPermissions
-            && !self.config.sessions.allow_bypass_permissions
-        {
-            return Err(RelayError::Forbidden(
-                "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
-            ));
-        }
+        self.config.sessions.check_permission_mode(mode)?;
         for (name, value) in [
             ("title", &create.title),
             ("model", &create.model),

@@ -15,7 +15,7 @@ use crate::error::RelayError;
 use crate::event::{EncodedEvent, EventData};
 use crate::ids::{Seq, SessionId};
 use crate::session_info::{now_ts, SessionInfo};
-use crate::store::{PromptChange, WriteBatch};
+use crate::store::{PromptChange, StoreError, WriteBatch};
 
 /// Someone waiting for an event to be durable (a client request's answer).
 type Waiter = (Seq, oneshot::Sender<Result<(), RelayError>>);
@@ -205,7 +205,9 @@ impl EventLog {
     /// The in-flight batch failed: everyone waiting is told, the batch stays for a retry.
     pub fn failed(&mut self, error: &str) {
         for (_, waiter) in self.waiters.drain(..) {
-            let _ = waiter.send(Err(RelayError::StoreUnavailable(error.to_string())));
+            let _ = waiter.send(Err(RelayError::StoreUnavailable(StoreError::unavailable(
+                error,
+            ))));
         }
     }
 }

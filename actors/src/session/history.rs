@@ -65,7 +65,7 @@ impl Session {
                 events.retain(|e| e.seq <= last_seq);
                 Ok(Reply::Events { events, last_seq })
             }
-            Err(error) => Err(RelayError::StoreUnavailable(error.to_string())),
+            Err(error) => Err(RelayError::StoreUnavailable(error)),
         }))
     }
 }

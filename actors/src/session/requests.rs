@@ -150,7 +150,7 @@ impl Session {
                         })
                     }
                     Ok(_) => Ok(reply),
-                    Err(error) => Err(RelayError::StoreUnavailable(error.to_string())),
+                    Err(error) => Err(RelayError::StoreUnavailable(error)),
                 }),
         )
     }
@@ -166,12 +166,8 @@ impl Session {
     }
 
     fn set_permission_mode(&mut self, mode: PermissionMode, ctx: &mut Context<Self>) -> Answer {
-        if mode == PermissionMode::BypassPermissions
-            && !self.deps.config.sessions.allow_bypass_permissions
-        {
-            return ready(Err(RelayError::Forbidden(
-                "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
-            )));
+        if let Err(refused) = self.deps.config.sessions.check_permission_mode(mode) {
+            return ready(Err(refused));
         }
         let Some(answer) = self
             .control_request(json!({"subtype": "set_permission_mode", "mode": mode.as_cli_arg()}))

@@ -231,7 +231,8 @@ export async function launchBrowser() {
 
 /**
  * A phone context with traps for injected script: `window.__pwned` stays unset unless something
- * ran; dialogs and CSP violations are recorded. Answers {context, page, dialogs}.
+ * ran; dialogs, CSP violations and every requested URL are recorded. Answers
+ * {context, page, dialogs, errors, requests}.
  */
 export async function phone(browser, options = {}) {
   const context = await browser.newContext({ ...PHONE, ...options });
@@ -250,7 +251,11 @@ export async function phone(browser, options = {}) {
   });
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  return { context, page, dialogs, errors };
+  // Every URL the phone asked for (pages, assets, the service worker's fetches, sockets).
+  const requests = [];
+  context.on('request', (request) => requests.push(request.url()));
+  page.on('websocket', (socket) => requests.push(socket.url()));
+  return { context, page, dialogs, errors, requests };
 }
 
 /** Saves a screenshot of the page as target/e2e-screenshots/NAME.png. */

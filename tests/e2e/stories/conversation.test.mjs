@@ -15,7 +15,7 @@ const ready = skipUnlessReady();
 test('2. create a session in an allowed folder and prompt it', ready, async (t) => {
   await withServerAndBrowser({}, async ({ server, browser, api }) => {
     mkdirSync(join(server.dir, 'garden'), { recursive: true });
-    const { page } = await phone(browser);
+    const { page, requests } = await phone(browser);
     await page.goto(server.url + '/');
     await page.getByRole('heading', { name: 'Sessions' }).waitFor();
     await screenshot(page, 'sessions-list-empty');
@@ -54,6 +54,11 @@ test('2. create a session in an allowed folder and prompt it', ready, async (t) 
     await page.getByRole('heading', { name: 'Sessions' }).waitFor();
     await page.getByRole('link', { name: /garden/ }).first().waitFor();
     await screenshot(page, 'sessions-list');
+    // Nothing the app loaded or asked for left the machine: every request went to this server.
+    const own = new URL(server.url).host;
+    const elsewhere = requests.filter((url) => !/^(data|blob):/.test(url) && new URL(url).host !== own);
+    assert.ok(requests.length > 0);
+    assert.deepEqual(elsewhere, [], 'requests that left the server');
   });
 });
 
