@@ -3,6 +3,13 @@
 //! (`support::in_process`); stories about signals, restarts after SIGKILL, the server's log,
 //! stdout or process spawn the binary (`support::server`).
 
+/// The server binary's allocator, so that servers started in-process allocate as the binary
+/// does: the allocator changes the relay's timing under load (see `src/main.rs`), and the
+/// slow-consumer stories depend on that timing.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod support;
 
 mod agent_lifecycle;
