@@ -1,6 +1,7 @@
 //! Starting and stopping the server. [`Server::build`] takes its world from outside (the
 //! configuration and a bound listener), so `main`, tests and benchmarks start the same server.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +73,8 @@ pub struct Server {
     store: Arc<SqliteStore>,
     config: Arc<Config>,
     limits: Arc<RateLimits>,
+    /// The thread that ends live streams of revoked tokens, when auth is on.
+    watcher: Option<crate::auth::live::Watcher>,
     url: String,
 }
 
@@ -95,9 +98,11 @@ impl Server {
             metrics.clone(),
         ));
         let auth = Arc::new(crate::auth::Auth::new(&config.auth, &config.storage.path)?);
-        if config.auth.enabled {
-            auth.watch_revocations(&config.storage.path)?;
-        }
+        let watcher = if config.auth.enabled {
+            Some(auth.watch_revocations(&config.storage.path)?)
+        } else {
+            None
+        };
         let addr = listener.local_addr()?;
         let tls = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
@@ -192,6 +197,7 @@ impl Server {
             store,
             config,
             limits,
+            watcher,
             url: format!("{scheme}://{addr}"),
         })
     }
@@ -201,8 +207,17 @@ impl Server {
         &self.url
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down as protocol §6 says.
+    /// Serves until SIGINT or SIGTERM, then shuts down as [`Server::run`] does.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
+        let signal = signal()?;
+        self.run(signal).await
+    }
+
+    /// Serves until `shutdown` completes, then shuts down as protocol §6 says: stop accepting,
+    /// give the sessions their grace, flush the store, stop serving. Everything the server
+    /// started is stopped when this returns (the store's and the token watcher's threads, the
+    /// agent processes), so one process may start and stop servers many times.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let Server {
             http,
             handle,
@@ -210,17 +225,18 @@ impl Server {
             store,
             config,
             limits,
+            watcher,
             ..
         } = self;
         let serving = actix::spawn(http);
-        actix::spawn(async move {
+        let forgetting = actix::spawn(async move {
             let mut every_minute = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every_minute.tick().await;
                 limits.forget_idle();
             }
         });
-        wait_for_signal().await?;
+        shutdown.await;
         log::info!("shutting down");
         handle.pause().await;
         let grace = Duration::from_secs(config.server.shutdown_grace_s);
@@ -230,18 +246,24 @@ impl Server {
         store.flush_and_close();
         handle.stop(false).await;
         let _ = serving.await;
+        forgetting.abort();
+        if let Some(mut watcher) = watcher {
+            watcher.stop();
+        }
         log::info!("stopped");
         Ok(())
     }
 }
 
-async fn wait_for_signal() -> std::io::Result<()> {
+/// Completes at the first SIGTERM or SIGINT; the handlers are in place once this returns.
+fn signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM"),
-        _ = int.recv() => log::info!("SIGINT"),
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM"),
+            _ = int.recv() => log::info!("SIGINT"),
+        }
+    })
 }

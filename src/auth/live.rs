@@ -14,7 +14,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -170,36 +172,74 @@ impl LiveTokens {
     }
 }
 
+/// The running watcher thread. [`Watcher::stop`] (or dropping it) ends the thread and waits
+/// for it, so a server that stops leaves no thread behind.
+pub struct Watcher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Ends the thread (within a lookup) and joins it. Safe to call more than once.
+    pub fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::error!("auth: the token watcher panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts the watcher thread, which opens its own connection to the store file at `path` (and
-/// this waits for that). It stops when `live` is dropped.
-pub fn spawn_watcher(live: &Arc<LiveTokens>, path: &Path) -> Result<(), AuthError> {
+/// this waits for that). It stops when the [`Watcher`] is stopped or dropped, or when `live`
+/// is dropped.
+pub fn spawn_watcher(live: &Arc<LiveTokens>, path: &Path) -> Result<Watcher, AuthError> {
     let live = Arc::downgrade(live);
     let path = path.to_path_buf();
-    let (opened, outcome) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
+    let (opened, outcome) = mpsc::sync_channel(1);
+    let (stop, stopped) = mpsc::channel();
+    let thread = std::thread::Builder::new()
         .name("token-watch".into())
         .spawn(move || match Tokens::open(&path) {
             Ok(tokens) => {
                 let _ = opened.send(Ok(()));
-                watch_loop(&live, &tokens);
+                watch_loop(&live, &tokens, &stopped);
             }
             Err(error) => {
                 let _ = opened.send(Err(error));
             }
         })
         .map_err(|e| AuthError::Internal(format!("cannot start the token watcher: {e}")))?;
-    outcome.recv().unwrap_or_else(|_| {
-        Err(AuthError::Internal(
-            "the token watcher did not start".into(),
-        ))
-    })
+    let mut watcher = Watcher {
+        stop: Some(stop),
+        thread: Some(thread),
+    };
+    match outcome.recv() {
+        Ok(Ok(())) => Ok(watcher),
+        Ok(Err(error)) => {
+            watcher.stop();
+            Err(error)
+        }
+        Err(_) => {
+            watcher.stop();
+            Err(AuthError::Internal(
+                "the token watcher did not start".into(),
+            ))
+        }
+    }
 }
 
-fn watch_loop(live: &Weak<LiveTokens>, tokens: &Tokens) {
+fn watch_loop(live: &Weak<LiveTokens>, tokens: &Tokens, stopped: &mpsc::Receiver<()>) {
     let mut looked = Looked::default();
     let mut failing = false;
-    loop {
-        std::thread::sleep(TICK);
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
         let Some(live) = live.upgrade() else { return };
         match tick(&live, tokens, &mut looked, Utc::now()) {
             Ok(()) => failing = false,

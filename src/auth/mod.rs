@@ -365,8 +365,9 @@ impl Auth {
     }
 
     /// Starts the one thread that ends live streams of revoked and expired tokens, on its own
-    /// connection to the store at `store_path`.
-    pub fn watch_revocations(&self, store_path: &Path) -> Result<(), AuthError> {
+    /// connection to the store at `store_path`; it runs until the answered [`live::Watcher`]
+    /// is stopped or dropped.
+    pub fn watch_revocations(&self, store_path: &Path) -> Result<live::Watcher, AuthError> {
         live::spawn_watcher(&self.live, store_path)
     }
 

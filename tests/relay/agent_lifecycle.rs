@@ -3,11 +3,12 @@
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn a_crash_mid_turn_fails_the_prompt_and_the_next_prompt_resumes() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -42,7 +43,7 @@ async fn a_crash_mid_turn_fails_the_prompt_and_the_next_prompt_resumes() {
 
 #[tokio::test]
 async fn a_line_that_is_not_json_is_reported_not_dropped() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -61,7 +62,7 @@ async fn a_line_that_is_not_json_is_reported_not_dropped() {
 
 #[tokio::test]
 async fn stderr_arrives_as_agent_stderr() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -81,7 +82,7 @@ async fn stderr_arrives_as_agent_stderr() {
 
 #[tokio::test]
 async fn a_binary_that_cannot_start_fails_the_prompt_and_the_server_stays_up() {
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default().set("claude", "binary = \"/nonexistent/claude\""),
     );
     let mut phone = Client::connect(&server.ws_url()).await;
@@ -105,7 +106,7 @@ async fn a_binary_that_cannot_start_fails_the_prompt_and_the_server_stays_up() {
 
 #[tokio::test]
 async fn sessions_run_in_parallel_up_to_max_running_and_the_rest_wait() {
-    let server = TestServer::start_with(Settings::default().set("claude", "max_running = 2"));
+    let server = InProcessServer::start_with(Settings::default().set("claude", "max_running = 2"));
     let mut phone = Client::connect(&server.ws_url()).await;
     let mut sessions = Vec::new();
     for i in 0..3 {
@@ -146,7 +147,8 @@ async fn sessions_run_in_parallel_up_to_max_running_and_the_rest_wait() {
 
 #[tokio::test]
 async fn an_idle_process_stops_after_the_idle_timeout_and_the_next_prompt_resumes() {
-    let server = TestServer::start_with(Settings::default().set("claude", "idle_timeout_s = 1"));
+    let server =
+        InProcessServer::start_with(Settings::default().set("claude", "idle_timeout_s = 1"));
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -169,7 +171,7 @@ async fn an_idle_process_stops_after_the_idle_timeout_and_the_next_prompt_resume
 
 #[tokio::test]
 async fn stop_ends_the_process_and_delete_removes_the_session() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -243,7 +245,7 @@ async fn stop_ends_the_process_and_delete_removes_the_session() {
 
 #[tokio::test]
 async fn session_create_checks_its_fields() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     assert_eq!(phone.err("session.create", json!({})).await, "bad_request");
     // A missing directory gets the answer of any path outside the roots: it must not tell
@@ -280,7 +282,7 @@ async fn session_create_checks_its_fields() {
 
 #[tokio::test]
 async fn deleting_a_session_while_its_prompt_runs_answers_ok() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     for transport in ["ws", "rest"] {
         let session = phone.create(&server.project()).await;

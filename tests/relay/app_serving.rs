@@ -5,16 +5,17 @@ use std::io::Read;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::support::home::Settings;
 use crate::support::http::{get, parse_response, request, Response};
+use crate::support::in_process::InProcessServer;
 use crate::support::operator::issue;
-use crate::support::server::{Settings, TestServer};
 use crate::support::PATIENCE;
 
 const APP_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self'; manifest-src 'self'; worker-src 'self'; \
 base-uri 'none'; frame-ancestors 'none'; form-action 'self'; object-src 'none'";
 
-async fn get_with(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Response {
+async fn get_with(server: &InProcessServer, path: &str, headers: &[(&str, &str)]) -> Response {
     request(&server.url, "GET", path, headers, None).await
 }
 
@@ -60,7 +61,7 @@ fn assert_security_headers(response: &Response) {
 
 #[tokio::test]
 async fn the_app_is_served_at_the_root_with_its_csp() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let index = get(&server.url, "/").await;
     assert_eq!(index.status, 200, "{}", index.body);
     assert_eq!(
@@ -95,7 +96,7 @@ async fn the_app_is_served_at_the_root_with_its_csp() {
 
 #[tokio::test]
 async fn assets_are_immutable_precompressed_and_revalidated() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let index = get(&server.url, "/").await;
     let asset = first_asset(&index.body);
     let plain = get_with(&server, &asset, &[]).await;
@@ -158,7 +159,7 @@ async fn assets_are_immutable_precompressed_and_revalidated() {
 
 #[tokio::test]
 async fn the_app_loads_without_a_token_while_the_api_needs_one() {
-    let server = TestServer::start_with(Settings::default().set("auth", "enabled = true"));
+    let server = InProcessServer::start_with(Settings::default().set("auth", "enabled = true"));
     let index = get(&server.url, "/").await;
     assert_eq!(index.status, 200, "{}", index.body);
     let asset = get(&server.url, &first_asset(&index.body)).await;

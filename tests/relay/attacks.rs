@@ -11,21 +11,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::client::Client;
+use crate::support::home::{Home, Settings};
 use crate::support::http::{request, Response};
+use crate::support::in_process::InProcessServer;
 use crate::support::raw_ws::{upgrade_request, RawSocket};
-use crate::support::server::{Settings, TestServer};
+use crate::support::server::TestServer;
 use crate::support::PATIENCE;
 
-fn addr(server: &TestServer) -> String {
+fn addr(server: &Home) -> String {
     server.url.trim_start_matches("http://").to_string()
 }
 
-fn port(server: &TestServer) -> u16 {
+fn port(server: &Home) -> u16 {
     addr(server).rsplit(':').next().unwrap().parse().unwrap()
 }
 
 /// One raw request with exactly these header lines (no `Host` unless given), `Connection: close`.
-async fn raw_request(server: &TestServer, head: &str, body: &[u8]) -> Response {
+async fn raw_request(server: &Home, head: &str, body: &[u8]) -> Response {
     let mut stream = TcpStream::connect(addr(server)).await.expect("connect");
     stream.write_all(head.as_bytes()).await.expect("send");
     stream.write_all(body).await.expect("send body");
@@ -47,7 +49,7 @@ fn sessions_of(phone_view: &serde_json::Value) -> usize {
 
 #[tokio::test]
 async fn a_rebound_host_name_reaches_nothing() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let port = port(&server);
     let evil_host = format!("evil.example:{port}");
     let evil_origin = format!("http://evil.example:{port}");
@@ -88,7 +90,7 @@ async fn a_rebound_host_name_reaches_nothing() {
 
 #[tokio::test]
 async fn a_cross_site_post_is_refused_before_it_runs() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let path = format!("/api/v1/sessions/{session}/pause");
@@ -221,7 +223,7 @@ async fn a_closing_connection_reads_and_drops_what_it_is_sent() {
 #[tokio::test]
 async fn a_body_declared_over_the_limit_is_refused_before_it_is_read() {
     let server =
-        TestServer::start_with(Settings::default().set("limits", "max_prompt_bytes = 1024"));
+        InProcessServer::start_with(Settings::default().set("limits", "max_prompt_bytes = 1024"));
     let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
     let head = format!(
         "POST /api/v1/sessions HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
@@ -253,7 +255,7 @@ async fn a_body_declared_over_the_limit_is_refused_before_it_is_read() {
 }
 
 /// A socket to the server from `source` (another loopback address: another client).
-async fn connect_from(source: &str, server: &TestServer) -> std::io::Result<TcpStream> {
+async fn connect_from(source: &str, server: &Home) -> std::io::Result<TcpStream> {
     let socket = TcpSocket::new_v4()?;
     socket.bind(format!("{source}:0").parse::<SocketAddr>().unwrap())?;
     socket.connect(addr(server).parse().unwrap()).await
@@ -269,7 +271,7 @@ async fn ended_within(stream: &mut TcpStream, wait: Duration) -> bool {
 
 #[tokio::test]
 async fn slow_bodies_from_one_address_cannot_hold_the_server() {
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("server", "request_timeout_s = 1")
             .set("server", "body_timeout_s = 5")
@@ -326,7 +328,7 @@ async fn slow_bodies_from_one_address_cannot_hold_the_server() {
 
 #[tokio::test]
 async fn a_path_outside_the_roots_gets_one_answer_whether_it_exists_or_not() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let file_inside = format!("{}/a-file", server.project());
     std::fs::write(&file_inside, "x").unwrap();
@@ -352,7 +354,7 @@ async fn a_path_outside_the_roots_gets_one_answer_whether_it_exists_or_not() {
 
 #[tokio::test]
 async fn an_after_seq_beyond_what_a_store_holds_is_a_bad_request() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     for after in ["9223372036854775808", "18446744073709551615"] {
@@ -370,7 +372,7 @@ async fn an_after_seq_beyond_what_a_store_holds_is_a_bad_request() {
 
 #[tokio::test]
 async fn a_client_that_never_signs_in_is_dropped_soon_after_its_4001_however_it_behaves() {
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("auth", "enabled = true")
             .set("auth", "handshake_timeout_s = 1")

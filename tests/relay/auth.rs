@@ -18,8 +18,10 @@ use pocket_relay::config::AuthConfig;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+use crate::support::home::{Home, Settings};
 use crate::support::http::{post_json, Response};
-use crate::support::server::{Settings, TestServer};
+use crate::support::in_process::InProcessServer;
+use crate::support::server::TestServer;
 
 /// A directory of keys made with `ssh-keygen`, and the `authorized_keys` file that lists some.
 struct Keys {
@@ -111,8 +113,8 @@ impl Keys {
     }
 }
 
-/// A server whose `auth.authorized_keys` is `authorized_keys`, with extra `[auth]` lines.
-fn server(authorized_keys: &Path, extra: &[String]) -> TestServer {
+/// A server's settings: `auth.authorized_keys` is `authorized_keys`, with extra `[auth]` lines.
+fn settings(authorized_keys: &Path, extra: &[String]) -> Settings {
     let mut settings = Settings::default().set(
         "auth",
         &format!("authorized_keys = \"{}\"", authorized_keys.display()),
@@ -120,11 +122,11 @@ fn server(authorized_keys: &Path, extra: &[String]) -> TestServer {
     for line in extra {
         settings = settings.set("auth", line);
     }
-    TestServer::start_with(settings)
+    settings
 }
 
 /// `POST /api/v1/auth/challenge`; returns `(challenge_id, nonce)`.
-async fn challenge(server: &TestServer, public_key: &str) -> (String, String) {
+async fn challenge(server: &Home, public_key: &str) -> (String, String) {
     let answer = post_json(
         &server.url,
         "/api/v1/auth/challenge",
@@ -144,7 +146,7 @@ async fn challenge(server: &TestServer, public_key: &str) -> (String, String) {
 }
 
 /// `POST /api/v1/auth/verify`.
-async fn verify(server: &TestServer, challenge_id: &str, signature: &str) -> Response {
+async fn verify(server: &Home, challenge_id: &str, signature: &str) -> Response {
     post_json(
         &server.url,
         "/api/v1/auth/verify",
@@ -154,7 +156,7 @@ async fn verify(server: &TestServer, challenge_id: &str, signature: &str) -> Res
 }
 
 /// A whole sign-in of key `name`; returns the `data` of the answer.
-async fn sign_in(server: &TestServer, keys: &Keys, name: &str) -> Value {
+async fn sign_in(server: &Home, keys: &Keys, name: &str) -> Value {
     let (id, nonce) = challenge(server, &keys.public(name)).await;
     let signature = keys.sign(name, "pocket-relay", &nonce);
     let answer = verify(server, &id, &signature).await;
@@ -176,7 +178,7 @@ fn refused(answer: &Response) -> Value {
 }
 
 /// The library's view of the server's tokens, from this process.
-fn auth_on(server: &TestServer, authorized_keys: &Path) -> Auth {
+fn auth_on(server: &Home, authorized_keys: &Path) -> Auth {
     let config = AuthConfig {
         authorized_keys: authorized_keys.to_string_lossy().into_owned(),
         ..AuthConfig::default()
@@ -214,10 +216,10 @@ async fn ed25519_and_rsa_keys_sign_in() {
     let authorized = keys.authorize(&["alice", "bob"]);
     let bob = keys.fingerprint("bob");
     assert!(bob.starts_with("SHA256:"), "{bob}");
-    let server = server(
+    let server = TestServer::start_with(settings(
         &authorized,
         &[format!("users = {{ \"{bob}\" = \"robert\" }}")],
-    );
+    ));
 
     // Ed25519: the user is the key's comment.
     let alice = sign_in(&server, &keys, "alice").await;
@@ -264,7 +266,7 @@ async fn every_failed_sign_in_gets_the_same_401() {
     keys.make("bob", &["-t", "rsa", "-b", "2048"]);
     keys.make("mallory", &["-t", "ed25519"]);
     let authorized = keys.authorize(&["alice", "bob"]);
-    let server = server(&authorized, &[]);
+    let server = TestServer::start_with(settings(&authorized, &[]));
     let alice = keys.public("alice");
     let mut errors = Vec::new();
 
@@ -334,7 +336,7 @@ async fn every_failed_sign_in_gets_the_same_401() {
 }
 
 /// Runs `pocket-relay token …` with the server's configuration.
-fn token_command(server: &TestServer, args: &[&str]) -> Output {
+fn token_command(server: &Home, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
         .arg("token")
         .args(args)
@@ -356,7 +358,7 @@ async fn token_command_issues_lists_and_revokes_while_the_server_runs() {
     let keys = Keys::new();
     keys.make("alice", &["-t", "ed25519"]);
     let authorized = keys.authorize(&["alice"]);
-    let server = server(&authorized, &[]);
+    let server = InProcessServer::start_with(settings(&authorized, &[]));
     let signed_in = sign_in(&server, &keys, "alice").await;
     let alice_token = signed_in["token"].as_str().expect("a token").to_string();
 
@@ -489,7 +491,7 @@ async fn a_fido_security_key_signs_in() {
     let carol = SecurityKey::new(7);
     let authorized = dir.path().join("authorized_keys");
     std::fs::write(&authorized, format!("{}\n", carol.public("carol"))).expect("write keys");
-    let server = server(&authorized, &[]);
+    let server = InProcessServer::start_with(settings(&authorized, &[]));
 
     let (id, nonce) = challenge(&server, &carol.public("carol")).await;
     let answer = verify(&server, &id, &carol.sign("pocket-relay", &nonce, 0x01)).await;

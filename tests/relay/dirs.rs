@@ -3,11 +3,12 @@
 
 use serde_json::{json, Value};
 
+use crate::support::home::Settings;
 use crate::support::http::{request, Response};
+use crate::support::in_process::InProcessServer;
 use crate::support::operator::issue;
-use crate::support::server::{Settings, TestServer};
 
-async fn dirs_as(server: &TestServer, token: Option<&str>, path: Option<&str>) -> Response {
+async fn dirs_as(server: &InProcessServer, token: Option<&str>, path: Option<&str>) -> Response {
     let url = match path {
         Some(path) => format!("/api/v1/dirs?path={}", encode(path)),
         None => "/api/v1/dirs".to_string(),
@@ -43,7 +44,7 @@ fn names(data: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn lists_subdirectories_inside_the_roots_and_refuses_everything_else_alike() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let root = server.dir.path().canonicalize().expect("root");
     for sub in ["b-app", "A-lib", ".config", "b-app/src"] {
         std::fs::create_dir_all(root.join(sub)).expect("mkdir");
@@ -122,7 +123,7 @@ async fn lists_subdirectories_inside_the_roots_and_refuses_everything_else_alike
 
 #[tokio::test]
 async fn recent_folders_are_the_callers_own_newest_first() {
-    let server = TestServer::start_with(Settings::default().set("auth", "enabled = true"));
+    let server = InProcessServer::start_with(Settings::default().set("auth", "enabled = true"));
     let (alice, bob) = (issue(&server, "alice"), issue(&server, "bob"));
     let refused = dirs_as(&server, None, None).await;
     assert_eq!(refused.status, 401);
@@ -162,7 +163,7 @@ async fn recent_folders_are_the_callers_own_newest_first() {
 
 #[tokio::test]
 async fn listing_is_refused_for_a_user_of_claude_run_as() {
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("auth", "enabled = true")
             .set("claude.run_as", "alice = \"root\""),

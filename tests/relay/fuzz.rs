@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::support::dice::Dice;
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 const TYPES: [&str; 17] = [
     "session.create",
@@ -129,7 +129,7 @@ fn random_frames_are_each_answered_and_never_break_the_connection() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x9E37_79B9_7F4A_7C15u64);
     eprintln!("fuzz: {cases} frames, FUZZ_SEED={seed}");
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let host = server.url.trim_start_matches("http://").to_string();
     let stream = TcpStream::connect(&host).unwrap();
     stream
@@ -186,7 +186,7 @@ fn random_frames_are_each_answered_and_never_break_the_connection() {
 
 #[tokio::test]
 async fn random_request_bodies_get_the_envelope() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut dice = Dice(0xD1CE);
     let routes = [
         "/api/v1/sessions",

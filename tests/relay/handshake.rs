@@ -4,11 +4,12 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn hello_gets_welcome_and_health_answers() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let client = Client::connect(&server.ws_url()).await;
     assert_eq!(client.welcome["protocol"], 1);
     assert_eq!(client.welcome["user"], "local");
@@ -25,7 +26,7 @@ async fn hello_gets_welcome_and_health_answers() {
 
 #[tokio::test]
 async fn malformed_frames_get_errors_and_the_connection_stays_open() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut client = Client::connect(&server.ws_url()).await;
 
     client.send_text("this is not json").await;
@@ -77,7 +78,7 @@ async fn malformed_frames_get_errors_and_the_connection_stays_open() {
 
 #[tokio::test]
 async fn a_bad_first_frame_closes_with_4000() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut client = Client::connect_raw(&server.ws_url()).await;
     client
         .send(json!({"id": "1", "type": "session.list"}))
@@ -95,7 +96,7 @@ async fn a_bad_first_frame_closes_with_4000() {
 
 #[tokio::test]
 async fn a_binary_frame_closes_with_4000() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut client = Client::connect(&server.ws_url()).await;
     client.send_message(Message::binary(vec![1, 2, 3])).await;
     assert_eq!(client.closed().await.code, 4000);
@@ -104,7 +105,7 @@ async fn a_binary_frame_closes_with_4000() {
 #[tokio::test]
 async fn a_frame_over_the_limit_closes_with_1009() {
     let server =
-        TestServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
+        InProcessServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
     let mut client = Client::connect(&server.ws_url()).await;
     // Just under the limit is fine.
     let ok = client

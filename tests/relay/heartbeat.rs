@@ -6,13 +6,14 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 use crate::support::raw_ws::{client_text, parse_frames, upgrade_request};
-use crate::support::server::{Settings, TestServer};
 use crate::support::PATIENCE;
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_by_the_heartbeat() {
-    let server = TestServer::start_with(Settings::default().set("server", "heartbeat_s = 1"));
+    let server = InProcessServer::start_with(Settings::default().set("server", "heartbeat_s = 1"));
     let host = server.url.trim_start_matches("http://").to_string();
     let mut socket = TcpStream::connect(&host).await.unwrap();
     socket

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::http::get;
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 /// The largest seq a request may name (2^63 − 1).
 const MAX_SEQ: u64 = i64::MAX as u64;
@@ -48,7 +48,7 @@ where
 }
 
 /// A session with a 500-line turn, finished; its id and its last seq.
-async fn long_session(server: &TestServer, phone: &mut Client) -> (String, u64) {
+async fn long_session(server: &InProcessServer, phone: &mut Client) -> (String, u64) {
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
     let prompt = phone.prompt(&session, "emit 500").await;
@@ -61,7 +61,7 @@ async fn long_session(server: &TestServer, phone: &mut Client) -> (String, u64) 
 
 #[tokio::test]
 async fn paging_backwards_reads_every_event_once_over_rest_and_websocket() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let (session, end) = long_session(&server, &mut phone).await;
     let everything: Vec<u64> = (1..=end).collect();
@@ -123,7 +123,7 @@ async fn paging_backwards_reads_every_event_once_over_rest_and_websocket() {
 
 #[tokio::test]
 async fn bad_paging_requests_are_bad_request() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let path = format!("/api/v1/sessions/{session}/events");

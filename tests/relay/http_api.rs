@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::http::{get, post_json, request};
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 fn assert_envelope_error(body: &Value, code: &str) {
     assert_eq!(body["success"], false, "{body}");
@@ -16,7 +16,7 @@ fn assert_envelope_error(body: &Value, code: &str) {
 
 #[tokio::test]
 async fn sessions_over_rest_share_state_with_the_websocket() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let base = server.url.clone();
     let created = post_json(
         &base,
@@ -146,7 +146,7 @@ async fn sessions_over_rest_share_state_with_the_websocket() {
 
 #[tokio::test]
 async fn bad_requests_get_the_envelope_and_the_right_status() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let base = server.url.clone();
     let path = "/api/v1/sessions";
     let not_json = request(
@@ -200,7 +200,7 @@ async fn bad_requests_get_the_envelope_and_the_right_status() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_security_headers() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let base = server.url.clone();
     let echoed = request(
         &base,
@@ -240,15 +240,14 @@ async fn every_response_carries_a_request_id_and_security_headers() {
 
 #[tokio::test]
 async fn ready_checks_the_store_and_the_claude_binary() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let ready = get(&server.url, "/ready").await;
     assert_eq!(ready.status, 200, "{}", ready.body);
     assert_eq!(ready.json()["checks"]["store"], "ok");
     assert_eq!(ready.json()["checks"]["claude_binary"], "ok");
 
-    let broken = TestServer::start_with(
-        crate::support::server::Settings::default()
-            .set("claude", "binary = \"/nonexistent/claude\""),
+    let broken = InProcessServer::start_with(
+        crate::support::home::Settings::default().set("claude", "binary = \"/nonexistent/claude\""),
     );
     let not_ready = get(&broken.url, "/ready").await;
     assert_eq!(not_ready.status, 503);
@@ -262,8 +261,8 @@ async fn ready_checks_the_store_and_the_claude_binary() {
 
 #[tokio::test]
 async fn cors_allows_the_configured_origins_only() {
-    let server = TestServer::start_with(
-        crate::support::server::Settings::default()
+    let server = InProcessServer::start_with(
+        crate::support::home::Settings::default()
             .set("cors", "allowed_origins = [\"https://app.example\"]"),
     );
     let preflight = |origin: &'static str| {

@@ -9,7 +9,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::{Home, Settings};
+use crate::support::in_process::InProcessServer;
+use crate::support::server::TestServer;
 use crate::support::PATIENCE;
 
 /// How the body of a response is framed on the wire.
@@ -37,7 +39,7 @@ struct Response {
 impl Response {
     /// Sends a request and reads the status line and headers.
     async fn send(
-        server: &TestServer,
+        server: &Home,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
@@ -49,7 +51,7 @@ impl Response {
     /// `send` with a small receive buffer when given, so that a reader that stops falls behind
     /// quickly.
     async fn send_with(
-        server: &TestServer,
+        server: &Home,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
@@ -249,11 +251,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> Response {
+async fn get(server: &Home, path: &str, headers: &[(&str, &str)]) -> Response {
     Response::send(server, "GET", path, headers, b"").await
 }
 
-async fn post_json(server: &TestServer, path: &str, body: &Value) -> Response {
+async fn post_json(server: &Home, path: &str, body: &Value) -> Response {
     let headers = [("Content-Type", "application/json")];
     Response::send(server, "POST", path, &headers, body.to_string().as_bytes()).await
 }
@@ -335,7 +337,7 @@ fn is_end_of(event: &Value, prompt: &str) -> bool {
 
 #[tokio::test]
 async fn an_sse_stream_resumes_after_last_event_id_with_nothing_lost_or_repeated() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
 
@@ -386,7 +388,8 @@ async fn an_sse_stream_resumes_after_last_event_id_with_nothing_lost_or_repeated
 
 #[tokio::test]
 async fn a_slow_sse_consumer_is_cut_off_and_resumes_without_loss() {
-    let server = TestServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
+    let server =
+        InProcessServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -427,7 +430,7 @@ async fn a_slow_sse_consumer_is_cut_off_and_resumes_without_loss() {
 
 #[tokio::test]
 async fn live_deltas_arrive_as_sse_messages_without_an_id() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let mut stream = get(&server, &stream_path(&session), &[]).await;
@@ -460,7 +463,7 @@ async fn live_deltas_arrive_as_sse_messages_without_an_id() {
 
 #[tokio::test]
 async fn an_idle_sse_stream_gets_heartbeat_comments() {
-    let server = TestServer::start_with(Settings::default().set("server", "heartbeat_s = 1"));
+    let server = InProcessServer::start_with(Settings::default().set("server", "heartbeat_s = 1"));
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let mut stream = get(&server, &stream_path(&session), &[]).await;
@@ -511,7 +514,7 @@ async fn sse_streams_end_cleanly_when_the_server_shuts_down() {
 
 #[tokio::test]
 async fn sse_errors_come_in_the_envelope_before_the_stream() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
 
@@ -551,7 +554,7 @@ async fn ndjson_lines(mut response: Response) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_prompt_posted_over_http_is_accepted_and_runs() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
 
@@ -598,7 +601,7 @@ async fn a_prompt_posted_over_http_is_accepted_and_runs() {
 
 #[tokio::test]
 async fn an_ndjson_prompt_streams_its_own_events_to_its_end() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     // Another prompt runs first: none of its events belong in our stream.
@@ -661,7 +664,7 @@ async fn an_ndjson_prompt_streams_its_own_events_to_its_end() {
 
 #[tokio::test]
 async fn a_client_that_hangs_up_does_not_disturb_its_prompt() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let path = format!("{}?stream=ndjson", prompts_path(&session));
@@ -740,7 +743,7 @@ async fn a_slow_ndjson_reader_still_gets_every_event_of_the_run() {
 #[tokio::test]
 async fn bad_prompt_requests_are_answered_in_the_envelope() {
     let server =
-        TestServer::start_with(Settings::default().set("limits", "max_prompt_bytes = 1000"));
+        InProcessServer::start_with(Settings::default().set("limits", "max_prompt_bytes = 1000"));
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let path = prompts_path(&session);
@@ -814,7 +817,7 @@ async fn bad_prompt_requests_are_answered_in_the_envelope() {
 
 #[tokio::test]
 async fn the_markdown_export_tells_the_conversation() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let created = phone
         .ok(

@@ -1,5 +1,14 @@
 //! pocket-relay's integration tests: each one starts the real server on a random port and tells
-//! a short story a user would tell, through real sockets.
+//! a short story a user would tell, through real sockets. Most start it in the test process
+//! (`support::in_process`); stories about signals, restarts after SIGKILL, the server's log,
+//! stdout or process spawn the binary (`support::server`).
+
+/// The server binary's allocator, so that servers started in-process allocate as the binary
+/// does: the allocator changes the relay's timing under load (see `src/main.rs`), and the
+/// slow-consumer stories depend on that timing.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod support;
 
@@ -16,6 +25,7 @@ mod heartbeat;
 mod history_paging;
 mod http_api;
 mod http_stream;
+mod in_process;
 mod metrics;
 mod misbehaving_agent;
 mod openapi_doc;

@@ -2,7 +2,7 @@
 
 use crate::support::client::Client;
 use crate::support::http::get;
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 /// The value of the sample `name{labels}` (the whole series text before the value).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -14,7 +14,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_move_when_the_things_they_count_happen() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let before = get(&server.url, "/metrics").await;
     assert_eq!(before.status, 200);
     assert!(before.header("content-type").unwrap().contains("text"));
@@ -113,11 +113,11 @@ fn family_sum(text: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn with_auth_a_user_sees_only_their_own_figures_and_an_operator_sees_all() {
+    use crate::support::home::Settings;
     use crate::support::http::request;
-    use crate::support::server::Settings;
     use serde_json::json;
 
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("auth", "enabled = true")
             .set("auth", "operators = [\"root\"]"),

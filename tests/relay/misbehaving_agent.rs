@@ -4,12 +4,14 @@
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn a_misbehaving_agent_is_reported_and_other_sessions_go_on() {
-    let server =
-        TestServer::start_with(Settings::default().set("limits", "max_frame_bytes = 16777216"));
+    let server = InProcessServer::start_with(
+        Settings::default().set("limits", "max_frame_bytes = 16777216"),
+    );
     let mut phone = Client::connect(&server.ws_url()).await;
     let bad = phone.create(&server.new_project("bad")).await;
     let good = phone.create(&server.new_project("good")).await;

@@ -1,12 +1,13 @@
 //! `GET /api/v1/openapi.json`: a client that has not signed in yet can read what the API is.
 //! (`tests/openapi/run` checks the document itself against the live server with schemathesis.)
 
+use crate::support::home::Settings;
 use crate::support::http::get;
-use crate::support::server::{Settings, TestServer};
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn the_openapi_document_needs_no_token_and_no_envelope() {
-    let server = TestServer::start_with(Settings::default().set("auth", "enabled = true"));
+    let server = InProcessServer::start_with(Settings::default().set("auth", "enabled = true"));
 
     let doc = get(&server.url, "/api/v1/openapi.json").await;
     assert_eq!(doc.status, 200, "{}", doc.body);

@@ -8,7 +8,8 @@ use tokio::net::TcpStream;
 
 use crate::support::client::Client;
 use crate::support::dice::Dice;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 use crate::support::PATIENCE;
 
 /// `Host` values that name the server (bound to 127.0.0.1:port).
@@ -122,7 +123,7 @@ async fn status_of(addr: &str, head: String, body: &str) -> u16 {
 
 #[tokio::test]
 async fn only_the_servers_own_host_and_origin_get_through() {
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("sessions", "max_per_user = 10000")
             .set("limits", "requests_per_minute = 0"),

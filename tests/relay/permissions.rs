@@ -8,13 +8,15 @@ mod rules;
 use serde_json::{json, Value};
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::{Home, Settings};
+use crate::support::in_process::InProcessServer;
+use crate::support::server::TestServer;
 use crate::support::PATIENCE;
 
 const RM_BUILD: &str = r#"permission Bash {"command":"rm -rf build"}"#;
 
 /// A connected client with a new session it is subscribed to.
-async fn phone_with_session(server: &TestServer) -> (Client, String) {
+async fn phone_with_session(server: &Home) -> (Client, String) {
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -127,7 +129,7 @@ fn count(phone: &Client, kind: &str) -> usize {
 
 #[tokio::test]
 async fn a_permission_request_reaches_every_phone_and_one_that_connects_later() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let mut tablet = Client::connect(&server.ws_url()).await;
     tablet.subscribe(&session, 0).await;
@@ -172,7 +174,7 @@ async fn a_permission_request_reaches_every_phone_and_one_that_connects_later() 
 
 #[tokio::test]
 async fn two_phones_race_to_answer_and_exactly_one_wins() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let mut tablet = Client::connect(&server.ws_url()).await;
     tablet.subscribe(&session, 0).await;
@@ -237,7 +239,7 @@ async fn two_phones_race_to_answer_and_exactly_one_wins() {
 
 #[tokio::test]
 async fn allow_with_updated_input_runs_the_edited_input() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let edited = json!({"updated_input": {"command": "rm -rf build/tmp"}});
@@ -262,7 +264,7 @@ async fn allow_with_updated_input_runs_the_edited_input() {
 
 #[tokio::test]
 async fn deny_with_a_message_tells_claude_and_the_prompt_completes() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -281,7 +283,7 @@ async fn deny_with_a_message_tells_claude_and_the_prompt_completes() {
 
 #[tokio::test]
 async fn deny_with_interrupt_fails_the_prompt_and_the_queue_goes_on() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let next = phone.prompt(&session, "what now").await;
@@ -298,7 +300,8 @@ async fn deny_with_interrupt_fails_the_prompt_and_the_queue_goes_on() {
 
 #[tokio::test]
 async fn an_unanswered_request_is_denied_after_the_timeout() {
-    let server = TestServer::start_with(Settings::default().set("permissions", "timeout_s = 1"));
+    let server =
+        InProcessServer::start_with(Settings::default().set("permissions", "timeout_s = 1"));
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -324,7 +327,7 @@ async fn an_unanswered_request_is_denied_after_the_timeout() {
 
 #[tokio::test]
 async fn without_a_timeout_a_request_waits() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (_, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -343,7 +346,7 @@ async fn without_a_timeout_a_request_waits() {
 
 #[tokio::test]
 async fn an_interrupt_cancels_a_pending_request() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -370,7 +373,7 @@ async fn an_interrupt_cancels_a_pending_request() {
 
 #[tokio::test]
 async fn stopping_the_session_cancels_a_pending_request() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -395,7 +398,7 @@ async fn stopping_the_session_cancels_a_pending_request() {
 
 #[tokio::test]
 async fn a_crash_with_a_request_pending_cancels_it() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);
@@ -462,7 +465,7 @@ async fn after_a_restart_a_pending_request_is_cancelled() {
 
 #[tokio::test]
 async fn interrupt_stops_the_running_prompt_and_the_queue_goes_on() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let idle = phone
         .ok("session.interrupt", json!({"session_id": session}))
@@ -489,7 +492,7 @@ async fn interrupt_stops_the_running_prompt_and_the_queue_goes_on() {
 
 #[tokio::test]
 async fn a_paused_queue_finishes_the_running_prompt_and_starts_nothing_until_resumed() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     // The first prompt runs until we answer its permission request: no clock involved.
     let (first, requested) = ask(&mut phone, &session, RM_BUILD).await;
@@ -561,7 +564,7 @@ async fn a_paused_queue_finishes_the_running_prompt_and_starts_nothing_until_res
 
 #[tokio::test]
 async fn set_permission_mode_reaches_the_process_or_the_next_start() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let warm = phone.prompt(&session, "hello").await;
     prompt_end(&mut phone, &warm).await;
@@ -623,7 +626,7 @@ async fn set_permission_mode_reaches_the_process_or_the_next_start() {
 
 #[tokio::test]
 async fn bad_permission_answers_are_refused_and_the_connection_stays_open() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let (prompt, requested) = ask(&mut phone, &session, RM_BUILD).await;
     let id = request_id(&requested);

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::support::client::Client;
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 fn kinds(events: &[Value]) -> Vec<String> {
     events
@@ -15,7 +15,7 @@ fn kinds(events: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_prompt_runs_and_its_output_arrives_live() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let created = phone
         .ok(
@@ -96,7 +96,7 @@ async fn a_prompt_runs_and_its_output_arrives_live() {
 
 #[tokio::test]
 async fn prompts_of_one_session_run_one_at_a_time_in_order() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -137,7 +137,7 @@ async fn prompts_of_one_session_run_one_at_a_time_in_order() {
 
 #[tokio::test]
 async fn a_retried_prompt_id_returns_the_first_answer_and_queues_nothing() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     let first = phone

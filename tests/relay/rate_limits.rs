@@ -4,13 +4,14 @@
 use serde_json::json;
 
 use crate::support::client::Client;
+use crate::support::home::Settings;
 use crate::support::http::get;
-use crate::support::server::{Settings, TestServer};
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn a_user_over_the_limit_is_answered_rate_limited_and_recovers() {
     let server =
-        TestServer::start_with(Settings::default().set("limits", "requests_per_minute = 120"));
+        InProcessServer::start_with(Settings::default().set("limits", "requests_per_minute = 120"));
     let mut phone = Client::connect(&server.ws_url()).await;
     // The burst is the minute's budget; spend it.
     let mut limited = None;

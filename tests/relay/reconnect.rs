@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use crate::support::client::Client;
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 
 /// Asserts that `seqs` is exactly `from..=to`.
 fn assert_contiguous(seqs: &[u64], from: u64, to: u64) {
@@ -20,7 +21,7 @@ fn assert_contiguous(seqs: &[u64], from: u64, to: u64) {
 
 #[tokio::test]
 async fn a_phone_that_reconnects_after_thousands_of_events_gets_exactly_the_rest() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;
@@ -52,7 +53,7 @@ async fn a_phone_that_reconnects_after_thousands_of_events_gets_exactly_the_rest
 
 #[tokio::test]
 async fn two_phones_one_reconnecting_mid_stream_see_the_same_log() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut steady = Client::connect(&server.ws_url()).await;
     let session = steady.create(&server.project()).await;
     steady.subscribe(&session, 0).await;
@@ -86,7 +87,7 @@ async fn two_phones_one_reconnecting_mid_stream_see_the_same_log() {
 
 #[tokio::test]
 async fn deltas_reach_live_subscribers_and_late_joiners_get_only_stored_lines() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut live = Client::connect(&server.ws_url()).await;
     let session = live.create(&server.project()).await;
     live.subscribe(&session, 0).await;
@@ -133,7 +134,7 @@ async fn deltas_reach_live_subscribers_and_late_joiners_get_only_stored_lines() 
 
 #[tokio::test]
 async fn a_session_created_without_deltas_sends_none() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let data = phone
         .ok(
@@ -157,7 +158,8 @@ async fn a_session_created_without_deltas_sends_none() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_with_4008_and_loses_nothing() {
-    let server = TestServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
+    let server =
+        InProcessServer::start_with(Settings::default().set("limits", "client_buffer = 64"));
     let mut fast = Client::connect(&server.ws_url()).await;
     let session = fast.create(&server.project()).await;
     fast.subscribe(&session, 0).await;

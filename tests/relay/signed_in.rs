@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::client::Client;
+use crate::support::home::{Home, Settings};
 use crate::support::http::{request, Response};
+use crate::support::in_process::InProcessServer;
 use crate::support::operator::{connect_as, issue, token_command};
-use crate::support::server::{Settings, TestServer};
+use crate::support::server::TestServer;
 
 fn signed_in_server(extra: Settings) -> TestServer {
     TestServer::start_with(
@@ -20,7 +22,7 @@ fn signed_in_server(extra: Settings) -> TestServer {
 }
 
 /// The id of `user`'s token in `token list`.
-fn token_id(server: &TestServer, user: &str) -> String {
+fn token_id(server: &Home, user: &str) -> String {
     let (list, _) = token_command(server, &["list"]);
     let line = list
         .lines()
@@ -30,7 +32,7 @@ fn token_id(server: &TestServer, user: &str) -> String {
 }
 
 async fn call(
-    server: &TestServer,
+    server: &Home,
     token: &str,
     method: &str,
     path: &str,
@@ -274,7 +276,7 @@ async fn another_users_session_is_not_found_on_every_route_and_request() {
 
 #[tokio::test]
 async fn a_symlink_out_of_the_allowed_root_is_refused() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let outside = tempfile::tempdir().unwrap();
     let link = server.dir.path().join("escape");
     std::os::unix::fs::symlink(outside.path(), &link).unwrap();
@@ -296,7 +298,8 @@ async fn a_symlink_out_of_the_allowed_root_is_refused() {
 
 #[tokio::test]
 async fn sessions_per_user_are_limited() {
-    let server = TestServer::start_with(Settings::default().set("sessions", "max_per_user = 2"));
+    let server =
+        InProcessServer::start_with(Settings::default().set("sessions", "max_per_user = 2"));
     let mut phone = Client::connect(&server.ws_url()).await;
     phone.create(&server.project()).await;
     phone.create(&server.project()).await;

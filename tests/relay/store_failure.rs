@@ -6,11 +6,11 @@ use serde_json::json;
 
 use crate::support::client::Client;
 use crate::support::http::get;
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 #[tokio::test]
 async fn a_failing_store_says_unavailable_broadcasts_nothing_and_recovers() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut phone = Client::connect(&server.ws_url()).await;
     let session = phone.create(&server.project()).await;
     phone.subscribe(&session, 0).await;

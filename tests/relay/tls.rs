@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::server::{Settings, TestServer};
+use crate::support::home::Settings;
+use crate::support::in_process::InProcessServer;
 use crate::support::PATIENCE;
 
 /// Runs openssl with `args`.
@@ -111,7 +112,7 @@ fn connector(cert: &str) -> TlsConnector {
 async fn with_a_certificate_the_server_speaks_https_and_wss_only() {
     let certs = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(certs.path());
-    let server = TestServer::start_with(
+    let server = InProcessServer::start_with(
         Settings::default()
             .set("tls", &format!("cert = \"{cert}\""))
             .set("tls", &format!("key = \"{key}\"")),

@@ -5,15 +5,17 @@
 use serde_json::Value;
 
 use crate::support::client::Client;
+use crate::support::home::{Home, Settings};
 use crate::support::http::{get, request};
+use crate::support::in_process::InProcessServer;
 use crate::support::raw_ws::{
     client_frame, client_text, upgrade_request, RawSocket, CLOSE, CONTINUATION, PING, PONG, TEXT,
 };
-use crate::support::server::{Settings, TestServer};
+use crate::support::server::TestServer;
 
 const HELLO: &str = r#"{"type":"hello","protocol":1}"#;
 
-fn host(server: &TestServer) -> String {
+fn host(server: &Home) -> String {
     server.url.trim_start_matches("http://").to_string()
 }
 
@@ -22,7 +24,7 @@ fn is_welcome(frame: &Value) -> bool {
 }
 
 /// Upgrades, sends `hello` and then `frames` in one write, and reads until the server hangs up.
-async fn after_hello(server: &TestServer, frames: &[Vec<u8>]) -> RawSocket {
+async fn after_hello(server: &Home, frames: &[Vec<u8>]) -> RawSocket {
     let mut bytes = upgrade_request(&host(server), "/ws", "");
     bytes.extend(client_text(HELLO));
     for frame in frames {
@@ -35,7 +37,7 @@ async fn after_hello(server: &TestServer, frames: &[Vec<u8>]) -> RawSocket {
 
 #[tokio::test]
 async fn a_hello_pipelined_behind_the_upgrade_is_answered() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut bytes = upgrade_request(&host(&server), "/ws", "X-Request-Id: upgrade-42\r\n");
     bytes.extend(client_text(HELLO));
     bytes.extend(client_text(r#"{"id":"p","type":"ping"}"#));
@@ -54,7 +56,7 @@ async fn a_hello_pipelined_behind_the_upgrade_is_answered() {
 
 #[tokio::test]
 async fn fragments_are_put_together_and_pings_between_them_answered() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut raw =
         RawSocket::open(&host(&server), &upgrade_request(&host(&server), "/ws", "")).await;
     let (first, rest) = HELLO.split_at(8);
@@ -84,7 +86,7 @@ async fn fragments_are_put_together_and_pings_between_them_answered() {
 
 #[tokio::test]
 async fn text_that_is_not_utf8_closes_with_1007() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let raw = after_hello(
         &server,
         &[client_frame(TEXT, true, &[b'{', 0xff, 0xfe, b'}'])],
@@ -97,7 +99,7 @@ async fn text_that_is_not_utf8_closes_with_1007() {
 #[tokio::test]
 async fn a_fragmented_message_over_the_limit_closes_with_1009() {
     let server =
-        TestServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
+        InProcessServer::start_with(Settings::default().set("limits", "max_frame_bytes = 4096"));
     // Every fragment is small; together they are over the limit.
     let fragments = [
         client_frame(TEXT, false, &[b' '; 2000]),
@@ -111,7 +113,7 @@ async fn a_fragmented_message_over_the_limit_closes_with_1009() {
 
 #[tokio::test]
 async fn a_client_close_is_answered_with_a_close() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let raw = after_hello(
         &server,
         &[client_frame(CLOSE, true, &1000u16.to_be_bytes())],
@@ -122,7 +124,7 @@ async fn a_client_close_is_answered_with_a_close() {
 
 #[tokio::test]
 async fn upgrades_that_cannot_be_served_get_the_envelope() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     // A WebSocket anywhere but /ws.
     let mut raw = RawSocket::open(
         &host(&server),
@@ -178,7 +180,7 @@ fn server_with_small_queues() -> TestServer {
 }
 
 /// Waits until `/metrics` shows `counter` above 0.
-async fn wait_for_counter(server: &TestServer, counter: &str) {
+async fn wait_for_counter(server: &Home, counter: &str) {
     let deadline = std::time::Instant::now() + crate::support::PATIENCE;
     loop {
         let metrics = request(&server.url, "GET", "/metrics", &[], None).await;
@@ -199,7 +201,7 @@ async fn wait_for_counter(server: &TestServer, counter: &str) {
 /// A raw client (4 KiB receive buffer) subscribed to a session that it then stops reading,
 /// until the server has cut it off as a slow consumer and let go of it; and the client that
 /// made the events.
-async fn silent_client_cut_off(server: &TestServer) -> (Client, RawSocket) {
+async fn silent_client_cut_off(server: &Home) -> (Client, RawSocket) {
     let mut fast = Client::connect(&server.ws_url()).await;
     let session = fast.create(&server.project()).await;
     let mut bytes = upgrade_request(&host(server), "/ws", "");
@@ -312,7 +314,7 @@ async fn the_server_raises_its_open_file_limit_for_many_phones() {
 
 #[tokio::test]
 async fn a_client_that_pings_without_reading_gets_only_the_pongs_there_is_room_for() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let mut bytes = upgrade_request(&host(&server), "/ws", "");
     bytes.extend(client_text(HELLO));
     let mut raw = RawSocket::open_with_receive_buffer(&host(&server), &bytes, Some(4096)).await;

@@ -2,11 +2,9 @@
 //! a scratch directory, and killed when the [`BenchServer`] is dropped (and, through
 //! `PR_SET_PDEATHSIG`, when the benchmark itself dies), so that no run leaves a server behind.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::parent_death::die_with_parent;
@@ -154,18 +152,10 @@ impl Drop for KilledOnDrop {
     }
 }
 
-/// The first stdout line, read on a thread so that a silent child cannot hang us. The thread
-/// keeps draining stdout afterwards so the child never blocks on a full pipe.
+/// The first stdout line within [`START_PATIENCE`]; the rest is drained so the child never
+/// blocks on a full pipe.
 pub fn first_line(stdout: std::process::ChildStdout) -> Option<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    rx.recv_timeout(START_PATIENCE).ok()
+    test_support::stdout::first_line(stdout, START_PATIENCE, None)
 }
 
 /// A TOML basic string (JSON string escapes are valid TOML).

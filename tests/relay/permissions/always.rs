@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::{answer, phone_with_session, prompt_end, request_id, resolved, session_info, until};
 use crate::support::client::Client;
+use crate::support::in_process::InProcessServer;
 use crate::support::server::TestServer;
 
 /// A command inside the project, and one that writes outside it.
@@ -80,7 +81,7 @@ fn answers_received(phone: &Client) -> Vec<Value> {
 
 #[tokio::test]
 async fn allow_always_allows_the_same_command_and_still_asks_for_another() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     let data = allow_always(&mut phone, &session, FIRST).await;
     assert_eq!(data, json!({"rules_added": [FIRST_RULE]}));
@@ -146,7 +147,7 @@ async fn the_rule_outlives_a_stop_and_a_server_restart_and_stays_as_narrow() {
 
 #[tokio::test]
 async fn always_without_a_suggested_rule_is_a_plain_allow() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     // For a Write in the project Claude Code suggests only `setMode acceptEdits`.
     let write = r#"permission Write {"file_path":"notes.txt"}"#;

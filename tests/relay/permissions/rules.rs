@@ -8,13 +8,13 @@ use super::always::{
 };
 use super::{answer, phone_with_session, prompt_end, request_id, session_info, until};
 use crate::support::http::{get, request};
-use crate::support::server::TestServer;
+use crate::support::in_process::InProcessServer;
 
 /// An MCP tool: Claude Code suggests the whole tool for it.
 const MCP: &str = r#"permission mcp__files__read {"path":"a.txt"}"#;
 
 /// `DELETE /api/v1/sessions/{id}/rules` with `body`; answers (status, envelope).
-async fn delete_rule(server: &TestServer, session: &str, body: &str) -> (u16, Value) {
+async fn delete_rule(server: &InProcessServer, session: &str, body: &str) -> (u16, Value) {
     let path = format!("/api/v1/sessions/{session}/rules");
     let headers = [("Content-Type", "application/json")];
     let response = request(
@@ -30,7 +30,7 @@ async fn delete_rule(server: &TestServer, session: &str, body: &str) -> (u16, Va
 
 #[tokio::test]
 async fn a_client_removes_rules_over_websocket_and_rest_and_is_asked_again() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     allow_always(&mut phone, &session, FIRST).await;
     let data = allow_always(&mut phone, &session, MCP).await;
@@ -96,7 +96,7 @@ async fn a_client_removes_rules_over_websocket_and_rest_and_is_asked_again() {
 
 #[tokio::test]
 async fn a_rule_removed_while_a_prompt_runs_is_gone_before_the_next_prompt() {
-    let server = TestServer::start();
+    let server = InProcessServer::start();
     let (mut phone, session) = phone_with_session(&server).await;
     allow_always(&mut phone, &session, FIRST).await;
 

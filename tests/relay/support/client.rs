@@ -1,9 +1,12 @@
-//! A protocol v1 client over a real WebSocket (tokio-tungstenite), as a phone app would be.
+//! A protocol v1 client over a real WebSocket, as a phone app would be: the shared client
+//! ([`test_support::ws::Conn`], the benchmark's too) with what a test needs on top: frames read
+//! while waiting for something else are kept, every event and delta is recorded, and a failure
+//! panics.
 
 use std::collections::VecDeque;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use test_support::ws::{Conn, Incoming};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -11,14 +14,13 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::PATIENCE;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Stream = MaybeTlsStream<TcpStream>;
 
 /// One connected client.
 pub struct Client {
-    ws: Socket,
+    conn: Conn<Stream>,
     /// Frames read while waiting for something else.
     stash: VecDeque<Value>,
-    next_id: u64,
     /// The `welcome` frame.
     pub welcome: Value,
     /// Every event received, in order.
@@ -49,19 +51,21 @@ impl Client {
 
     /// Connects without the handshake.
     pub async fn connect_raw(url: &str) -> Client {
-        let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(url))
+        let conn = Conn::connect_url(url)
             .await
-            .expect("connect in time")
-            .expect("connect");
-        Client::from_socket(ws)
+            .unwrap_or_else(|error| panic!("connect to {url}: {error}"));
+        Client::with(conn)
     }
 
     /// Wraps a socket already connected (say, with headers of the test's choosing).
-    pub fn from_socket(ws: Socket) -> Client {
+    pub fn from_socket(ws: WebSocketStream<Stream>) -> Client {
+        Client::with(Conn::from_socket(ws))
+    }
+
+    fn with(conn: Conn<Stream>) -> Client {
         Client {
-            ws,
+            conn,
             stash: VecDeque::new(),
-            next_id: 0,
             welcome: Value::Null,
             events: Vec::new(),
             deltas: Vec::new(),
@@ -75,12 +79,12 @@ impl Client {
 
     /// Sends one text frame as is.
     pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::text(text)).await.expect("send");
+        self.send_message(Message::text(text)).await;
     }
 
     /// Sends a raw message (binary frames, oversize frames).
     pub async fn send_message(&mut self, message: Message) {
-        self.ws.send(message).await.expect("send");
+        self.conn.send_message(message).await.expect("send");
     }
 
     /// The next frame from the server; `None` once the connection is closed.
@@ -93,41 +97,25 @@ impl Client {
 
     /// Reads one frame; `Err` with the close when the connection ends.
     async fn read_frame(&mut self) -> Result<Value, Closed> {
-        // One deadline for the whole wait: the server's pings must not keep a test waiting.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let message = tokio::time::timeout_at(deadline, self.ws.next())
-                .await
-                .expect("a frame in time");
-            match message {
-                Some(Ok(Message::Text(text))) => {
-                    let frame: Value = serde_json::from_str(&text).expect("frames are JSON");
-                    match frame["type"].as_str() {
-                        Some("event") => self.events.push(frame.clone()),
-                        Some("delta") => self.deltas.push(frame.clone()),
-                        _ => {}
-                    }
-                    return Ok(frame);
+        let incoming = self.conn.recv(PATIENCE).await.expect("a frame in time");
+        match incoming {
+            Incoming::Text(text, _) => {
+                let frame: Value = serde_json::from_str(&text).expect("frames are JSON");
+                match frame["type"].as_str() {
+                    Some("event") => self.events.push(frame.clone()),
+                    Some("delta") => self.deltas.push(frame.clone()),
+                    _ => {}
                 }
-                Some(Ok(Message::Close(close))) => {
-                    return Err(close
-                        .map(|c| Closed {
-                            code: u16::from(c.code),
-                            reason: c.reason.to_string(),
-                        })
-                        .unwrap_or(Closed {
-                            code: u16::from(CloseCode::Status),
-                            reason: String::new(),
-                        }))
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => {
-                    return Err(Closed {
-                        code: 1006,
-                        reason: "connection dropped".into(),
-                    })
-                }
+                Ok(frame)
             }
+            Incoming::Closed(code, reason) => Err(Closed {
+                code: code.unwrap_or(u16::from(CloseCode::Status)),
+                reason,
+            }),
+            Incoming::Dropped => Err(Closed {
+                code: 1006,
+                reason: "connection dropped".into(),
+            }),
         }
     }
 
@@ -143,12 +131,11 @@ impl Client {
 
     /// Sends a request and waits for its `response` (other frames are kept for later).
     pub async fn request(&mut self, kind: &str, fields: Value) -> Value {
-        self.next_id += 1;
-        let id = format!("r{}", self.next_id);
-        let mut frame = fields;
-        frame["id"] = json!(id);
-        frame["type"] = json!(kind);
-        self.send(frame).await;
+        let id = self
+            .conn
+            .send_request(kind, fields)
+            .await
+            .expect("send a request");
         self.response(&id).await
     }
 
@@ -278,6 +265,6 @@ impl Client {
 
     /// Drops the connection without a close handshake (a phone losing its network).
     pub async fn drop_connection(self) {
-        drop(self.ws);
+        drop(self.conn);
     }
 }

@@ -1,10 +1,13 @@
-//! Test support: a real server on a random port with its own store and a fake `claude`, and a
-//! client that speaks protocol v1 over a real WebSocket.
+//! Test support: a real server on a random port with its own store and a fake `claude`, in the
+//! test process ([`in_process`]) or as the binary ([`server`]), and a client that speaks
+//! protocol v1 over a real WebSocket.
 
 pub mod accounts;
 pub mod client;
 pub mod dice;
+pub mod home;
 pub mod http;
+pub mod in_process;
 pub mod operator;
 pub mod raw_ws;
 pub mod server;
@@ -56,22 +59,7 @@ pub fn first_stdout_line_keeping_rest(
     child: &mut std::process::Child,
     rest: Option<PathBuf>,
 ) -> Option<String> {
-    use std::io::{BufRead, BufReader, Write};
-    let stdout = child.stdout.take()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        let mut file = rest.and_then(|path| std::fs::File::create(path).ok());
-        for line in lines.map_while(Result::ok) {
-            if let Some(file) = file.as_mut() {
-                let _ = writeln!(file, "{line}");
-            }
-        }
-    });
-    rx.recv_timeout(PATIENCE).ok()
+    test_support::stdout::first_line(child.stdout.take()?, PATIENCE, rest)
 }
 
 /// The value of `flag` in a command line, written `--flag value` or `--flag=value`.

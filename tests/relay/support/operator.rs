@@ -6,11 +6,11 @@ use std::process::{Command, Stdio};
 use serde_json::json;
 
 use super::client::Client;
-use super::server::TestServer;
+use super::home::Home;
 
 /// `pocket-relay token ARGS` against the server's config; (stdout, stderr). Fails the test when
 /// the command fails.
-pub fn token_command(server: &TestServer, args: &[&str]) -> (String, String) {
+pub fn token_command(server: &Home, args: &[&str]) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
         .arg("token")
         .args(args)
@@ -26,13 +26,13 @@ pub fn token_command(server: &TestServer, args: &[&str]) -> (String, String) {
 }
 
 /// A fresh token for `user` (`token issue --user USER`).
-pub fn issue(server: &TestServer, user: &str) -> String {
+pub fn issue(server: &Home, user: &str) -> String {
     let (stdout, _) = token_command(server, &["issue", "--user", user]);
     stdout.trim().to_string()
 }
 
 /// A WebSocket that said `hello` with `token` and got its `welcome`.
-pub async fn connect_as(server: &TestServer, token: &str) -> Client {
+pub async fn connect_as(server: &Home, token: &str) -> Client {
     let mut client = Client::connect_raw(&server.ws_url()).await;
     client
         .send(json!({"type": "hello", "protocol": 1, "token": token}))

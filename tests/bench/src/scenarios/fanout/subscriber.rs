@@ -97,7 +97,7 @@ impl Client {
                         return seen;
                     }
                 }
-                Ok(Incoming::Closed(code)) => {
+                Ok(Incoming::Closed(code, _)) => {
                     seen.closed = Some(code);
                     return seen;
                 }
@@ -128,7 +128,7 @@ impl Client {
                         seen.done_at = Some(Instant::now());
                     }
                 }
-                Ok(Incoming::Closed(code)) => {
+                Ok(Incoming::Closed(code, _)) => {
                     seen.closed = Some(code);
                     return seen;
                 }
