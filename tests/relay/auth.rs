@@ -337,16 +337,7 @@ async fn every_failed_sign_in_gets_the_same_401() {
 
 /// Runs `pocket-relay token …` with the server's configuration.
 fn token_command(server: &Home, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
-        .arg("token")
-        .args(args)
-        .arg("--config")
-        .arg(server.dir.path().join("config.toml"))
-        .current_dir(server.dir.path())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pocket-relay token")
+    crate::support::operator::cli(server, &[&["token"], args].concat())
 }
 
 fn text(bytes: &[u8]) -> String {

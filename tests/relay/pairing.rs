@@ -6,8 +6,6 @@
 mod phone;
 mod revocation;
 
-use std::process::{Command, Stdio};
-
 use serde_json::{json, Value};
 
 use crate::support::http::{get, post_json, request, Response};
@@ -28,15 +26,7 @@ fn server(auth: &[&str]) -> TestServer {
 
 /// `pocket-relay ARGS` with the server's configuration: (success, stdout, stderr).
 fn command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_pocket-relay"))
-        .args(args)
-        .arg("--config")
-        .arg(server.dir.path().join("config.toml"))
-        .current_dir(server.dir.path())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pocket-relay");
+    let output = crate::support::operator::cli(server, args);
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     (
         output.status.success(),

@@ -12,14 +12,6 @@ use crate::session::core::{Answer, Effect, Input};
 use crate::session_info::SessionStatus;
 use crate::store::EventStore;
 
-fn stops(session: &Harness) -> Vec<StopMode> {
-    let modes = session.effects.iter().filter_map(|e| match e {
-        Effect::Stop(mode) => Some(*mode),
-        _ => None,
-    });
-    modes.collect()
-}
-
 #[test]
 fn a_paused_queue_starts_nothing_until_resumed() {
     let mut session = Harness::new();
@@ -96,11 +88,11 @@ fn a_removed_rule_retires_the_process_before_the_next_prompt() {
     session
         .request(SessionOp::RemoveRule(rule))
         .expect("removed");
-    assert!(stops(&session).is_empty(), "the turn goes on with the rule");
+    assert!(session.stops().is_empty(), "the turn goes on with the rule");
     session.prompt("two", "p-2").expect("queued");
     session.agent(result_line("success"));
     // The next prompt does not reach the old process: it is stopped, and a new one starts.
-    assert_eq!(stops(&session), [StopMode::Graceful]);
+    assert_eq!(session.stops(), [StopMode::Graceful]);
     let turns = session
         .written()
         .iter()
@@ -166,7 +158,7 @@ fn stop_fails_what_waits_and_answers_once_the_process_exited() {
         written.last().expect("an interrupt")["request"]["subtype"],
         "interrupt"
     );
-    assert_eq!(stops(&session), [StopMode::Graceful]);
+    assert_eq!(session.stops(), [StopMode::Graceful]);
     session.agent(result_line("error_during_execution"));
     session.agent(AgentSignal::Exited {
         code: Some(0),
@@ -198,7 +190,7 @@ fn a_deleted_session_kills_its_process_and_answers_nothing_more() {
     let deleted = session.request(SessionOp::Delete);
     assert!(matches!(deleted, Ok(Reply::Empty)));
     assert!(session.core.is_deleted());
-    assert_eq!(stops(&session), [StopMode::Kill]);
+    assert_eq!(session.stops(), [StopMode::Kill]);
     assert!(session.store.load_sessions().expect("loaded").is_empty());
     // The killed process's last words belong to no session.
     let old = session.last_agent();

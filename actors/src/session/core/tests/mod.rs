@@ -12,7 +12,7 @@ use futures_util::FutureExt;
 use serde_json::{json, Value};
 
 use super::{Answer, Effect, Input, SessionCore};
-use crate::claude_process::{AgentSignal, LineHead};
+use crate::claude_process::{AgentSignal, LineHead, StopMode};
 use crate::command::{Caller, Reply, SessionOp};
 use crate::config::DomainConfig;
 use crate::error::RelayResult;
@@ -80,6 +80,15 @@ fn result_line(subtype: &str) -> AgentSignal {
 }
 
 impl Harness {
+    /// How the core asked the process to stop, in order.
+    fn stops(&self) -> Vec<StopMode> {
+        let modes = self.effects.iter().filter_map(|e| match e {
+            Effect::Stop(mode) => Some(*mode),
+            _ => None,
+        });
+        modes.collect()
+    }
+
     /// A brand-new session, created and started.
     fn new() -> Harness {
         Harness::with_config(DomainConfig::default())

@@ -10,14 +10,6 @@ use crate::queue::{SlotSignal, SlotUse};
 use crate::session::core::{Answer, Effect, Input};
 use crate::session_info::SessionStatus;
 
-fn stops(session: &Harness) -> Vec<StopMode> {
-    let modes = session.effects.iter().filter_map(|e| match e {
-        Effect::Stop(mode) => Some(*mode),
-        _ => None,
-    });
-    modes.collect()
-}
-
 #[test]
 fn idle_and_reclaim_stop_only_an_idle_process() {
     let mut session = Harness::new();
@@ -27,13 +19,13 @@ fn idle_and_reclaim_stop_only_an_idle_process() {
     session.slot(SlotSignal::Reclaim);
     session.slot(SlotSignal::IdleTimeout);
     assert!(
-        stops(&session).is_empty(),
+        session.stops().is_empty(),
         "a running turn keeps its process"
     );
     session.agent(result_line("success"));
     assert_eq!(session.slot_uses(SlotUse::Idle), 1);
     session.slot(SlotSignal::IdleTimeout);
-    assert_eq!(stops(&session), [StopMode::Graceful]);
+    assert_eq!(session.stops(), [StopMode::Graceful]);
     session.agent(AgentSignal::Exited {
         code: Some(0),
         signal: None,
