@@ -49,7 +49,10 @@ fn servers_started_and_stopped_in_one_process_leave_no_thread_or_process_behind(
     // Fewer is fine: a thread the first run started lazily (a blocking-pool worker) may have
     // ended since; more would be a leak.
     let after = threads();
-    assert!(after <= before, "threads left behind: {after} after, {before} before");
+    assert!(
+        after <= before,
+        "threads left behind: {after} after, {before} before"
+    );
 }
 
 /// A server with sign-in on (the token watcher's thread), a prompt answered (the store's writes,
