@@ -267,16 +267,12 @@ async fn codes_expire_and_wrong_codes_are_limited_per_address() {
 #[tokio::test]
 async fn the_server_prints_a_pairing_link_at_start_while_nobody_can_sign_in() {
     let mut server = server(&["operators = [\"alice\"]"]);
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let printed = loop {
-        let printed = server.stdout();
-        if printed.lines().any(|l| l.contains("/#pair=")) {
-            break printed;
-        }
-        assert!(std::time::Instant::now() < deadline, "no link: {printed}");
-        // Polling a file the server writes: look again shortly.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
+    // The server writes what it prints after its first line to a file: look until the link is in.
+    crate::support::eventually("the pairing link printed at start", PATIENCE, || {
+        server.stdout().lines().any(|l| l.contains("/#pair="))
+    })
+    .await;
+    let printed = server.stdout();
     assert!(printed.contains('▀') && printed.contains('█'), "{printed}");
     let code = code_in(&printed);
     let phone = Phone::ed25519("first phone");

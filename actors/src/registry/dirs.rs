@@ -50,13 +50,9 @@ impl Registry {
         caller: &Caller,
         path: Option<String>,
     ) -> ResponseActFuture<Self, RelayResult<Reply>> {
-        let account = match self.config.run_as.for_user(caller.user.as_str()) {
-            Ok(account) => account.cloned(),
-            Err(error) => {
-                return Box::pin(actix::fut::ready(Err(RelayError::Forbidden(
-                    error.to_string(),
-                ))))
-            }
+        let account = match self.os_account_of(&caller.user) {
+            Ok(account) => account,
+            Err(error) => return Box::pin(actix::fut::ready(Err(error))),
         };
         let sessions = self.config.sessions.clone();
         if let Some(path) = path {

@@ -130,19 +130,25 @@ impl Registry {
         self.directory.owned(user, id)
     }
 
+    /// The OS account `user`'s Claude runs as (`claude.run_as`), if any; `forbidden` when a
+    /// mapping is required and `user` has none.
+    fn os_account_of(&self, user: &UserId) -> RelayResult<Option<crate::run_as::OsAccount>> {
+        self.config
+            .run_as
+            .for_user(user.as_str())
+            .map(|account| account.cloned())
+            .map_err(|error| RelayError::Forbidden(error.to_string()))
+    }
+
     fn create_session(
         &mut self,
         caller: Caller,
         create: CreateSession,
         ctx: &mut Context<Self>,
     ) -> ResponseActFuture<Self, RelayResult<Reply>> {
-        let account = match self.config.run_as.for_user(caller.user.as_str()) {
-            Ok(account) => account.cloned(),
-            Err(error) => {
-                return Box::pin(actix::fut::ready(Err(RelayError::Forbidden(
-                    error.to_string(),
-                ))))
-            }
+        let account = match self.os_account_of(&caller.user) {
+            Ok(account) => account,
+            Err(error) => return Box::pin(actix::fut::ready(Err(error))),
         };
         let Some(account) = account else {
             let cwd = match self.check_cwd(&create.cwd) {

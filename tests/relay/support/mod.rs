@@ -71,3 +71,17 @@ pub fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
         arg.strip_prefix(flag)?.strip_prefix('=')
     })
 }
+
+/// Waits until `check` holds, for what tells no one when it changes (a file a child process writes,
+/// this process's threads in `/proc`): looks again every 20 ms, and fails the test naming `what`
+/// after `patience`. Anything that sends an event is waited for by that event instead.
+pub async fn eventually(what: &str, patience: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + patience;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {patience:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
