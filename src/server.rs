@@ -91,6 +91,7 @@ impl Server {
             domain,
             store.clone() as Arc<dyn EventStore>,
             metrics.clone(),
+            actors::watch::Watchers::default(),
         )?;
         let registry = router.registry().clone();
         let limits = Arc::new(RateLimits::new(

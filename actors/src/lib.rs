@@ -23,3 +23,4 @@ pub mod run_as;
 pub mod session;
 pub mod session_info;
 pub mod store;
+pub mod watch;

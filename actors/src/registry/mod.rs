@@ -56,6 +56,7 @@ pub struct Registry {
     metrics: Arc<RelayMetrics>,
     store: Arc<dyn EventStore>,
     slots: Addr<AgentSlots>,
+    watchers: crate::watch::Watchers,
     sessions: HashMap<SessionId, SessionEntry>,
     /// Who owns which session, published for the [`Router`]; written only here, beside
     /// `sessions`.
@@ -71,6 +72,7 @@ impl Registry {
         config: DomainConfig,
         store: Arc<dyn EventStore>,
         metrics: Arc<RelayMetrics>,
+        watchers: crate::watch::Watchers,
     ) -> Result<Router, StoreError> {
         let stored = store.load_sessions()?;
         let config = Arc::new(config);
@@ -83,6 +85,7 @@ impl Registry {
                 metrics,
                 store,
                 slots,
+                watchers,
                 sessions: HashMap::new(),
                 directory,
                 clients: HashMap::new(),
@@ -122,6 +125,7 @@ impl Registry {
             slots: self.slots.clone(),
             gone: ctx.address().recipient(),
             conversations: ctx.address().recipient(),
+            watchers: self.watchers.clone(),
         }
     }
 

@@ -77,6 +77,9 @@ impl Session {
             };
             self.deps.metrics.events_stored.get_or_create(&kind).inc();
             let slow = self.subscribers.broadcast(&event);
+            if self.deps.watchers.watch(&event) {
+                self.deps.watchers.tell(&self.core.info(), &event);
+            }
             self.deps.metrics.slow_consumers.inc_by(slow);
         }
         let stored = self.core.log().stored_seq();

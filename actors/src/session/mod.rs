@@ -49,6 +49,8 @@ pub struct SessionDeps {
     pub gone: Recipient<SessionGone>,
     /// Told each conversation id the session's Claude Code reports.
     pub conversations: Recipient<crate::registry::ConversationSeen>,
+    /// Told of every committed event that matters beyond this session's subscribers.
+    pub watchers: crate::watch::Watchers,
 }
 
 /// The session actor: the core's rules, and the I/O they ask for.
