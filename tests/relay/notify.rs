@@ -8,6 +8,7 @@ mod browser;
 mod channels;
 mod coalescing;
 mod delivery;
+mod devices;
 mod web_push;
 
 use serde_json::{json, Value};

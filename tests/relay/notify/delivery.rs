@@ -91,7 +91,8 @@ async fn a_failing_push_service_is_retried_and_a_gone_subscription_removed() {
     .is_some_and(|n| n >= 1.0));
 
     let request = request_id(&app.wait_kind("permission.requested").await);
-    app.ok("session.permission", allow(&session, &request)).await;
+    app.ok("session.permission", allow(&session, &request))
+        .await;
     push_where(&push, &flaky, |p| p["kind"] == "completed").await;
     assert_eq!(push.received_at("/push/gone").len(), 1);
 }
