@@ -8,8 +8,8 @@ use actors::command::{
     Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
     Reply, SessionOp,
 };
-use actors::inbox::InboxOp;
 use actors::error::RelayError;
+use actors::inbox::InboxOp;
 use actors::session_info::PermissionMode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

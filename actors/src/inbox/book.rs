@@ -305,7 +305,10 @@ mod tests {
         let new = book.subscribe(&alice, again);
         book.deliver(&alice, &added(s, "r1"));
         book.go_live(&ConnectionId::new("phone"), old);
-        assert!(received(&mut rx).is_empty(), "still holding for the new one");
+        assert!(
+            received(&mut rx).is_empty(),
+            "still holding for the new one"
+        );
         book.go_live(&ConnectionId::new("phone"), new);
         assert_eq!(received(&mut rx), ["added r1"]);
         assert_eq!(book.len(), 1);

@@ -30,7 +30,9 @@ use crate::watch::Committed;
 #[derive(Debug)]
 pub enum InboxOp {
     /// Answer the current list, then send every change to `sink`.
-    Subscribe { sink: ClientSink },
+    Subscribe {
+        sink: ClientSink,
+    },
     Unsubscribe,
 }
 
@@ -112,8 +114,11 @@ impl Inbox {
         });
         let inbox = ctx.address();
         Box::pin(asked.into_actor(self).map(move |answer, act, _| {
-            let answer = answer
-                .unwrap_or_else(|_| Err(RelayError::Unavailable("the server is shutting down".into())));
+            let answer = answer.unwrap_or_else(|_| {
+                Err(RelayError::Unavailable(
+                    "the server is shutting down".into(),
+                ))
+            });
             match answer {
                 Ok(Reply::Permissions(permissions)) => {
                     act.book

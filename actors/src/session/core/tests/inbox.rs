@@ -9,10 +9,12 @@ use crate::session::core::Input;
 
 /// Claude asks to run `rm -rf build`, with the fields the inbox shows.
 fn can_use_tool(id: &str) -> crate::claude_process::AgentSignal {
-    line(json!({"type": "control_request", "request_id": id, "request": {
+    line(
+        json!({"type": "control_request", "request_id": id, "request": {
         "subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "rm -rf build"},
         "description": "delete the build", "tool_use_id": "toolu_9", "blocked_path": "/tmp/build",
-        "permission_suggestions": [{"type": "addRules"}]}}))
+        "permission_suggestions": [{"type": "addRules"}]}}),
+    )
 }
 
 fn running() -> Harness {
@@ -72,7 +74,12 @@ fn deleting_a_session_cancels_its_open_requests() {
         .committed
         .iter()
         .filter(|e| e["kind"] == "permission.resolved")
-        .map(|e| (e["data"]["decision"].clone(), e["data"]["by"]["reason"].clone()))
+        .map(|e| {
+            (
+                e["data"]["decision"].clone(),
+                e["data"]["by"]["reason"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         cancelled,
