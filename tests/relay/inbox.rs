@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::home::{Home, Settings};
-use crate::support::http::{request, Response};
+use crate::support::http::with_token;
 use crate::support::in_process::InProcessServer;
 use crate::support::operator::{connect_as, issue};
 use crate::support::PATIENCE;
@@ -121,34 +121,10 @@ fn ids(list: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// An HTTP request with `token` as its bearer.
-async fn rest(
-    server: &Home,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Response {
-    let auth = format!("Bearer {token}");
-    let body = body.map(|b| b.to_string());
-    let mut headers = vec![("Authorization", auth.as_str())];
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    request(
-        &server.url,
-        method,
-        path,
-        &headers,
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
-}
-
 /// `GET /api/v1/permissions?status=pending` with `token`: the list.
 async fn pending_over_rest(server: &Home, token: &str) -> Vec<Value> {
-    let answer = rest(
-        server,
+    let answer = with_token(
+        &server.url,
         token,
         "GET",
         "/api/v1/permissions?status=pending",
@@ -262,8 +238,8 @@ async fn requests_from_three_sessions_answered_from_two_devices_and_every_inbox_
             p["request_id"].as_str().unwrap()
         )
     };
-    let meddling = rest(
-        &server,
+    let meddling = with_token(
+        &server.url,
         &bob,
         "POST",
         &path(&one),
@@ -277,8 +253,8 @@ async fn requests_from_three_sessions_answered_from_two_devices_and_every_inbox_
         .ok("session.permission", json!({"session_id": one["session_id"], "request_id": one["request_id"], "decision": "allow"}))
         .await;
     assert_eq!(allowed, json!({}));
-    let denied = rest(
-        &server,
+    let denied = with_token(
+        &server.url,
         &alice,
         "POST",
         &path(&two),
@@ -293,8 +269,8 @@ async fn requests_from_three_sessions_answered_from_two_devices_and_every_inbox_
                      "request_id": three["request_id"], "decision": "allow"}),
         )
         .await;
-    let from_laptop = rest(
-        &server,
+    let from_laptop = with_token(
+        &server.url,
         &alice,
         "POST",
         &path(&three),
