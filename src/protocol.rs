@@ -5,9 +5,11 @@
 
 use actors::client::ClientSink;
 use actors::command::{
-    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, RemoveRule, Reply, SessionOp,
+    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
+    Reply, SessionOp,
 };
 use actors::error::RelayError;
+use actors::inbox::InboxOp;
 use actors::session_info::PermissionMode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -130,6 +132,14 @@ pub fn parse_command(
             })
         }
         "session.stop" => on_session(kind, object, SessionOp::Stop),
+        "permissions.list" => fields::<PermissionsQuery>(kind, object)?.command(),
+        "inbox.subscribe" => {
+            let sink = sink
+                .cloned()
+                .ok_or_else(|| RelayError::BadRequest("this transport cannot subscribe".into()))?;
+            Ok(Command::Inbox(InboxOp::Subscribe { sink }))
+        }
+        "inbox.unsubscribe" => Ok(Command::Inbox(InboxOp::Unsubscribe)),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
             "unknown request type {other:?}"
@@ -162,6 +172,9 @@ pub fn reply_data(reply: &Reply) -> Value {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),
         Reply::Permission { rules_added: None } => json!({}),
+        Reply::Permissions(permissions) | Reply::InboxSubscribed { permissions, .. } => {
+            json!({ "permissions": permissions })
+        }
         Reply::Empty => json!({}),
     }
 }
