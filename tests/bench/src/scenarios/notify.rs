@@ -4,14 +4,17 @@
 //! from the `permission.requested` event's `ts` (taken before the store commits it, in ms: the
 //! figure errs high by < 1 ms) to the push request's last byte at the fake push service. Then the
 //! same with one more subscription whose endpoint never answers: the others must not wait for it.
+//! One request before the measured ones is not counted (the relay's client connects to the push
+//! service then, as it stays connected to a real one between notifications).
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use test_support::receiver::{Receiver, Reply};
 
-use super::{check_alive, Env};
+use super::{check_alive, cpu_figures, Env};
 use crate::client::{Conn, Incoming, Link, PATIENCE};
+use crate::proc_stats::{cpu_time, CpuBreakdownMeter};
 use crate::report::{Comparison, Report};
 use crate::server::{ClaudeSetup, ServerOptions};
 use crate::stats::{ms, Summary};
@@ -86,13 +89,31 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     report.figure("devices", args.devices, "");
     report.figure("rounds", args.rounds, "");
 
+    // One request first, not counted: the relay's client opens its connections to the push
+    // service (as it keeps them open to a real one between notifications).
+    let warm_up = Args {
+        rounds: 1,
+        ..args.clone()
+    };
+    phase(&mut conn, &push, &project, &warm_up).await?;
+    let pid = server.pid().to_string();
+    let breakdown = CpuBreakdownMeter::start(server.pid());
+    let cpu_before = cpu_time(&pid)?;
     let mut calm = phase(&mut conn, &push, &project, args).await?;
+    let cpu_calm = cpu_time(&pid)?.saturating_sub(cpu_before);
     let calm = Summary::of(&mut calm);
     subscribe(&server, &format!("{}/hang/0", push.url)).await?;
     let mut hanging = phase(&mut conn, &push, &project, args).await?;
     let hanging = Summary::of(&mut hanging);
+    let breakdown = breakdown.read();
     check_alive(&mut server)?;
 
+    report.float(
+        "server_cpu_per_request",
+        cpu_calm.as_secs_f64() * 1000.0 / args.rounds.max(1) as f64,
+        "ms",
+    );
+    cpu_figures(&mut report, &breakdown);
     report.latency("push_latency", &calm);
     report.latency("push_latency_with_a_hanging_endpoint", &hanging);
     report.figure(
@@ -142,12 +163,13 @@ async fn phase(
         let before = push.received_at("/push/").len();
         let session = conn.create_session(project).await?;
         conn.subscribe(&session, 0).await?;
-        conn.request(
-            "session.prompt",
-            json!({"session_id": session, "text": r#"permission Bash {"command":"make"}"#}),
-        )
-        .await?;
-        let stored_ns = requested_ts(conn, &session).await?;
+        let prompt = conn
+            .send_request(
+                "session.prompt",
+                json!({"session_id": session, "text": r#"permission Bash {"command":"make"}"#}),
+            )
+            .await?;
+        let stored_ns = requested_ts(conn, &session, &prompt).await?;
         let wanted = before + args.devices;
         let received = push
             .wait_until(PATIENCE, |all| {
@@ -166,25 +188,35 @@ async fn phase(
     Ok(latencies)
 }
 
-/// The `ts` of the session's `permission.requested` event, in ns since the UNIX epoch.
-async fn requested_ts(conn: &mut Conn, session: &str) -> Result<u64, Error> {
+/// The `ts` of the session's `permission.requested` event, in ns since the UNIX epoch, once the
+/// prompt `prompt` (a request id) was answered too (the event may come first).
+async fn requested_ts(conn: &mut Conn, session: &str, prompt: &str) -> Result<u64, Error> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    let (mut answered, mut stored) = (false, None);
+    while !answered || stored.is_none() {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let Incoming::Text(text, _) = conn.recv(left.max(Duration::from_millis(1))).await? else {
             return Err("the connection ended".into());
         };
-        let event: Value = serde_json::from_str(&text)?;
-        if event["type"] == "event"
-            && event["kind"] == "permission.requested"
-            && event["session_id"] == session
+        let frame: Value = serde_json::from_str(&text)?;
+        if frame["type"] == "response" && frame["id"] == prompt {
+            if frame["ok"] != true {
+                return Err(format!("the prompt failed: {frame}").into());
+            }
+            answered = true;
+        } else if frame["type"] == "event"
+            && frame["kind"] == "permission.requested"
+            && frame["session_id"] == session
         {
-            let ts = event["ts"].as_str().ok_or("an event without ts")?;
+            let ts = frame["ts"].as_str().ok_or("an event without ts")?;
             let when = chrono::DateTime::parse_from_rfc3339(ts)?;
-            return when
+            stored = when
                 .timestamp_nanos_opt()
-                .and_then(|ns| u64::try_from(ns).ok())
-                .ok_or_else(|| "a ts out of range".into());
+                .and_then(|ns| u64::try_from(ns).ok());
+            if stored.is_none() {
+                return Err("a ts out of range".into());
+            }
         }
     }
+    stored.ok_or_else(|| "no permission request".into())
 }
