@@ -168,7 +168,11 @@ async fn app_measures_the_phone_app() {
 async fn notify_pushes_every_request_to_every_device() {
     let figures = bench(&["notify", "--devices", "5", "--rounds", "2"]).await;
     // 5 devices × 2 requests in each phase, the hanging endpoint's requests besides.
-    assert_eq!(number(&figures, "push_latency_samples"), 10.0, "{figures:?}");
+    assert_eq!(
+        number(&figures, "push_latency_samples"),
+        10.0,
+        "{figures:?}"
+    );
     assert_eq!(
         number(&figures, "push_latency_with_a_hanging_endpoint_samples"),
         10.0,

@@ -115,7 +115,7 @@ async fn subscriptions_follow_their_devices_and_no_secret_reaches_the_log() {
     assert_eq!(alice_sees, expected);
     assert_eq!(
         ids(&listed(&server, &bob.token).await),
-        ids(&[bob_sub.clone()])
+        ids(std::slice::from_ref(&bob_sub))
     );
     let path = format!(
         "/api/v1/push/subscriptions/{}",
@@ -177,7 +177,7 @@ async fn subscriptions_follow_their_devices_and_no_secret_reaches_the_log() {
     let (ok, _, stderr) = command(&server, &["devices", "revoke", &phone.id]);
     assert!(ok, "{stderr}");
     let left = ids(&listed(&server, &laptop_token).await);
-    assert_eq!(left, ids(&[failing_sub.clone()]));
+    assert_eq!(left, ids(std::slice::from_ref(&failing_sub)));
     assert!(payloads(&push, &on_bob).is_empty());
 
     // The failing endpoints were tried and logged by host; no secret is in the log.
