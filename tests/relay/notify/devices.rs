@@ -234,3 +234,26 @@ async fn wait_for_log(server: &TestServer, what: &str, host: &str) -> String {
     .await;
     log
 }
+
+#[tokio::test]
+async fn the_vapid_key_and_the_subscriptions_outlive_a_restart() {
+    let push = Receiver::start().await.expect("a fake push service");
+    let mut server = TestServer::start_with(super::notify_settings(&[]));
+    let key = super::vapid_key(&server, None).await;
+    let phone = Browser::new(format!("{}/push/phone", push.url));
+    let subscription = subscribe(&server, None, &phone).await;
+    server.restart();
+    // The phone's subscription was made for this key: a new one would orphan every phone.
+    assert_eq!(super::vapid_key(&server, None).await, key);
+    let listed = data(
+        &api(&server, "GET", "/api/v1/push/subscriptions", None, None).await,
+        200,
+    );
+    assert_eq!(listed["subscriptions"], json!([subscription]));
+    let mut app = Client::connect(&server.ws_url()).await;
+    let session = app.create(&server.project()).await;
+    app.prompt(&session, RM_BUILD).await;
+    let (got, payload) = push_where(&push, &phone, |p| p["kind"] == "approval").await;
+    super::browser::check_vapid(&got, &key, &push.url);
+    assert_eq!(payload["session_id"], session.as_str());
+}
