@@ -18,6 +18,7 @@ mod attacks;
 mod auth;
 mod auth_limits;
 mod chaos;
+mod claude_history;
 mod dirs;
 mod fuzz;
 mod handshake;

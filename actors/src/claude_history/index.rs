@@ -266,6 +266,11 @@ impl HistoryIndex {
         })
     }
 
+    /// The terminal running conversation `id`, if one does (wherever its folder is).
+    pub fn running_of(&self, place: &HistoryPlace, id: &str) -> Option<RunningRef> {
+        running_by_session(place).remove(id)
+    }
+
     /// The terminals running conversations inside the roots.
     pub fn running(&self, place: &HistoryPlace) -> RunningList {
         let mut folders = FolderCheck::new(place);
