@@ -36,6 +36,7 @@ mod permissions;
 mod prompts;
 mod rate_limits;
 mod real_claude;
+mod real_claude_history;
 mod reconnect;
 mod restart;
 mod run_as;
