@@ -99,8 +99,11 @@ mod tests {
     #[test]
     fn the_terminal_command_quotes_the_folder() {
         assert_eq!(
-            terminal_command("/home/me/my project's", "6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"),
-            "cd '/home/me/my project'\"'\"'s' && claude --resume 6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"
+            terminal_command(
+                "/home/me/my project's",
+                "6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"
+            ),
+            "cd \"/home/me/my project's\" && claude --resume 6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"
         );
         assert_eq!(
             terminal_command("/srv/plain", "x"),

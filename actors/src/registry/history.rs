@@ -97,8 +97,13 @@ impl Registry {
         id: String,
         force: bool,
     ) -> impl std::future::Future<Output = RelayResult<ResumeCheck>> {
+        let not_an_id = uuid::Uuid::try_parse(&id).is_err();
         let own = self.owns_conversation(user, &id);
-        let place = if own {
+        let place = if not_an_id {
+            Err(RelayError::BadRequest(
+                "resume_claude_session_id must be a Claude Code session id (a UUID)".into(),
+            ))
+        } else if own {
             // The caller's own conversation: only the terminals are looked at.
             let account = self.os_account_of(user);
             account.map(|account| {
@@ -118,11 +123,6 @@ impl Registry {
         let index = self.history.clone();
         blocking(move || {
             let place = place?;
-            if uuid::Uuid::try_parse(&id).is_err() {
-                return Err(RelayError::BadRequest(
-                    "resume_claude_session_id must be a Claude Code session id (a UUID)".into(),
-                ));
-            }
             let (running, folder) = match (own, place) {
                 (true, Some(place)) => (index.running_of(&place, &id), None),
                 (true, None) => (None, None),

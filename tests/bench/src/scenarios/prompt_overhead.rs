@@ -93,7 +93,6 @@ fn claude_args(cwd: &str) -> Vec<String> {
         stream_deltas: false,
         resume: None,
         allowed_rules: Vec::new(),
-        terminal_command: None,
         run_as: None,
     }
     .args(&actors::config::ClaudeConfig::default())
