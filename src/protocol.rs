@@ -37,6 +37,14 @@ struct OnSession<T> {
     fields: T,
 }
 
+/// `claude.messages`: the conversation and the page (the query of the HTTP route).
+#[derive(Deserialize)]
+struct ClaudeMessagesFields {
+    claude_session_id: String,
+    #[serde(flatten)]
+    query: actors::claude_history::MessagesQuery,
+}
+
 #[derive(Deserialize)]
 struct ModeFields {
     session_id: String,
@@ -140,6 +148,19 @@ pub fn parse_command(
             Ok(Command::Inbox(InboxOp::Subscribe { sink }))
         }
         "inbox.unsubscribe" => Ok(Command::Inbox(InboxOp::Unsubscribe)),
+        "session.release" => on_session(kind, object, SessionOp::Release),
+        "claude.sessions" => Ok(Command::ClaudeSessions(fields(kind, object)?)),
+        "claude.messages" => {
+            let ClaudeMessagesFields {
+                claude_session_id,
+                query,
+            } = fields(kind, object)?;
+            Ok(Command::ClaudeMessages {
+                claude_session_id,
+                query,
+            })
+        }
+        "claude.running" => Ok(Command::ClaudeRunning),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
             "unknown request type {other:?}"
@@ -168,6 +189,7 @@ pub fn reply_data(reply: &Reply) -> Value {
         }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
         Reply::Dirs(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
+        Reply::History(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
         Reply::Permission {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),

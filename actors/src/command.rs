@@ -15,6 +15,8 @@ use crate::session_info::{PermissionMode, SessionInfo};
 /// `session.create`'s fields.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CreateSession {
+    /// May be left out when resuming a conversation of Claude Code's history: its folder is used.
+    #[serde(default)]
     pub cwd: String,
     #[serde(default)]
     pub stream_deltas: Option<bool>,
@@ -26,6 +28,9 @@ pub struct CreateSession {
     pub permission_mode: Option<PermissionMode>,
     #[serde(default)]
     pub resume_claude_session_id: Option<String>,
+    /// Resume the conversation even though a terminal is running it right now.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
@@ -139,6 +144,9 @@ pub enum SessionOp {
     /// Forget an "always" rule; the session's process is replaced before the next prompt.
     RemoveRule(RemoveRule),
     Stop,
+    /// Stop the process so that a terminal may take the conversation over (`claude --resume`);
+    /// the session stays and can be continued later.
+    Release,
     Delete,
 }
 
@@ -157,6 +165,15 @@ pub enum Command {
     PendingPermissions,
     /// The approval inbox's live changes (`inbox.subscribe`, `inbox.unsubscribe`).
     Inbox(crate::inbox::InboxOp),
+    /// This machine's Claude Code conversations (protocol §15).
+    ClaudeSessions(crate::claude_history::ConversationsQuery),
+    /// One of them's messages.
+    ClaudeMessages {
+        claude_session_id: String,
+        query: crate::claude_history::MessagesQuery,
+    },
+    /// The Claude Code processes running in terminals.
+    ClaudeRunning,
     /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
     Session {
         session_id: String,
@@ -204,6 +221,8 @@ pub enum Reply {
     Interrupted(bool),
     /// The folder picker's answer.
     Dirs(crate::dirs::DirsAnswer),
+    /// An answer about Claude Code's own history.
+    History(crate::claude_history::HistoryAnswer),
     /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
     /// so it was a plain allow); `None` without `always`.
     Permission {

@@ -206,6 +206,10 @@ impl SessionCore {
         info.queue_length = self.queue.len();
         info.last_seq = self.log.stored_seq();
         info.pending_permissions = self.permissions.ids();
+        info.terminal_command = info
+            .claude_session_id
+            .as_deref()
+            .map(|id| crate::session_info::terminal_command(&info.cwd, id));
         info
     }
 

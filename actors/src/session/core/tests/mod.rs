@@ -57,6 +57,7 @@ fn new_info() -> SessionInfo {
         queue_length: 0,
         pending_permissions: Vec::new(),
         allowed_rules: Vec::new(),
+        terminal_command: None,
     }
 }
 
