@@ -135,6 +135,8 @@ pub enum EventData {
         #[serde(skip_serializing_if = "Option::is_none")]
         suggestions: Option<Value>,
     },
+    /// What the session's Claude Code can do, when a process reported something new.
+    SessionCapabilities(crate::capabilities::CapabilitiesView),
     PermissionResolved {
         request_id: PermissionRequestId,
         decision: &'static str,
@@ -162,6 +164,7 @@ impl EventData {
             EventData::AgentExited { .. } => "agent.exited",
             EventData::PermissionRequested { .. } => "permission.requested",
             EventData::PermissionResolved { .. } => "permission.resolved",
+            EventData::SessionCapabilities(_) => "session.capabilities",
         }
     }
 }

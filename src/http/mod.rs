@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth_routes;
 pub mod caller;
+pub mod capabilities;
 pub mod device_routes;
 pub mod dirs;
 pub mod envelope;
@@ -98,5 +99,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/sessions/{id}/export",
             web::get().to(export::export),
+        )
+        .route(
+            "/api/v1/sessions/{id}/capabilities",
+            web::get().to(capabilities::get),
+        )
+        .route(
+            "/api/v1/sessions/{id}/model",
+            web::post().to(capabilities::set_model),
         );
 }
