@@ -17,6 +17,7 @@ mod app_serving;
 mod attacks;
 mod auth;
 mod auth_limits;
+mod capabilities;
 mod chaos;
 mod dirs;
 mod fuzz;
