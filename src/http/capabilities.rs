@@ -3,24 +3,12 @@
 //! `session.capabilities` and `session.set_model`.
 
 use actix_web::web;
-use actors::command::{Command, SessionOp, SetModel};
+use actors::command::{SessionOp, SetModel};
 
-use super::call;
 use super::caller::HttpCaller;
 use super::envelope::{Answer, ApiError};
-use crate::protocol::reply_data;
+use super::sessions::on_session;
 use crate::server::AppState;
-
-async fn on_session(
-    state: web::Data<AppState>,
-    caller: HttpCaller,
-    session_id: String,
-    op: SessionOp,
-) -> Result<Answer, ApiError> {
-    let command = Command::Session { session_id, op };
-    let reply = call(&state, caller.0, command).await?;
-    Ok(Answer::ok(reply_data(&reply)))
-}
 
 /// `GET /api/v1/sessions/{id}/capabilities` → `{known, capabilities, permission_modes, …}`.
 pub async fn get(

@@ -49,6 +49,16 @@ async fn capabilities_event(phone: &mut Client) -> Value {
     until(phone, |e| e["kind"] == "session.capabilities").await
 }
 
+/// Sends a request that must be refused with `bad_request`; answers the error's message.
+pub async fn refusal(phone: &mut Client, kind: &str, fields: Value) -> String {
+    let answer = phone.request(kind, fields).await;
+    assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
+    answer["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
 fn names(list: &Value, field: &str) -> Vec<String> {
     let items = list.as_array().expect("a list").iter();
     items
@@ -158,14 +168,8 @@ async fn every_mode_the_cli_offers_can_be_set_live_and_others_are_refused_by_nam
         .await;
     assert_eq!(manual["session"]["permission_mode"], "default");
 
-    let bad = phone
-        .request(
-            "session.set_permission_mode",
-            json!({"session_id": session, "permission_mode": "yolo"}),
-        )
-        .await;
-    assert_eq!(bad["error"]["code"], "bad_request", "{bad}");
-    let message = bad["error"]["message"].as_str().unwrap_or("");
+    let yolo = json!({"session_id": session, "permission_mode": "yolo"});
+    let message = refusal(&mut phone, "session.set_permission_mode", yolo).await;
     assert!(
         message.contains("acceptEdits, auto, bypassPermissions, default, dontAsk, plan"),
         "{message}"

@@ -5,7 +5,9 @@
 use serde_json::{json, Value};
 
 use super::{count_kind, outputs, real_claude, run_prompt, Rig};
+use crate::capabilities::refusal;
 use crate::support::client::Client;
+use actors::capabilities::modes::PINNED_MODES;
 
 /// The first event matching `pred`, already received or still to come.
 async fn until(phone: &mut Client, pred: impl Fn(&Value) -> bool) -> Value {
@@ -63,14 +65,7 @@ async fn the_real_clis_commands_models_and_modes_reach_the_client() {
         );
     }
     let modes = strings(&caps["permission_modes"]);
-    for wanted in [
-        "default",
-        "acceptEdits",
-        "plan",
-        "dontAsk",
-        "auto",
-        "bypassPermissions",
-    ] {
+    for wanted in PINNED_MODES {
         assert!(modes.contains(&wanted.to_string()), "{wanted} in {modes:?}");
     }
     assert!(caps["claude_code_version"]
@@ -116,14 +111,8 @@ async fn every_permission_mode_of_the_real_cli_can_be_set_from_a_client() {
         }
         current = mode.clone();
     }
-    let bad = phone
-        .request(
-            "session.set_permission_mode",
-            json!({"session_id": session, "permission_mode": "yolo"}),
-        )
-        .await;
-    assert_eq!(bad["error"]["code"], "bad_request", "{bad}");
-    let message = bad["error"]["message"].as_str().unwrap_or("");
+    let yolo = json!({"session_id": session, "permission_mode": "yolo"});
+    let message = refusal(&mut phone, "session.set_permission_mode", yolo).await;
     for mode in &modes {
         assert!(message.contains(mode.as_str()), "{message}");
     }
@@ -172,14 +161,7 @@ async fn set_model_changes_the_model_of_a_live_real_session() {
         "the same process"
     );
 
-    let bad = phone
-        .request(
-            "session.set_model",
-            json!({"session_id": session, "model": "gpt-9"}),
-        )
-        .await;
-    assert_eq!(bad["error"]["code"], "bad_request", "{bad}");
-    assert!(bad["error"]["message"]
-        .as_str()
-        .is_some_and(|m| m.contains("sonnet")));
+    let gpt = json!({"session_id": session, "model": "gpt-9"});
+    let message = refusal(&mut phone, "session.set_model", gpt).await;
+    assert!(message.contains("sonnet"), "{message}");
 }

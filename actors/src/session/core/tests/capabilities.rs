@@ -46,6 +46,14 @@ fn last_control(session: &Harness) -> (Value, Value) {
     (request["request_id"].clone(), request["request"].clone())
 }
 
+/// Starts a process for a prompt; answers the id of its `initialize` request.
+fn start(session: &mut Harness) -> Value {
+    let prompt = format!("p-{}", session.effects.len());
+    session.prompt("one", &prompt).expect("queued");
+    session.slot(SlotSignal::Ready);
+    last_control(session).0
+}
+
 /// A session whose process started and answered `initialize` and the mode probe as 2.1.330.
 fn learned() -> Harness {
     let mut session = Harness::new();
@@ -54,11 +62,8 @@ fn learned() -> Harness {
 }
 
 fn start_and_learn(session: &mut Harness) {
-    session
-        .prompt("one", &format!("p-{}", session.effects.len()))
-        .expect("queued");
-    session.slot(SlotSignal::Ready);
-    let (id, request) = last_control(session);
+    let id = start(session);
+    let (_, request) = last_control(session);
     assert_eq!(request, json!({"subtype": "initialize", "hooks": null}));
     answer(session, &id, Ok(real_initialize()));
     let (id, probe) = last_control(session);
@@ -151,9 +156,7 @@ fn without_an_answer_the_pinned_lists_apply() {
         json!(["default", "acceptEdits", "plan", "dontAsk", "auto"])
     );
     // An older CLI that refuses initialize changes nothing.
-    session.prompt("one", "p-1").expect("queued");
-    session.slot(SlotSignal::Ready);
-    let (id, _) = last_control(&session);
+    let id = start(&mut session);
     answer(
         &mut session,
         &id,
@@ -165,9 +168,7 @@ fn without_an_answer_the_pinned_lists_apply() {
 #[test]
 fn an_older_cli_that_takes_the_probe_gets_its_mode_back() {
     let mut session = Harness::new();
-    session.prompt("one", "p-1").expect("queued");
-    session.slot(SlotSignal::Ready);
-    let (id, _) = last_control(&session);
+    let id = start(&mut session);
     answer(
         &mut session,
         &id,
