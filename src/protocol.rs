@@ -5,10 +5,11 @@
 
 use actors::client::ClientSink;
 use actors::command::{
-    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, RemoveRule, Reply, SessionOp,
-    SetModel,
+    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
+    Reply, SessionOp, SetModel,
 };
 use actors::error::RelayError;
+use actors::inbox::InboxOp;
 use actors::session_info::PermissionMode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -139,6 +140,14 @@ pub fn parse_command(
             })
         }
         "session.stop" => on_session(kind, object, SessionOp::Stop),
+        "permissions.list" => fields::<PermissionsQuery>(kind, object)?.command(),
+        "inbox.subscribe" => {
+            let sink = sink
+                .cloned()
+                .ok_or_else(|| RelayError::BadRequest("this transport cannot subscribe".into()))?;
+            Ok(Command::Inbox(InboxOp::Subscribe { sink }))
+        }
+        "inbox.unsubscribe" => Ok(Command::Inbox(InboxOp::Unsubscribe)),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
             "unknown request type {other:?}"
@@ -172,6 +181,9 @@ pub fn reply_data(reply: &Reply) -> Value {
         } => json!({ "rules_added": rules }),
         Reply::Permission { rules_added: None } => json!({}),
         Reply::Capabilities(view) => serde_json::to_value(view).unwrap_or(Value::Null),
+        Reply::Permissions(permissions) | Reply::InboxSubscribed { permissions, .. } => {
+            json!({ "permissions": permissions })
+        }
         Reply::Empty => json!({}),
     }
 }

@@ -64,6 +64,26 @@ pub struct RemoveRule {
     pub rule: String,
 }
 
+/// Which permission requests to list (`permissions.list`, `GET /api/v1/permissions`): only
+/// `pending` ones, the default; answered requests are in their session's events.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PermissionsQuery {
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl PermissionsQuery {
+    /// The command it asks for; any `status` but `pending` is `bad_request`.
+    pub fn command(&self) -> RelayResult<Command> {
+        match self.status.as_deref() {
+            None | Some("pending") => Ok(Command::PendingPermissions),
+            Some(other) => Err(crate::error::RelayError::BadRequest(format!(
+                "status {other:?} is not one this relay lists: only \"pending\" (answered requests are in each session's events)"
+            ))),
+        }
+    }
+}
+
 /// `allow` or `deny`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +150,8 @@ pub enum SessionOp {
     SetModel(SetModel),
     /// What the session's Claude Code can do (`session.capabilities`).
     Capabilities,
+    /// The session's open permission requests that are stored, for the approval inbox.
+    PendingPermissions,
     /// Forget an "always" rule; the session's process is replaced before the next prompt.
     RemoveRule(RemoveRule),
     Stop,
@@ -146,6 +168,11 @@ pub enum Command {
     Dirs {
         path: Option<String>,
     },
+    /// Every pending permission request over the caller's sessions, oldest first
+    /// (`permissions.list`, `GET /api/v1/permissions`).
+    PendingPermissions,
+    /// The approval inbox's live changes (`inbox.subscribe`, `inbox.unsubscribe`).
+    Inbox(crate::inbox::InboxOp),
     /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
     Session {
         session_id: String,
@@ -200,5 +227,13 @@ pub enum Reply {
     },
     /// `session.capabilities`.
     Capabilities(crate::capabilities::CapabilitiesView),
+    /// Pending permission requests, oldest first.
+    Permissions(Vec<crate::inbox::Pending>),
+    /// `inbox.subscribe`: the current list; the caller queues its answer, then drops `live`,
+    /// and the changes since follow.
+    InboxSubscribed {
+        permissions: Vec<crate::inbox::Pending>,
+        live: crate::inbox::InboxLive,
+    },
     Empty,
 }

@@ -16,6 +16,7 @@ pub mod dirs;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod inbox;
 pub mod metrics;
 pub mod permission_rules;
 pub mod queue;

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod permissions;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -59,6 +60,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/clients", web::get().to(sessions::clients))
         .route("/api/v1/dirs", web::get().to(dirs::dirs))
+        .route("/api/v1/permissions", web::get().to(permissions::pending))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))
         .route("/api/v1/sessions/{id}", web::get().to(sessions::get))

@@ -27,6 +27,7 @@ mod history_paging;
 mod http_api;
 mod http_stream;
 mod in_process;
+mod inbox;
 mod metrics;
 mod misbehaving_agent;
 mod openapi_doc;

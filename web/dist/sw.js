@@ -10,8 +10,8 @@
 // takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
 // keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
 // person; the app offers a reload. The next visit gets the new page.
-const CACHE = "pocket-relay-0b225833291e6f15";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-KQPWYFG7.js","/assets/app-Y3N6PDWR.css"];
+const CACHE = "pocket-relay-2be664fb1c5a79b3";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-FHZEVBFE.js","/assets/app-KHZXFOS6.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

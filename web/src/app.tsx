@@ -6,6 +6,8 @@ import { SessionsScreen } from "./screens/Sessions";
 import { NewSessionScreen } from "./screens/NewSession";
 import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
+import { InboxScreen } from "./screens/Inbox";
+import { InboxBadge } from "./components/Badge";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
 
 function OfflineBanner() {
@@ -71,6 +73,9 @@ export function App() {
     case "devices":
       screen = <DevicesScreen />;
       break;
+    case "inbox":
+      screen = <InboxScreen />;
+      break;
     default:
       screen = <SessionsScreen />;
   }
@@ -81,6 +86,7 @@ export function App() {
           <a href="#/" class={r.name === "sessions" ? "brand current" : "brand"} aria-current={r.name === "sessions" ? "page" : undefined}>
             pocket-relay
           </a>
+          <InboxBadge />
           {authEnabled() && (
             <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>
               Devices

@@ -1,4 +1,4 @@
-// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices (and #pair=<code>,
+// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices · #/inbox (and #pair=<code>,
 // which the auth module takes out of the address bar).
 import { notify, state, type Route } from "./store";
 
@@ -6,6 +6,7 @@ export function parseRoute(hash: string): Route {
   const h = hash.replace(/^#/, "");
   if (h === "/new") return { name: "new" };
   if (h === "/devices") return { name: "devices" };
+  if (h === "/inbox") return { name: "inbox" };
   const m = /^\/s\/([^/?#]+)$/.exec(h);
   if (m) return { name: "session", id: decodeURIComponent(m[1] as string) };
   return { name: "sessions" };

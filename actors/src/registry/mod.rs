@@ -13,6 +13,7 @@ mod clients;
 mod directory;
 mod dirs;
 mod messages;
+mod pending;
 mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +27,7 @@ use crate::command::{Caller, Command, CreateSession, Reply, Request, SessionOp};
 use crate::config::DomainConfig;
 use crate::error::{RelayError, RelayResult};
 use crate::ids::{ConnectionId, SessionId, UserId};
+use crate::inbox::{Inbox, InboxRequest};
 use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
 use crate::store::{EventStore, StoreError};
@@ -57,6 +59,8 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     slots: Addr<AgentSlots>,
     watchers: crate::watch::Watchers,
+    /// The approval inbox, which hears every session's permission events through `watchers`.
+    inbox: Addr<Inbox>,
     sessions: HashMap<SessionId, SessionEntry>,
     /// Who owns which session, published for the [`Router`]; written only here, beside
     /// `sessions`.
@@ -66,8 +70,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Starts the registry and every session the store holds; answers the router that clients'
-    /// requests go to (the registry's own address is [`Router::registry`]).
+    /// Starts the registry, the approval inbox (one more of `watchers`) and every session the
+    /// store holds; answers the router that clients' requests go to (the registry's own address
+    /// is [`Router::registry`]).
     pub fn start(
         config: DomainConfig,
         store: Arc<dyn EventStore>,
@@ -79,6 +84,11 @@ impl Registry {
         let slots = crate::agent_slots::AgentSlots::new(config.claude.max_running).start();
         let directory = Directory::default();
         let published = directory.clone();
+        // The inbox and the registry know each other: the inbox's address exists before it runs.
+        let inbox_context = Context::<Inbox>::new();
+        let inbox = inbox_context.address();
+        let watchers = watchers.and(inbox.clone().recipient());
+        let inbox_metrics = metrics.clone();
         let addr = Registry::create(move |ctx| {
             let mut registry = Registry {
                 config,
@@ -86,6 +96,7 @@ impl Registry {
                 store,
                 slots,
                 watchers,
+                inbox,
                 sessions: HashMap::new(),
                 directory,
                 clients: HashMap::new(),
@@ -101,6 +112,7 @@ impl Registry {
             }
             registry
         });
+        inbox_context.run(Inbox::new(addr.clone(), inbox_metrics));
         Ok(Router::new(addr, published))
     }
 
@@ -243,6 +255,18 @@ impl Handler<Request> for Registry {
             Command::Create(create) => self.create_session(caller, create, ctx),
             Command::List => self.list(&caller),
             Command::Dirs { path } => self.dirs(&caller, path),
+            Command::PendingPermissions => self.pending_permissions(&caller),
+            Command::Inbox(op) => {
+                let asked = self.inbox.send(InboxRequest { caller, op });
+                Box::pin(
+                    async move {
+                        asked.await.unwrap_or_else(|_| {
+                            Err(RelayError::Unavailable("the inbox stopped".into()))
+                        })
+                    }
+                    .into_actor(self),
+                )
+            }
             Command::Session { session_id, op } => {
                 let (id, addr) = match self.owned(&caller.user, &session_id) {
                     Ok(found) => found,

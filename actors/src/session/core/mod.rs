@@ -267,6 +267,12 @@ impl SessionCore {
         self.log.append(&data)
     }
 
+    /// Records an event stamped `ts` in the log; answers its seq.
+    fn emit_at(&mut self, data: EventData, ts: &str) -> Seq {
+        self.count_prompt(&data);
+        self.log.append_at(&data, ts)
+    }
+
     /// Notes that the session object changed, so the store gets the new one.
     fn touch(&mut self) {
         self.info.updated_at = now_ts();

@@ -54,7 +54,8 @@ impl SessionCore {
             SessionOp::Get
             | SessionOp::Events(_)
             | SessionOp::Subscribe { .. }
-            | SessionOp::Unsubscribe => self.answer(Ok(Reply::Session(self.info()))),
+            | SessionOp::Unsubscribe
+            | SessionOp::PendingPermissions => self.answer(Ok(Reply::Session(self.info()))),
         }
     }
 
@@ -300,6 +301,8 @@ impl SessionCore {
             self.metrics.agents_running.dec();
         }
         self.effect(Effect::Slot(crate::queue::SlotUse::Release));
+        // Its open requests leave every inbox (the process that asked is gone).
+        self.cancel_permissions("session_deleted");
         self.deleted = true;
         self.log.delete_all();
         log::info!("session {}: deleted", self.info.id);

@@ -4,6 +4,7 @@
 
 mod capabilities;
 mod edges;
+mod inbox;
 mod process;
 mod stories;
 
@@ -34,6 +35,8 @@ struct Harness {
     launches: bool,
     /// The id of the last process launched.
     launched: Option<u64>,
+    /// Every event committed, whole, in order (the store forgets a deleted session's).
+    committed: Vec<Value>,
 }
 
 fn new_info() -> SessionInfo {
@@ -112,6 +115,7 @@ impl Harness {
             effects: Vec::new(),
             launches: true,
             launched: None,
+            committed: Vec::new(),
         }
     }
 
@@ -147,7 +151,10 @@ impl Harness {
         while let Some(batch) = self.core.log().next_batch() {
             let written = self.store.write(batch).now_or_never();
             assert!(matches!(written, Some(Ok(()))), "the store took the batch");
-            self.core.log().committed();
+            for event in self.core.log().committed() {
+                let whole = serde_json::from_str(&event.json).expect("an event");
+                self.committed.push(whole);
+            }
         }
     }
 
