@@ -90,6 +90,22 @@ impl SessionCore {
         }
     }
 
+    /// The CLI refused a client's mode: when its refusal names the modes it accepts, those are
+    /// the valid ones from now on (announced like any change).
+    pub(super) fn mode_refused(&mut self, refusal: &str) {
+        let Some(modes) = modes_from_refusal(refusal) else {
+            return;
+        };
+        let Some(known) = self.capabilities.as_deref() else {
+            return;
+        };
+        let updated = Capabilities {
+            permission_modes: modes,
+            ..known.clone()
+        };
+        self.adopt_capabilities(updated);
+    }
+
     /// Keeps (and stores) what the CLI said, announcing it when it changed.
     fn adopt_capabilities(&mut self, capabilities: Capabilities) {
         if self.capabilities.as_deref() == Some(&capabilities) {

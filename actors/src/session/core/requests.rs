@@ -238,6 +238,7 @@ impl SessionCore {
                 self.apply_permission_mode(mode)
             }
             (AfterControl::PermissionMode(_), Some(Err(reason))) => {
+                self.mode_refused(&reason);
                 let message = format!("Claude Code refused the mode: {reason}");
                 self.answer(Err(RelayError::BadRequest(message)));
             }

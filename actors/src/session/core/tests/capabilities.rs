@@ -202,6 +202,37 @@ fn modes_are_checked_against_what_the_cli_named() {
 }
 
 #[test]
+fn a_live_refusal_is_reported_and_its_list_of_modes_kept() {
+    let mut session = learned();
+    let Some(Answer::Control { then, .. }) = session.apply(Input::Request {
+        caller: super::alice(),
+        op: SessionOp::SetPermissionMode(PermissionMode::new("plan")),
+    }) else {
+        panic!("waits for the CLI");
+    };
+    // A CLI that dropped `plan` since it was asked.
+    let refusal = "Cannot set permission mode: must be one of default, acceptEdits";
+    let refused = session.apply(Input::ControlAnswered {
+        then,
+        result: Some(Err(refusal.into())),
+    });
+    let Some(Answer::Now(Err(error))) = refused else {
+        panic!("answered {refused:?}");
+    };
+    assert_eq!(error.code().as_str(), "bad_request");
+    assert!(error.to_string().contains(refusal), "{error}");
+    let view = capabilities(&mut session);
+    assert_eq!(view["permission_modes"], json!(["default", "acceptEdits"]));
+    let plan = SessionOp::SetPermissionMode(PermissionMode::new("plan"));
+    assert_eq!(code(session.request(plan)), "bad_request");
+    let announced = session.events();
+    let count = announced
+        .iter()
+        .filter(|(k, _)| k == "session.capabilities");
+    assert_eq!(count.count(), 2);
+}
+
+#[test]
 fn the_mode_the_cli_reports_becomes_the_sessions() {
     let mut session = learned();
     let status = json!({"type": "system", "subtype": "status", "status": null,
