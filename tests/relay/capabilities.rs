@@ -244,4 +244,15 @@ async fn set_model_changes_a_live_session_and_a_stopped_one_at_its_next_start() 
     assert_eq!(said, "model: default effort: high");
     assert_eq!(server.spawn_flag(1, "--model").as_deref(), Some("default"));
     assert_eq!(server.spawn_flag(1, "--effort").as_deref(), Some("high"));
+
+    // At creation too; an effort the pinned CLI does not know is refused.
+    let create = json!({"cwd": server.project(), "model": "fake-fast", "effort": "low"});
+    let created = phone.ok("session.create", create).await;
+    assert_eq!(created["session"]["effort"], "low");
+    let odd = json!({"cwd": server.project(), "effort": "ludicrous"});
+    let message = refusal(&mut phone, "session.create", odd).await;
+    assert!(
+        message.contains("low, medium, high, xhigh, max"),
+        "{message}"
+    );
 }
