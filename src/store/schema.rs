@@ -73,6 +73,9 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE tokens ADD COLUMN device_id TEXT;
      CREATE INDEX tokens_device ON tokens (device_id) WHERE device_id IS NOT NULL;",
+    // 4: what each session's Claude Code can do (its `initialize` answer), kept for when no
+    // process runs.
+    "ALTER TABLE sessions ADD COLUMN capabilities TEXT;",
 ];
 
 /// The schema version this build writes.
