@@ -6,7 +6,7 @@
 use actors::client::ClientSink;
 use actors::command::{
     Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
-    Reply, SessionOp,
+    Reply, SessionOp, SetModel,
 };
 use actors::error::RelayError;
 use actors::inbox::InboxOp;
@@ -35,6 +35,14 @@ struct OnSession<T> {
     session_id: String,
     #[serde(flatten)]
     fields: T,
+}
+
+/// `claude.messages`: the conversation and the page (the query of the HTTP route).
+#[derive(Deserialize)]
+struct ClaudeMessagesFields {
+    claude_session_id: String,
+    #[serde(flatten)]
+    query: actors::claude_history::MessagesQuery,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +132,14 @@ pub fn parse_command(
                 op: SessionOp::SetPermissionMode(permission_mode),
             })
         }
+        "session.set_model" => {
+            let OnSession { session_id, fields } = fields::<OnSession<SetModel>>(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::SetModel(fields),
+            })
+        }
+        "session.capabilities" => on_session(kind, object, SessionOp::Capabilities),
         "session.remove_rule" => {
             let OnSession { session_id, fields } = fields::<OnSession<RemoveRule>>(kind, object)?;
             Ok(Command::Session {
@@ -140,6 +156,19 @@ pub fn parse_command(
             Ok(Command::Inbox(InboxOp::Subscribe { sink }))
         }
         "inbox.unsubscribe" => Ok(Command::Inbox(InboxOp::Unsubscribe)),
+        "session.release" => on_session(kind, object, SessionOp::Release),
+        "claude.sessions" => Ok(Command::ClaudeSessions(fields(kind, object)?)),
+        "claude.messages" => {
+            let ClaudeMessagesFields {
+                claude_session_id,
+                query,
+            } = fields(kind, object)?;
+            Ok(Command::ClaudeMessages {
+                claude_session_id,
+                query,
+            })
+        }
+        "claude.running" => Ok(Command::ClaudeRunning),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
             "unknown request type {other:?}"
@@ -168,10 +197,12 @@ pub fn reply_data(reply: &Reply) -> Value {
         }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
         Reply::Dirs(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
+        Reply::History(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
         Reply::Permission {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),
         Reply::Permission { rules_added: None } => json!({}),
+        Reply::Capabilities(view) => serde_json::to_value(view).unwrap_or(Value::Null),
         Reply::Permissions(permissions) | Reply::InboxSubscribed { permissions, .. } => {
             json!({ "permissions": permissions })
         }

@@ -15,6 +15,8 @@ use crate::session_info::{PermissionMode, SessionInfo};
 /// `session.create`'s fields.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CreateSession {
+    /// May be left out when resuming a conversation of Claude Code's history: its folder is used.
+    #[serde(default)]
     pub cwd: String,
     #[serde(default)]
     pub stream_deltas: Option<bool>,
@@ -22,10 +24,16 @@ pub struct CreateSession {
     pub title: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// The effort level (`--effort`); checked against the pinned CLI's levels.
+    #[serde(default)]
+    pub effort: Option<String>,
     #[serde(default)]
     pub permission_mode: Option<PermissionMode>,
     #[serde(default)]
     pub resume_claude_session_id: Option<String>,
+    /// Resume the conversation even though a terminal is running it right now.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
@@ -89,6 +97,15 @@ pub enum Decision {
     Deny,
 }
 
+/// `session.set_model`'s fields (`POST /api/v1/sessions/{id}/model`): the model as the CLI
+/// takes it (`opus`, `default`, a full name), and optionally an effort level.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SetModel {
+    pub model: String,
+    #[serde(default)]
+    pub effort: Option<String>,
+}
+
 /// Which page of stored events to read (`session.events`, `GET /api/v1/sessions/{id}/events`):
 /// the `limit` events after `after_seq`, or the `limit` events just before `before_seq` (never
 /// both), in ascending order. Neither: from the start.
@@ -134,11 +151,18 @@ pub enum SessionOp {
     Pause,
     Resume,
     SetPermissionMode(PermissionMode),
+    /// Change the model (and effort): live through the CLI's `set_model`, else at the next start.
+    SetModel(SetModel),
+    /// What the session's Claude Code can do (`session.capabilities`).
+    Capabilities,
     /// The session's open permission requests that are stored, for the approval inbox.
     PendingPermissions,
     /// Forget an "always" rule; the session's process is replaced before the next prompt.
     RemoveRule(RemoveRule),
     Stop,
+    /// Stop the process so that a terminal may take the conversation over (`claude --resume`);
+    /// the session stays and can be continued later.
+    Release,
     Delete,
 }
 
@@ -157,6 +181,15 @@ pub enum Command {
     PendingPermissions,
     /// The approval inbox's live changes (`inbox.subscribe`, `inbox.unsubscribe`).
     Inbox(crate::inbox::InboxOp),
+    /// This machine's Claude Code conversations (protocol §15).
+    ClaudeSessions(crate::claude_history::ConversationsQuery),
+    /// One of them's messages.
+    ClaudeMessages {
+        claude_session_id: String,
+        query: crate::claude_history::MessagesQuery,
+    },
+    /// The Claude Code processes running in terminals.
+    ClaudeRunning,
     /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
     Session {
         session_id: String,
@@ -204,11 +237,15 @@ pub enum Reply {
     Interrupted(bool),
     /// The folder picker's answer.
     Dirs(crate::dirs::DirsAnswer),
+    /// An answer about Claude Code's own history.
+    History(crate::claude_history::HistoryAnswer),
     /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
     /// so it was a plain allow); `None` without `always`.
     Permission {
         rules_added: Option<Vec<String>>,
     },
+    /// `session.capabilities`.
+    Capabilities(crate::capabilities::CapabilitiesView),
     /// Pending permission requests, oldest first.
     Permissions(Vec<crate::inbox::Pending>),
     /// `inbox.subscribe`: the current list; the caller queues its answer, then drops `live`,

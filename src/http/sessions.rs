@@ -30,7 +30,7 @@ async fn run(
 }
 
 /// Runs `op` on the session named in the path.
-async fn on_session(
+pub(super) async fn on_session(
     state: web::Data<AppState>,
     caller: HttpCaller,
     id: String,
@@ -89,6 +89,16 @@ pub async fn stop(
     id: web::Path<String>,
 ) -> Result<Answer, ApiError> {
     on_session(state, caller, id.into_inner(), SessionOp::Stop).await
+}
+
+/// `POST /api/v1/sessions/{id}/release`: stops the process so that a terminal may take the
+/// conversation over; the session stays.
+pub async fn release(
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> Result<Answer, ApiError> {
+    on_session(state, caller, id.into_inner(), SessionOp::Release).await
 }
 
 /// `POST /api/v1/sessions/{id}/pause`.

@@ -73,7 +73,10 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE tokens ADD COLUMN device_id TEXT;
      CREATE INDEX tokens_device ON tokens (device_id) WHERE device_id IS NOT NULL;",
-    // 4: notifications (src/notify): the app's Web Push subscriptions (each owned by a device,
+    // 4: what each session's Claude Code can do (its `initialize` answer), kept for when no
+    // process runs.
+    "ALTER TABLE sessions ADD COLUMN capabilities TEXT;",
+    // 5: notifications (src/notify): the app's Web Push subscriptions (each owned by a device,
     // or by a user alone), the notification levels, and the server's VAPID key pair.
     "CREATE TABLE push_subscriptions (
          id TEXT PRIMARY KEY,

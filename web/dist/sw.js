@@ -10,8 +10,8 @@
 // takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
 // keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
 // person; the app offers a reload. The next visit gets the new page.
-const CACHE = "pocket-relay-a05e5327b2e47649";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-4YHXGIWN.js","/assets/app-E6WSGHOG.css"];
+const CACHE = "pocket-relay-f1a524f0948cd160";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-37VFFJ7R.js","/assets/app-U4R2W3BX.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

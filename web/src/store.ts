@@ -10,7 +10,9 @@ export type Route =
   | { name: "new" }
   | { name: "session"; id: string }
   | { name: "devices" }
-  | { name: "inbox" };
+  | { name: "inbox" }
+  | { name: "history" }
+  | { name: "history-conversation"; id: string };
 
 export type AuthState =
   | "unknown" // not yet known (first load, offline)

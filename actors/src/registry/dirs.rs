@@ -80,7 +80,7 @@ impl Registry {
 }
 
 /// Runs `read` on tokio's blocking threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> RelayResult<T> + Send + 'static,
 ) -> RelayResult<T> {
     tokio::task::spawn_blocking(read)

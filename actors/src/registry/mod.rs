@@ -12,6 +12,7 @@
 mod clients;
 mod directory;
 mod dirs;
+mod history;
 mod messages;
 mod pending;
 mod validate;
@@ -66,6 +67,8 @@ pub struct Registry {
     /// `sessions`.
     directory: Directory,
     clients: HashMap<ConnectionId, ClientInfo>,
+    /// Summaries of Claude Code's own transcripts, read so far.
+    history: Arc<crate::claude_history::HistoryIndex>,
     shutting_down: bool,
 }
 
@@ -100,6 +103,7 @@ impl Registry {
                 sessions: HashMap::new(),
                 directory,
                 clients: HashMap::new(),
+                history: Arc::default(),
                 shutting_down: false,
             };
             log::info!("restoring {} stored sessions", stored.len());
@@ -157,6 +161,34 @@ impl Registry {
     }
 
     fn create_session(
+        &mut self,
+        caller: Caller,
+        mut create: CreateSession,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, RelayResult<Reply>> {
+        let Some(conversation) = create.resume_claude_session_id.clone() else {
+            return self.create_in_cwd(caller, create, ctx);
+        };
+        let check = self.check_resume_source(&caller.user, conversation, create.force);
+        Box::pin(check.into_actor(self).then(
+            move |checked, act, ctx| -> ResponseActFuture<Self, _> {
+                match checked {
+                    Ok(history::ResumeCheck { folder }) => {
+                        if let Some(folder) = folder {
+                            if let Err(error) = validate::use_folder(&mut create, &folder) {
+                                return Box::pin(actix::fut::ready(Err(error)));
+                            }
+                        }
+                        act.create_in_cwd(caller, create, ctx)
+                    }
+                    Err(error) => Box::pin(actix::fut::ready(Err(error))),
+                }
+            },
+        ))
+    }
+
+    /// Creates the session once a resumed conversation is checked: its `cwd` next.
+    fn create_in_cwd(
         &mut self,
         caller: Caller,
         create: CreateSession,
@@ -267,6 +299,9 @@ impl Handler<Request> for Registry {
                     .into_actor(self),
                 )
             }
+            command @ (Command::ClaudeSessions(_)
+            | Command::ClaudeMessages { .. }
+            | Command::ClaudeRunning) => self.history(&caller, command),
             Command::Session { session_id, op } => {
                 let (id, addr) = match self.owned(&caller.user, &session_id) {
                     Ok(found) => found,

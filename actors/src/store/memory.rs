@@ -18,6 +18,7 @@ use crate::ids::{Seq, SessionId};
 /// One session as stored.
 struct Row {
     info: Option<crate::session_info::SessionInfo>,
+    capabilities: Option<crate::capabilities::Capabilities>,
     events: Vec<Arc<EncodedEvent>>,
     prompts: Vec<StoredPrompt>,
 }
@@ -49,6 +50,7 @@ impl MemoryStore {
         }
         let row = rows.entry(batch.session_id).or_insert_with(|| Row {
             info: None,
+            capabilities: None,
             events: Vec::new(),
             prompts: Vec::new(),
         });
@@ -64,6 +66,9 @@ impl MemoryStore {
         row.events.extend(batch.events);
         if let Some(info) = batch.snapshot {
             row.info = Some(info);
+        }
+        if let Some(capabilities) = batch.capabilities {
+            row.capabilities = Some((*capabilities).clone());
         }
         for change in batch.prompts {
             change_prompt(&mut row.prompts, change);
@@ -149,7 +154,12 @@ impl EventStore for MemoryStore {
             // As in SQLite: the last seq is the events', never the snapshot's.
             info.last_seq = row.events.last().map_or(0, |e| e.seq);
             let prompts = row.prompts.clone();
-            Some(StoredSession { info, prompts })
+            let capabilities = row.capabilities.clone();
+            Some(StoredSession {
+                info,
+                capabilities,
+                prompts,
+            })
         });
         Ok(sessions.collect())
     }

@@ -3,10 +3,16 @@ import * as connection from "../connection";
 import { fold, formatCost, formatDuration, type Item } from "../conversation";
 import { renderMarkdown } from "../markdown";
 import { useAppState, view } from "../store";
-import { PERMISSION_MODES, type Session } from "../types";
+import type { Session } from "../types";
+import { loadCapabilities } from "../capabilities";
+import { ModePicker } from "../components/ModePicker";
+import { ModelPicker } from "../components/ModelPicker";
+import { useSlashCompletion } from "../components/SlashMenu";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
 import { sessionName, statusLabel } from "./Sessions";
+import { EarlierConversation } from "../components/EarlierConversation";
+import { TerminalPanel } from "../components/TerminalPanel";
 
 function Markdown({ text }: { text: string }) {
   // The one place HTML is inserted: markdown-it's output with `html: false`, so every `<`, `>`
@@ -14,7 +20,7 @@ function Markdown({ text }: { text: string }) {
   return <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
 }
 
-function ItemView({ item, sessionId }: { item: Item; sessionId: string }) {
+export function ItemView({ item, sessionId }: { item: Item; sessionId: string }) {
   switch (item.type) {
     case "prompt":
       return (
@@ -113,21 +119,8 @@ function Controls({ s }: { s: Session }) {
           Pause
         </button>
       )}
-      <label class="mode">
-        <span class="sr">Permission mode</span>
-        <select
-          aria-label="Permission mode"
-          value={String(s.permission_mode ?? "default")}
-          disabled={off}
-          onChange={(e) => connection.act("session.set_permission_mode", { session_id: id, permission_mode: e.currentTarget.value }, "Changing the permission mode")}
-        >
-          {PERMISSION_MODES.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ModePicker s={s} disabled={off} />
+      <ModelPicker s={s} disabled={off} />
     </div>
   );
 }
@@ -135,6 +128,7 @@ function Controls({ s }: { s: Session }) {
 function Composer({ sessionId }: { sessionId: string }) {
   const [text, setText] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
+  const slash = useSlashCompletion(sessionId, text, setText, () => ref.current?.focus());
   const send = () => {
     const t = text.trim();
     if (!t) return;
@@ -153,6 +147,7 @@ function Composer({ sessionId }: { sessionId: string }) {
       <label for="message" class="sr">
         Message
       </label>
+      {slash.menu}
       <textarea
         id="message"
         ref={ref}
@@ -160,7 +155,9 @@ function Composer({ sessionId }: { sessionId: string }) {
         value={text}
         placeholder="Message Claude"
         onInput={(e) => setText(e.currentTarget.value)}
+        aria-controls={slash.menu ? "slash-commands" : undefined}
         onKeyDown={(e) => {
+          if (slash.onKeyDown(e)) return;
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
             send();
@@ -187,6 +184,10 @@ export function ConversationScreen({ id }: { id: string }) {
     void connection.openSession(id);
     return () => connection.closeSession(id);
   }, [id]);
+  const online = st.conn === "online";
+  useEffect(() => {
+    if (online) void loadCapabilities(id, connection.request);
+  }, [id, online]);
 
   const events = v.events;
   const items = useMemo(() => fold(events), [events, events.length, events[events.length - 1]?.seq]);
@@ -226,12 +227,14 @@ export function ConversationScreen({ id }: { id: string }) {
       </div>
       {s && <StatusLine s={s} />}
       {s && <Rules s={s} />}
+      {s && <TerminalPanel s={s} />}
       <div class="log" ref={logRef} onScroll={onScroll} aria-busy={!!live}>
         {events.length > 0 && !v.noOlder && (events[0]?.seq ?? 1) > 1 && (
           <button type="button" class="link older" disabled={v.loadingOlder || st.conn !== "online"} onClick={() => connection.loadOlder(id)}>
             {v.loadingOlder ? "Loading…" : "Load older messages"}
           </button>
         )}
+        {(v.noOlder || (events[0]?.seq ?? 1) <= 1) && <EarlierConversation sessionId={id} />}
         {events.length === 0 && <p class="muted center">{st.conn === "online" ? "Loading…" : "Nothing saved for this session on this device."}</p>}
         {items.map((it) => (
           <ItemView key={it.key} item={it} sessionId={id} />

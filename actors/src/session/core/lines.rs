@@ -72,8 +72,12 @@ impl SessionCore {
             kind => {
                 let is_result = kind == Some("result");
                 let is_init = kind == Some("system") && head.subtype.as_deref() == Some("init");
+                let is_status = kind == Some("system") && head.subtype.as_deref() == Some("status");
                 let result = is_result
                     .then(|| serde_json::from_str::<ResultMessage>(raw.get()).unwrap_or_default());
+                if is_status {
+                    self.on_status_line(raw.get());
+                }
                 self.emit(EventData::AgentOutput { message: raw });
                 if is_init {
                     self.learn_claude_session(head.session_id);
@@ -108,7 +112,7 @@ impl SessionCore {
         if interrupted {
             let stopping = self.agent.process.as_ref().and_then(|p| p.stopping);
             let (code, message) = match stopping {
-                Some(StopReason::Client) => {
+                Some(StopReason::Client | StopReason::Released) => {
                     (PromptFailure::SessionStopped, "the session was stopped")
                 }
                 _ => (PromptFailure::Interrupted, "interrupted"),
@@ -147,7 +151,7 @@ impl SessionCore {
         self.cancel_permissions("process_exited");
         if let Some(turn) = self.agent.turn.take() {
             let (code, message) = match stopping {
-                Some(StopReason::Client) => (
+                Some(StopReason::Client | StopReason::Released) => (
                     PromptFailure::SessionStopped,
                     "the session was stopped".to_string(),
                 ),
@@ -164,7 +168,9 @@ impl SessionCore {
             self.fail_prompt(turn.prompt_id, code, &message);
         }
         if expected {
-            self.set_status(SessionStatus::Stopped, None);
+            let reason = (stopping == Some(StopReason::Released))
+                .then(|| super::requests::RELEASED.to_string());
+            self.set_status(SessionStatus::Stopped, reason);
         } else {
             let reason = Some(exit_description(code, signal));
             self.set_status(SessionStatus::Crashed, reason);

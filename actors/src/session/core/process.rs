@@ -23,6 +23,8 @@ pub enum StopReason {
     SlotNeeded,
     /// A client asked (`session.stop`).
     Client,
+    /// A client handed the conversation back to a terminal (`session.release`).
+    Released,
     /// The session is being deleted.
     Deleted,
     /// The server is shutting down.
@@ -139,7 +141,9 @@ impl SessionCore {
         let spec = LaunchSpec {
             cwd: self.info.cwd.clone().into(),
             model: self.info.model.clone(),
-            permission_mode: self.info.permission_mode,
+            permission_mode: self.info.permission_mode.clone(),
+            effort: self.info.effort.clone(),
+            allow_bypass: self.config.sessions.allow_bypass_permissions,
             stream_deltas: self.info.stream_deltas,
             resume: self.info.claude_session_id.clone(),
             allowed_rules: self.info.allowed_rules.clone(),
@@ -167,6 +171,7 @@ impl SessionCore {
                     stopping: None,
                     stale: false,
                 });
+                self.ask_capabilities();
                 self.begin_turn(prompt);
             }
             Err(message) => self.spawn_failed(prompt, message),

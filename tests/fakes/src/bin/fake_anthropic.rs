@@ -17,7 +17,8 @@
 //!   bound port is printed alone as the first stdout line, then the server
 //!   runs until it is killed.
 //! * `--log FILE`: append one JSON line per request to FILE:
-//!   `{"n", "t", "method", "path", "model", "prompt", "tool_result", "reply"}`,
+//!   `{"n", "t", "method", "path", "model", "effort", "prompt", "tool_result", "reply"}`,
+//!   where `effort` is the body's `output_config.effort` (or null),
 //!   where `prompt` is the newest user prompt text (or null), `tool_result` the
 //!   text of a tool result being answered (or null) and `reply` a label for
 //!   the reply chosen (`hello`, `bash_cmd`, `bash_echo`, `bash_risky`, `write`, `slow`,
@@ -65,6 +66,9 @@
 //! * `WRITE` → text, then tool_use Write of `fake_written.txt` (content
 //!   `written by fake\n`) in the CLI's working directory, taken from its
 //!   environment notes (a relative path if none is found).
+//! * `RECALL` → text `you said before: <P1> | <P2> | …`, the prompts typed in
+//!   the earlier user messages of the history the request carries (`nothing`
+//!   when there are none): shows that a resumed conversation kept its context.
 //! * `SLOW [COUNT [MS]]` → COUNT text deltas `slow chunk N. `, one every MS
 //!   milliseconds (default 30 every 500 ms), e.g. `SLOW 10 50`.
 //! * anything else → text `hello from fake`.
@@ -290,6 +294,7 @@ fn reject_bad_request(out: &mut TcpStream, state: &State, status: u16, message: 
         "method": Value::Null,
         "path": Value::Null,
         "model": Value::Null,
+        "effort": Value::Null,
         "prompt": Value::Null,
         "tool_result": Value::Null,
         "reply": "bad_request",
@@ -604,6 +609,10 @@ fn log_request(
         "method": request.method,
         "path": request.target,
         "model": body.and_then(|body| body.get("model")).cloned().unwrap_or(Value::Null),
+        "effort": body
+            .and_then(|body| body.pointer("/output_config/effort"))
+            .cloned()
+            .unwrap_or(Value::Null),
         "prompt": turn.prompt,
         "tool_result": tool_result,
         "reply": reply,
@@ -838,6 +847,9 @@ fn decide(body: &Value, turn: &Turn, state: &State) -> Reply {
     if prompt.contains("SLOW") {
         return slow_reply(prompt);
     }
+    if prompt.contains("RECALL") {
+        return recall_reply(body);
+    }
     text_reply("hello from fake", "hello")
 }
 
@@ -854,6 +866,33 @@ fn tool_result_reply(result: &ToolResult) -> Reply {
     } else {
         text_reply(&format!("tool finished: {preview}"), "tool_finished")
     }
+}
+
+/// The prompts typed in the user messages before the newest one.
+fn recall_reply(body: &Value) -> Reply {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(|m| m.as_slice())
+        .unwrap_or_default();
+    let users: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .collect();
+    let earlier: Vec<&str> = users
+        .iter()
+        .take(users.len().saturating_sub(1))
+        .filter_map(|m| m.get("content"))
+        .flat_map(text_blocks)
+        .filter(|text| is_typed_prompt(text))
+        .map(str::trim)
+        .collect();
+    let said = if earlier.is_empty() {
+        "nothing".to_owned()
+    } else {
+        earlier.join(" | ")
+    };
+    text_reply(&format!("you said before: {said}"), "recall")
 }
 
 fn forced_error(prompt: &str) -> Option<Reply> {
