@@ -105,6 +105,12 @@ pub async fn run(env: &Env, args: &Args) -> Result<Report, Error> {
     subscribe(&server, &format!("{}/hang/0", push.url)).await?;
     let mut hanging = phase(&mut conn, &push, &project, args).await?;
     let hanging = Summary::of(&mut hanging);
+    // Every request was handed to the hanging endpoint too (the phase did not wait for it).
+    let rounds = args.rounds;
+    push.wait_until(PATIENCE, |all| {
+        all.iter().filter(|r| r.path.starts_with("/hang")).count() >= rounds
+    })
+    .await;
     let breakdown = breakdown.read();
     check_alive(&mut server)?;
 
