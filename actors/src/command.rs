@@ -7,8 +7,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::ClientSink;
+use crate::config::LimitsConfig;
 use crate::error::RelayResult;
 use crate::ids::{ConnectionId, PermissionRequestId, PromptId, Seq, UserId};
+use crate::prompt_images::{decode_all, ImageUpload, PromptImage};
 use crate::session::Replay;
 use crate::session_info::{PermissionMode, SessionInfo};
 
@@ -35,6 +37,20 @@ pub struct NewPrompt {
     /// The client's id for it, so a retry is recognised; the relay picks one without it.
     #[serde(default)]
     pub prompt_id: Option<PromptId>,
+    /// Images sent before the text, in this order (see [`crate::prompt_images`]).
+    #[serde(default)]
+    pub images: Vec<ImageUpload>,
+}
+
+impl NewPrompt {
+    /// The session operation, with the images checked against `limits` and decoded.
+    pub fn into_op(self, limits: &LimitsConfig) -> RelayResult<SessionOp> {
+        Ok(SessionOp::Prompt {
+            text: self.text,
+            prompt_id: self.prompt_id,
+            images: decode_all(self.images, limits)?,
+        })
+    }
 }
 
 /// A client's answer to a permission request (`session.permission`; over HTTP the path gives
@@ -108,6 +124,7 @@ pub enum SessionOp {
     Prompt {
         text: String,
         prompt_id: Option<PromptId>,
+        images: Vec<PromptImage>,
     },
     Interrupt,
     Permission(PermissionAnswer),

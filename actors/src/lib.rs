@@ -17,6 +17,7 @@ pub mod event;
 pub mod ids;
 pub mod metrics;
 pub mod permission_rules;
+pub mod prompt_images;
 pub mod queue;
 pub mod registry;
 pub mod run_as;

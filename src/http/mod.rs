@@ -14,6 +14,7 @@ pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod prompt_images;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -94,6 +95,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/sessions/{id}/prompts",
             web::post().to(prompts::prompt),
+        )
+        .route(
+            "/api/v1/sessions/{id}/prompts/{prompt_id}/images/{index}",
+            web::get().to(prompt_images::image),
         )
         .route(
             "/api/v1/sessions/{id}/export",

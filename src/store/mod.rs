@@ -9,6 +9,7 @@
 
 mod checkpoint;
 pub mod devices;
+mod images;
 mod reader;
 mod schema;
 pub mod thread;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use actors::event::EncodedEvent;
 use actors::ids::{PromptId, Seq, SessionId};
+use actors::prompt_images::PromptImage;
 use actors::session_info::SessionInfo;
 use actors::store::{EventStore, StoreError, StoredPrompt, StoredSession, WriteBatch};
 use futures_util::future::{self, BoxFuture, FutureExt};
@@ -122,6 +124,18 @@ impl EventStore for SqliteStore {
         let readers = self.readers.clone();
         readers
             .read(move |conn| select_earliest_seq(conn, session_id))
+            .boxed()
+    }
+
+    fn read_image(
+        &self,
+        session_id: SessionId,
+        prompt_id: PromptId,
+        index: usize,
+    ) -> BoxFuture<'static, Result<Option<PromptImage>, StoreError>> {
+        let readers = self.readers.clone();
+        readers
+            .read(move |conn| images::select_one(conn, session_id, prompt_id.as_str(), index))
             .boxed()
     }
 
@@ -245,10 +259,15 @@ fn select_open_prompts(
         )
         .map_err(|e| failed(what, e))?;
     let mut rows = select.query([]).map_err(|e| failed(what, e))?;
+    let mut images = images::select_queued(conn)?;
     let mut prompts: HashMap<String, Vec<StoredPrompt>> = HashMap::new();
     while let Some(row) = rows.next().map_err(|e| failed(what, e))? {
         match prompt_from_row(row) {
-            Ok((session, prompt)) => prompts.entry(session).or_default().push(prompt),
+            Ok((session, mut prompt)) => {
+                let key = (session, prompt.prompt_id.as_str().to_string());
+                prompt.images = images.remove(&key).unwrap_or_default();
+                prompts.entry(key.0).or_default().push(prompt)
+            }
             Err(error) => log::error!("store: skipping an unreadable prompt row: {error}"),
         }
     }
@@ -261,6 +280,7 @@ fn prompt_from_row(row: &Row<'_>) -> Result<(String, StoredPrompt), rusqlite::Er
         prompt_id: PromptId::new(row.get::<_, String>(1)?),
         text: row.get(2)?,
         position: row.get(3)?,
+        images: Vec::new(),
         state: row.get(4)?,
     };
     Ok((session, prompt))
@@ -350,6 +370,7 @@ mod tests {
             prompt_id: PromptId::new(prompt),
             text: format!("do {prompt}"),
             position,
+            images: Vec::new(),
             seq,
         }
     }

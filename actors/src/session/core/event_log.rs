@@ -74,6 +74,7 @@ impl EventLog {
             prompt_id,
             text,
             position,
+            images,
         } = data
         {
             self.prompts.push((
@@ -82,6 +83,7 @@ impl EventLog {
                     prompt_id: prompt_id.clone(),
                     text: text.clone(),
                     position: *position,
+                    images: images.clone(),
                     seq,
                 },
             ));

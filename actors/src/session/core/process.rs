@@ -11,6 +11,7 @@ use super::{Effect, QueuedPrompt, SessionCore};
 use crate::claude_process::{LaunchSpec, StopMode};
 use crate::event::{EventData, PromptError, PromptFailure};
 use crate::ids::PromptId;
+use crate::prompt_images::PromptImage;
 use crate::queue::{SlotSignal, SlotUse};
 use crate::session_info::SessionStatus;
 
@@ -177,7 +178,7 @@ impl SessionCore {
     fn begin_turn(&mut self, prompt: QueuedPrompt) {
         let line = json!({
             "type": "user",
-            "message": {"role": "user", "content": prompt.text},
+            "message": {"role": "user", "content": user_content(&prompt)},
             "parent_tool_use_id": null,
             "session_id": "",
         });
@@ -267,4 +268,21 @@ impl SessionCore {
         };
         self.emit(EventData::PromptFailed { prompt_id, error });
     }
+}
+
+/// A user turn's content: the text alone (as a string) when there are no images, otherwise the
+/// image blocks, then the text block unless the text is empty (the API refuses empty text).
+fn user_content(prompt: &QueuedPrompt) -> serde_json::Value {
+    if prompt.images.is_empty() {
+        return json!(prompt.text);
+    }
+    let mut blocks: Vec<serde_json::Value> = prompt
+        .images
+        .iter()
+        .map(PromptImage::content_block)
+        .collect();
+    if !prompt.text.trim().is_empty() {
+        blocks.push(json!({"type": "text", "text": prompt.text}));
+    }
+    serde_json::Value::Array(blocks)
 }
