@@ -33,6 +33,8 @@ pub struct CreateSession {
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
 #[derive(Clone, Debug, Deserialize)]
 pub struct NewPrompt {
+    /// May be left out (or empty) when the prompt carries images.
+    #[serde(default)]
     pub text: String,
     /// The client's id for it, so a retry is recognised; the relay picks one without it.
     #[serde(default)]
