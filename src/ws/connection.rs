@@ -327,6 +327,7 @@ impl WsConnection {
             self.id.as_str(),
             self.user.as_str(),
             heartbeat_s,
+            &self.settings.prompt_limits,
         ));
     }
 

@@ -6,6 +6,9 @@ import { useAppState, view } from "../store";
 import { PERMISSION_MODES, type Session } from "../types";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
+import { AttachButtons, AttachedPreviews } from "../components/Attachments";
+import { PendingImages, PromptImages } from "../components/PromptImages";
+import type { Attachment } from "../images";
 import { sessionName, statusLabel } from "./Sessions";
 
 function Markdown({ text }: { text: string }) {
@@ -19,7 +22,8 @@ function ItemView({ item, sessionId }: { item: Item; sessionId: string }) {
     case "prompt":
       return (
         <div class="msg me">
-          <div class="bubble">{item.text}</div>
+          <PromptImages sessionId={sessionId} promptId={item.prompt_id} count={item.images} />
+          {item.text.trim() && <div class="bubble">{item.text}</div>}
           {item.state === "queued" && <div class="small muted right">Queued</div>}
           {item.state === "failed" && <div class="small muted right">Not completed</div>}
         </div>
@@ -134,12 +138,18 @@ function Controls({ s }: { s: Session }) {
 
 function Composer({ sessionId }: { sessionId: string }) {
   const [text, setText] = useState("");
+  const [images, setImages] = useState<Attachment[]>([]);
   const ref = useRef<HTMLTextAreaElement>(null);
   const send = () => {
     const t = text.trim();
-    if (!t) return;
+    if (!t && images.length === 0) return;
     setText("");
-    void connection.sendPrompt(sessionId, t);
+    setImages([]);
+    void connection.sendPrompt(
+      sessionId,
+      t,
+      images.map(({ media_type, data }) => ({ media_type, data })),
+    );
     ref.current?.focus();
   };
   return (
@@ -150,6 +160,8 @@ function Composer({ sessionId }: { sessionId: string }) {
         send();
       }}
     >
+      <AttachedPreviews images={images} onChange={setImages} />
+      <AttachButtons images={images} onChange={setImages} />
       <label for="message" class="sr">
         Message
       </label>
@@ -167,7 +179,7 @@ function Composer({ sessionId }: { sessionId: string }) {
           }
         }}
       />
-      <button type="submit" class="primary" disabled={!text.trim()}>
+      <button type="submit" class="primary" disabled={!text.trim() && images.length === 0}>
         Send
       </button>
     </form>
@@ -249,7 +261,8 @@ export function ConversationScreen({ id }: { id: string }) {
         )}
         {outbox.map((o) => (
           <div key={o.prompt_id} class="msg me pending">
-            <div class="bubble">{o.text}</div>
+            <PendingImages images={o.images ?? []} />
+            {o.text.trim() && <div class="bubble">{o.text}</div>}
             <div class="small muted right">
               {o.state === "failed" ? (
                 <>
