@@ -69,7 +69,6 @@ impl ImageType {
 
 /// One image as a client sends it: `{media_type, data}` with `data` in standard base64.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ImageUpload {
     pub media_type: String,
     pub data: String,
