@@ -9,6 +9,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::support::client::Client;
+use crate::support::home::Home;
 use crate::support::http::{get, post_json};
 use crate::support::in_process::InProcessServer;
 use crate::support::server::Settings;
@@ -38,6 +39,14 @@ fn block(media_type: &str, bytes: &[u8]) -> Value {
                                        "data": STANDARD.encode(bytes)}})
 }
 
+/// A client with a new session, subscribed to it from the start.
+async fn watching(server: &Home) -> (Client, String) {
+    let mut phone = Client::connect(&server.ws_url()).await;
+    let session = phone.create(&server.project()).await;
+    phone.subscribe(&session, 0).await;
+    (phone, session)
+}
+
 /// Sends `session.prompt` with `fields` added; answers the whole response frame.
 async fn prompt_with(phone: &mut Client, session: &str, fields: Value) -> Value {
     let mut request = json!({"session_id": session});
@@ -57,9 +66,7 @@ fn described(done: &Value) -> Value {
 #[tokio::test]
 async fn images_reach_the_cli_before_the_text_and_come_back_from_their_route() {
     let server = InProcessServer::start();
-    let mut phone = Client::connect(&server.ws_url()).await;
-    let session = phone.create(&server.project()).await;
-    phone.subscribe(&session, 0).await;
+    let (mut phone, session) = watching(&server).await;
     let jpeg = jpeg_bytes(300);
     let answer = prompt_with(
         &mut phone,
@@ -110,6 +117,13 @@ async fn images_reach_the_cli_before_the_text_and_come_back_from_their_route() {
     }
     let unknown = format!("/api/v1/sessions/{session}/prompts/nope/images/0");
     assert_eq!(get(base, &unknown).await.status, 404);
+    // The export names them.
+    let export = get(base, &format!("/api/v1/sessions/{session}/export")).await;
+    let note = format!(
+        "> *2 images: image/png, {} bytes; image/jpeg, 300 bytes*",
+        png().len()
+    );
+    assert!(export.body.contains(&note), "{}", export.body);
 
     // A prompt without images still sends plain text, and shows no `images`.
     let plain = phone.prompt(&session, "describe").await;
@@ -126,9 +140,7 @@ async fn images_reach_the_cli_before_the_text_and_come_back_from_their_route() {
 #[tokio::test]
 async fn an_image_without_words_is_a_prompt_but_nothing_at_all_is_not() {
     let server = InProcessServer::start();
-    let mut phone = Client::connect(&server.ws_url()).await;
-    let session = phone.create(&server.project()).await;
-    phone.subscribe(&session, 0).await;
+    let (mut phone, session) = watching(&server).await;
     let answer = prompt_with(
         &mut phone,
         &session,
@@ -257,9 +269,7 @@ async fn the_largest_prompt_the_limits_allow_fits_through_both_transports() {
     // The default limits: 4 images of 3.75 MB, so about 19.4 MiB of JSON, far over the 1 MiB
     // that was the frame limit before images.
     let server = InProcessServer::start();
-    let mut phone = Client::connect(&server.ws_url()).await;
-    let session = phone.create(&server.project()).await;
-    phone.subscribe(&session, 0).await;
+    let (mut phone, session) = watching(&server).await;
     let big = jpeg_bytes(3_750_000);
     let images = vec![image("image/jpeg", &big); 4];
     let text = "x".repeat(262_144);
@@ -287,9 +297,7 @@ async fn the_largest_prompt_the_limits_allow_fits_through_both_transports() {
 #[tokio::test]
 async fn a_queued_image_prompt_reaches_the_cli_after_a_restart() {
     let mut server = TestServer::start();
-    let mut phone = Client::connect(&server.ws_url()).await;
-    let session = phone.create(&server.project()).await;
-    phone.subscribe(&session, 0).await;
+    let (mut phone, session) = watching(&server).await;
     phone.prompt(&session, "stall").await;
     phone
         .wait_event(|e| e["kind"] == "agent.output" && e["data"]["message"]["subtype"] == "init")

@@ -4,8 +4,6 @@
 // conversation shows them, and again after a reload (fetched from the image route).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomFillSync } from 'node:crypto';
-import { deflateSync, crc32 } from 'node:zlib';
 import {
   skipUnlessReady, withServerAndBrowser, phone, screenshot, openConversation,
   settled, ofKind, eventually,
@@ -19,30 +17,23 @@ const TINY_PNG = Buffer.from(
   'base64',
 );
 
-/** An RGB PNG of random noise (which compresses badly, like a photo), `width`×`height`. */
-function noisePng(width, height) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([head, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB
-  const row = width * 3 + 1;
-  const raw = Buffer.alloc(row * height);
-  randomFillSync(raw);
-  for (let y = 0; y < height; y++) raw[y * row] = 0; // each row's filter byte: none
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+/** A PNG of random noise (which compresses badly, like a photo), `width`×`height`, made by the
+ * browser's own encoder. */
+async function noisePng(page, width, height) {
+  const base64 = await page.evaluate(([w, h]) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext('2d');
+    const pixels = ctx.createImageData(w, h);
+    for (let at = 0; at < pixels.data.length; at += 65536) {
+      crypto.getRandomValues(pixels.data.subarray(at, at + 65536));
+    }
+    for (let a = 3; a < pixels.data.length; a += 4) pixels.data[a] = 255;
+    ctx.putImageData(pixels, 0, 0);
+    return canvas.toDataURL('image/png').slice('data:image/png;base64,'.length);
+  }, [width, height]);
+  return Buffer.from(base64, 'base64');
 }
 
 const MAX_IMAGE_BYTES = 200_000;
@@ -69,7 +60,7 @@ test('attach images from the gallery and the camera, remove one, send; the conve
     assert.equal(await gallery.getAttribute('multiple'), '');
 
     // A photo far over the limit and wider than Claude uses, plus a tiny screenshot.
-    const photo = noisePng(2400, 300);
+    const photo = await noisePng(page, 2400, 300);
     assert.ok(photo.length > 5 * MAX_IMAGE_BYTES, `the photo is ${photo.length} bytes`);
     await gallery.setInputFiles([
       { name: 'tiny.png', mimeType: 'image/png', buffer: TINY_PNG },
