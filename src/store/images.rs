@@ -46,11 +46,16 @@ pub fn insert(
     Ok(())
 }
 
-/// Removes the images whose `prompt.queued` was pruned (seq ≤ `through`).
+/// Removes the images whose `prompt.queued` was pruned (seq ≤ `through`), except those of prompts
+/// still waiting or running: they have yet to reach the CLI (or a retry after a restart).
 pub fn prune(conn: &Connection, session: &str, through: u64) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM prompt_images WHERE session_id = ?1 AND queued_seq <= ?2")
-        .and_then(|mut delete| delete.execute(params![session, through]))
-        .map_err(|e| failed(&format!("cannot prune the images of session {session}"), e))?;
+    conn.prepare_cached(
+        "DELETE FROM prompt_images WHERE session_id = ?1 AND queued_seq <= ?2
+         AND prompt_id NOT IN
+             (SELECT prompt_id FROM prompts WHERE session_id = ?1 AND state <> 'done')",
+    )
+    .and_then(|mut delete| delete.execute(params![session, through]))
+    .map_err(|e| failed(&format!("cannot prune the images of session {session}"), e))?;
     Ok(())
 }
 

@@ -597,6 +597,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn prompt_images_live_as_long_as_their_prompt_needs_them() {
+        use actors::prompt_images::{ImageType, PromptImage};
+        let image = |byte: u8| PromptImage {
+            kind: ImageType::Gif,
+            bytes: vec![b'G', b'I', b'F', b'8', b'9', b'a', byte].into(),
+        };
+        let (_dir, store) = open(4);
+        let id = SessionId::new();
+        // p1 runs to the end; p2 stays queued.
+        let mut first = batch(id, 1..=2);
+        first.snapshot = Some(info(id, 2));
+        for (prompt, seq, images) in [
+            ("p1", 1, vec![image(1), image(2)]),
+            ("p2", 2, vec![image(3)]),
+        ] {
+            first.prompts.push(PromptChange::Queued {
+                prompt_id: PromptId::new(prompt),
+                text: String::new(),
+                position: 0,
+                images,
+                seq,
+            });
+        }
+        first.prompts.push(PromptChange::Started {
+            prompt_id: PromptId::new("p1"),
+        });
+        store.write(first).await.expect("write");
+        let read = |prompt: &str, index| store.read_image(id, PromptId::new(prompt), index);
+        assert_eq!(read("p1", 1).await.expect("read"), Some(image(2)));
+        assert_eq!(read("p1", 2).await.expect("read"), None);
+        let loaded = store.load_sessions().expect("load");
+        let prompts = &loaded[0].prompts;
+        assert!(
+            prompts[0].images.is_empty(),
+            "a running prompt's go nowhere"
+        );
+        assert_eq!(
+            prompts[1].images,
+            vec![image(3)],
+            "a queued prompt's come back"
+        );
+
+        // Both prompt.queued events pruned: the finished prompt's images go, the queued one's stay.
+        let mut second = batch(id, 3..=8);
+        second.prompts.push(PromptChange::Finished {
+            prompt_id: PromptId::new("p1"),
+        });
+        store.write(second).await.expect("write");
+        assert_eq!(store.earliest_seq(id).await.expect("earliest"), Some(5));
+        assert_eq!(read("p1", 0).await.expect("read"), None);
+        assert_eq!(read("p2", 0).await.expect("read"), Some(image(3)));
+
+        let mut gone = batch(id, 9..=9);
+        gone.delete = true;
+        store.write(gone).await.expect("delete");
+        assert_eq!(read("p2", 0).await.expect("read"), None);
+    }
+
+    #[tokio::test]
     async fn the_wal_is_copied_back_by_the_checkpoint_thread() {
         let (dir, store) = open(0);
         let path = db_path(&dir);
