@@ -340,6 +340,7 @@ mod tests {
             queue_length: 0,
             pending_permissions: Vec::new(),
             allowed_rules: Vec::new(),
+            terminal_command: None,
         }
     }
 

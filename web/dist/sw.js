@@ -10,8 +10,8 @@
 // takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
 // keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
 // person; the app offers a reload. The next visit gets the new page.
-const CACHE = "pocket-relay-0430c0a5b56d803a";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-YAKY43XA.js","/assets/app-IY5XG7MX.css"];
+const CACHE = "pocket-relay-862bfdce9b96c96f";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-JFKBZBQR.js","/assets/app-V3FLZSIJ.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

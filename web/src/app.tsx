@@ -6,7 +6,10 @@ import { SessionsScreen } from "./screens/Sessions";
 import { NewSessionScreen } from "./screens/NewSession";
 import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
+import { InboxScreen } from "./screens/Inbox";
+import { InboxBadge } from "./components/Badge";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
+import { HistoryConversationScreen, HistoryScreen } from "./screens/History";
 
 function OfflineBanner() {
   const s = useAppState();
@@ -71,15 +74,28 @@ export function App() {
     case "devices":
       screen = <DevicesScreen />;
       break;
+    case "inbox":
+      screen = <InboxScreen />;
+      break;
+    case "history":
+      screen = <HistoryScreen />;
+      break;
+    case "history-conversation":
+      screen = <HistoryConversationScreen key={r.id} id={r.id} />;
+      break;
     default:
       screen = <SessionsScreen />;
   }
   return (
-    <div class={r.name === "session" ? "shell chat" : "shell"}>
+    <div class={r.name === "session" || r.name === "history-conversation" ? "shell chat" : "shell"}>
       <header class="top">
         <nav aria-label="Main">
           <a href="#/" class={r.name === "sessions" ? "brand current" : "brand"} aria-current={r.name === "sessions" ? "page" : undefined}>
             pocket-relay
+          </a>
+          <InboxBadge />
+          <a href="#/history" aria-current={r.name === "history" ? "page" : undefined}>
+            History
           </a>
           {authEnabled() && (
             <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>

@@ -38,6 +38,18 @@ let authCloses = 0;
 const pending = new Map<string, { resolve: (d: any) => void; reject: (e: RelayError) => void }>();
 /** Sessions the screens want live (the open conversation). */
 const wanted = new Set<string>();
+/** What other modules run at every `welcome` (the inbox subscribes again), and the server frames
+ * they take by `type` (the inbox's changes). */
+const welcomeHooks: (() => void)[] = [];
+const frameHandlers = new Map<string, (data: unknown) => void>();
+
+export function onWelcome(hook: () => void): void {
+  welcomeHooks.push(hook);
+}
+
+export function onServerFrame(type: string, handler: (data: unknown) => void): void {
+  frameHandlers.set(type, handler);
+}
 
 // ---------------------------------------------------------------- socket
 
@@ -308,6 +320,7 @@ function onFrame(f: any): void {
       notify();
       void refreshSessions();
       for (const id of wanted) void subscribeSession(id);
+      for (const hook of welcomeHooks) hook();
       flushOutbox();
       return;
     case "response": {
@@ -332,6 +345,8 @@ function onFrame(f: any): void {
     case "error":
       console.warn("relay error", f.error);
       return;
+    default:
+      frameHandlers.get(String(f.type))?.(f.data);
   }
 }
 

@@ -1,4 +1,5 @@
-// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices (and #pair=<code>,
+// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices · #/inbox ·
+// #/history[/<id>] (and #pair=<code>,
 // which the auth module takes out of the address bar).
 import { notify, state, type Route } from "./store";
 
@@ -6,6 +7,10 @@ export function parseRoute(hash: string): Route {
   const h = hash.replace(/^#/, "");
   if (h === "/new") return { name: "new" };
   if (h === "/devices") return { name: "devices" };
+  if (h === "/inbox") return { name: "inbox" };
+  if (h === "/history") return { name: "history" };
+  const hc = /^\/history\/([^/?#]+)$/.exec(h);
+  if (hc) return { name: "history-conversation", id: decodeURIComponent(hc[1] as string) };
   const m = /^\/s\/([^/?#]+)$/.exec(h);
   if (m) return { name: "session", id: decodeURIComponent(m[1] as string) };
   return { name: "sessions" };

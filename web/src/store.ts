@@ -9,7 +9,10 @@ export type Route =
   | { name: "sessions" }
   | { name: "new" }
   | { name: "session"; id: string }
-  | { name: "devices" };
+  | { name: "devices" }
+  | { name: "inbox" }
+  | { name: "history" }
+  | { name: "history-conversation"; id: string };
 
 export type AuthState =
   | "unknown" // not yet known (first load, offline)
