@@ -220,6 +220,11 @@ fn small_limits() -> Settings {
 async fn bad_images_are_refused_over_the_websocket_naming_the_image_and_why() {
     let server = InProcessServer::start_with(small_limits());
     let mut phone = Client::connect(&server.ws_url()).await;
+    // The welcome tells the app what it may send.
+    assert_eq!(
+        phone.welcome["limits"],
+        json!({"max_prompt_bytes": 262_144, "max_image_bytes": 2000, "max_images_per_prompt": 2})
+    );
     let session = phone.create(&server.project()).await;
     for (fields, code, message) in bad_prompts() {
         let answer = prompt_with(&mut phone, &session, fields.clone()).await;
