@@ -106,6 +106,11 @@ async fn images_reach_the_cli_before_the_text_and_come_back_from_their_route() {
     let first = get(base, &path("0")).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.header("content-type"), Some("image/png"));
+    assert_eq!(first.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        first.header("cache-control"),
+        Some("private, max-age=31536000, immutable")
+    );
     assert_eq!(first.raw, png());
     let second = get(base, &path("1")).await;
     assert_eq!(second.header("content-type"), Some("image/jpeg"));

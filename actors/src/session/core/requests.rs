@@ -102,8 +102,12 @@ impl SessionCore {
             images: images.clone(),
         });
         log::info!(
-            "session {}: prompt {prompt_id} queued at {position}",
-            self.info.id
+            "session {}: prompt {prompt_id} queued at {position}{}",
+            self.info.id,
+            match images.len() {
+                0 => String::new(),
+                n => format!(" with {n} images"),
+            }
         );
         let prompt = QueuedPrompt {
             prompt_id: prompt_id.clone(),

@@ -876,6 +876,7 @@ impl<'a> Turn<'a> {
         for line in future_lines(id) {
             self.sh.emit_raw(&format!("{line}\n"));
         }
+        self.sh.update(|s| s.future_answer = None);
         let request_id = format!("{FUTURE_REQUEST}{}", uuid_v4());
         self.sh
             .emit(&json!({"type": "control_request", "request_id": request_id,
