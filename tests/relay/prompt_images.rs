@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use crate::support::client::Client;
 use crate::support::home::Home;
-use crate::support::http::{get, post_json};
+use crate::support::http::{get, post_json, with_token};
 use crate::support::in_process::InProcessServer;
+use crate::support::operator::{connect_as, issue};
 use crate::support::server::Settings;
 use crate::support::server::TestServer;
 
@@ -343,4 +344,31 @@ async fn a_queued_image_prompt_reaches_the_cli_after_a_restart() {
         .ok("session.delete", json!({"session_id": session}))
         .await;
     assert_eq!(get(&server.url, &path).await.status, 404);
+}
+
+#[tokio::test]
+async fn with_sign_in_only_the_owner_gets_a_prompts_images() {
+    let server = TestServer::start_with(Settings::default().set("auth", "enabled = true"));
+    let alice_token = issue(&server, "alice");
+    let bob_token = issue(&server, "bob");
+    let mut alice = connect_as(&server, &alice_token).await;
+    let session = alice.create(&server.project()).await;
+    let answer = prompt_with(
+        &mut alice,
+        &session,
+        json!({"text": "look", "images": [image("image/png", &png())]}),
+    )
+    .await;
+    let prompt_id = answer["data"]["prompt_id"].as_str().unwrap();
+    let path = format!("/api/v1/sessions/{session}/prompts/{prompt_id}/images/0");
+
+    let own = with_token(&server.url, &alice_token, "GET", &path, None).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    assert_eq!(own.raw, png());
+    let other = with_token(&server.url, &bob_token, "GET", &path, None).await;
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert_eq!(other.json()["error"]["code"], "not_found");
+    assert!(!other.body.contains("alice"), "{}", other.body);
+    let nobody = get(&server.url, &path).await;
+    assert_eq!(nobody.status, 401, "{}", nobody.body);
 }
