@@ -6,7 +6,7 @@
 use actors::client::ClientSink;
 use actors::command::{
     Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
-    Reply, SessionOp,
+    Reply, SessionOp, SetModel,
 };
 use actors::config::LimitsConfig;
 use actors::error::RelayError;
@@ -131,6 +131,14 @@ pub fn parse_command(
                 op: SessionOp::SetPermissionMode(permission_mode),
             })
         }
+        "session.set_model" => {
+            let OnSession { session_id, fields } = fields::<OnSession<SetModel>>(kind, object)?;
+            Ok(Command::Session {
+                session_id,
+                op: SessionOp::SetModel(fields),
+            })
+        }
+        "session.capabilities" => on_session(kind, object, SessionOp::Capabilities),
         "session.remove_rule" => {
             let OnSession { session_id, fields } = fields::<OnSession<RemoveRule>>(kind, object)?;
             Ok(Command::Session {
@@ -193,6 +201,7 @@ pub fn reply_data(reply: &Reply) -> Value {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),
         Reply::Permission { rules_added: None } => json!({}),
+        Reply::Capabilities(view) => serde_json::to_value(view).unwrap_or(Value::Null),
         Reply::Permissions(permissions) | Reply::InboxSubscribed { permissions, .. } => {
             json!({ "permissions": permissions })
         }

@@ -26,6 +26,9 @@ pub struct CreateSession {
     pub title: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// The effort level (`--effort`); checked against the pinned CLI's levels.
+    #[serde(default)]
+    pub effort: Option<String>,
     #[serde(default)]
     pub permission_mode: Option<PermissionMode>,
     #[serde(default)]
@@ -112,6 +115,15 @@ pub enum Decision {
     Deny,
 }
 
+/// `session.set_model`'s fields (`POST /api/v1/sessions/{id}/model`): the model as the CLI
+/// takes it (`opus`, `default`, a full name), and optionally an effort level.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SetModel {
+    pub model: String,
+    #[serde(default)]
+    pub effort: Option<String>,
+}
+
 /// Which page of stored events to read (`session.events`, `GET /api/v1/sessions/{id}/events`):
 /// the `limit` events after `after_seq`, or the `limit` events just before `before_seq` (never
 /// both), in ascending order. Neither: from the start.
@@ -158,6 +170,10 @@ pub enum SessionOp {
     Pause,
     Resume,
     SetPermissionMode(PermissionMode),
+    /// Change the model (and effort): live through the CLI's `set_model`, else at the next start.
+    SetModel(SetModel),
+    /// What the session's Claude Code can do (`session.capabilities`).
+    Capabilities,
     /// The session's open permission requests that are stored, for the approval inbox.
     PendingPermissions,
     /// Forget an "always" rule; the session's process is replaced before the next prompt.
@@ -247,6 +263,8 @@ pub enum Reply {
     Permission {
         rules_added: Option<Vec<String>>,
     },
+    /// `session.capabilities`.
+    Capabilities(crate::capabilities::CapabilitiesView),
     /// Pending permission requests, oldest first.
     Permissions(Vec<crate::inbox::Pending>),
     /// `inbox.subscribe`: the current list; the caller queues its answer, then drops `live`,

@@ -68,22 +68,6 @@ impl Default for SessionsConfig {
 }
 
 impl SessionsConfig {
-    /// Whether `mode` may be chosen, at `session.create` and `session.set_permission_mode`
-    /// alike: `bypassPermissions` only with `sessions.allow_bypass_permissions`.
-    pub fn check_permission_mode(
-        &self,
-        mode: crate::session_info::PermissionMode,
-    ) -> crate::error::RelayResult<()> {
-        if mode == crate::session_info::PermissionMode::BypassPermissions
-            && !self.allow_bypass_permissions
-        {
-            return Err(crate::error::RelayError::Forbidden(
-                "bypassPermissions is not allowed here (sessions.allow_bypass_permissions)".into(),
-            ));
-        }
-        Ok(())
-    }
-
     /// The allowed roots with `~` expanded; roots that do not exist are left out.
     pub fn resolved_roots(&self) -> Vec<PathBuf> {
         self.allowed_roots

@@ -144,6 +144,8 @@ pub enum EventData {
         expected: bool,
     },
     PermissionRequested(PermissionRequest),
+    /// What the session's Claude Code can do, when a process reported something new.
+    SessionCapabilities(crate::capabilities::CapabilitiesView),
     PermissionResolved {
         request_id: PermissionRequestId,
         decision: &'static str,
@@ -171,6 +173,7 @@ impl EventData {
             EventData::AgentExited { .. } => "agent.exited",
             EventData::PermissionRequested(_) => "permission.requested",
             EventData::PermissionResolved { .. } => "permission.resolved",
+            EventData::SessionCapabilities(_) => "session.capabilities",
         }
     }
 }

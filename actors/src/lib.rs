@@ -8,6 +8,7 @@
 
 pub mod agent_slots;
 pub mod claude_history;
+pub mod capabilities;
 pub mod claude_process;
 pub mod client;
 pub mod command;

@@ -17,28 +17,32 @@ pub enum SessionStatus {
     Crashed,
 }
 
-/// Claude Code's permission modes that a client may choose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PermissionMode {
-    #[serde(rename = "default")]
-    Default,
-    #[serde(rename = "acceptEdits")]
-    AcceptEdits,
-    #[serde(rename = "plan")]
-    Plan,
-    #[serde(rename = "bypassPermissions")]
-    BypassPermissions,
-}
+/// A Claude Code permission mode (`default`, `acceptEdits`, `plan`, …): any name the session's
+/// CLI accepts, checked by [`crate::capabilities::modes`] where a client chooses one. Protocol v1
+/// had a closed list of four; stored sessions with those values load unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PermissionMode(String);
 
 impl PermissionMode {
-    /// The value of the CLI's `--permission-mode` flag.
-    pub fn as_cli_arg(self) -> &'static str {
-        match self {
-            PermissionMode::Default => "default",
-            PermissionMode::AcceptEdits => "acceptEdits",
-            PermissionMode::Plan => "plan",
-            PermissionMode::BypassPermissions => "bypassPermissions",
-        }
+    /// `default`: the CLI asks before anything not allowed by a rule.
+    pub fn default_mode() -> Self {
+        PermissionMode("default".into())
+    }
+
+    /// A mode by its name (unchecked: check it with `capabilities::modes` first).
+    pub fn new(name: impl Into<String>) -> Self {
+        PermissionMode(name.into())
+    }
+
+    /// The name, as the CLI's `--permission-mode` flag and `set_permission_mode` take it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is the CLI's default mode (no flag needed at launch).
+    pub fn is_default(&self) -> bool {
+        self.0 == "default"
     }
 }
 
@@ -50,6 +54,9 @@ pub struct SessionInfo {
     pub title: Option<String>,
     pub cwd: String,
     pub model: Option<String>,
+    /// The effort level asked for (`--effort`, `session.set_model`); `None`: the CLI's default.
+    #[serde(default)]
+    pub effort: Option<String>,
     pub permission_mode: PermissionMode,
     pub stream_deltas: bool,
     pub status: SessionStatus,
@@ -118,5 +125,21 @@ mod tests {
         let written = serde_json::to_value(&info).expect("serializes");
         assert!(written.get("always_allowed").is_none());
         assert_eq!(written["allowed_rules"], serde_json::json!([]));
+        assert_eq!(info.permission_mode, PermissionMode::default_mode());
+        assert_eq!(info.effort, None);
+    }
+
+    #[test]
+    fn every_v1_mode_still_loads_and_writes_back_the_same() {
+        for mode in ["default", "acceptEdits", "plan", "bypassPermissions"] {
+            let row = OLD_ROW.replace(
+                r#""permission_mode":"default""#,
+                &format!(r#""permission_mode":"{mode}""#),
+            );
+            let info: SessionInfo = serde_json::from_str(&row).expect("an old row loads");
+            assert_eq!(info.permission_mode.as_str(), mode);
+            let written = serde_json::to_value(&info).expect("serializes");
+            assert_eq!(written["permission_mode"], mode);
+        }
     }
 }

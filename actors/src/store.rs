@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
+use crate::capabilities::Capabilities;
 use crate::event::EncodedEvent;
 use crate::ids::{PromptId, Seq, SessionId};
 use crate::prompt_images::PromptImage;
@@ -41,6 +42,8 @@ pub struct WriteBatch {
     pub events: Vec<Arc<EncodedEvent>>,
     /// The session object as it stands after these events.
     pub snapshot: Option<SessionInfo>,
+    /// What the session's CLI can do, when it changed; written with (after) the snapshot.
+    pub capabilities: Option<Arc<Capabilities>>,
     pub prompts: Vec<PromptChange>,
     /// Remove the session, its events and its prompts.
     pub delete: bool,
@@ -63,6 +66,8 @@ pub struct StoredPrompt {
 #[derive(Clone, Debug)]
 pub struct StoredSession {
     pub info: SessionInfo,
+    /// The last capabilities its CLI reported, if any (unreadable ones are dropped).
+    pub capabilities: Option<Capabilities>,
     pub prompts: Vec<StoredPrompt>,
 }
 

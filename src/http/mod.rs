@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth_routes;
 pub mod caller;
 pub mod claude;
+pub mod capabilities;
 pub mod device_routes;
 pub mod dirs;
 pub mod envelope;
@@ -116,5 +117,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/sessions/{id}/export",
             web::get().to(export::export),
+        )
+        .route(
+            "/api/v1/sessions/{id}/capabilities",
+            web::get().to(capabilities::get),
+        )
+        .route(
+            "/api/v1/sessions/{id}/model",
+            web::post().to(capabilities::set_model),
         );
 }

@@ -30,7 +30,7 @@ async fn run(
 }
 
 /// Runs `op` on the session named in the path.
-async fn on_session(
+pub(super) async fn on_session(
     state: web::Data<AppState>,
     caller: HttpCaller,
     id: String,

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use actors::capabilities::Capabilities;
 use actors::event::EncodedEvent;
 use actors::ids::{PromptId, Seq, SessionId};
 use actors::prompt_images::PromptImage;
@@ -199,7 +200,8 @@ fn select_sessions(conn: &Connection) -> Result<Vec<StoredSession>, StoreError> 
     let what = "cannot read the sessions";
     let mut select = conn
         .prepare(
-            "SELECT s.id, s.info, (SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.id)
+            "SELECT s.id, s.info, (SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.id),
+                    s.capabilities
              FROM sessions s ORDER BY s.created_at, s.id",
         )
         .map_err(|e| failed(what, e))?;
@@ -208,7 +210,12 @@ fn select_sessions(conn: &Connection) -> Result<Vec<StoredSession>, StoreError> 
     while let Some(row) = rows.next().map_err(|e| failed(what, e))? {
         if let Some((id, info)) = session_from_row(row) {
             let prompts = prompts.remove(&id).unwrap_or_default();
-            sessions.push(StoredSession { info, prompts });
+            let capabilities = capabilities_from_row(&id, row);
+            sessions.push(StoredSession {
+                info,
+                capabilities,
+                prompts,
+            });
         }
     }
     Ok(sessions)
@@ -243,6 +250,19 @@ fn session_from_row(row: &Row<'_>) -> Option<(String, SessionInfo)> {
     }
     info.last_seq = last_seq.unwrap_or(0);
     Some((id, info))
+}
+
+/// A session row's stored capabilities; `None` when it has none or they do not parse (logged: the
+/// next process reports them again).
+fn capabilities_from_row(id: &str, row: &Row<'_>) -> Option<Capabilities> {
+    let json: Option<String> = row.get(3).ok().flatten();
+    match serde_json::from_str(&json?) {
+        Ok(capabilities) => Some(capabilities),
+        Err(error) => {
+            log::warn!("store: session {id}: its stored capabilities do not parse: {error}");
+            None
+        }
+    }
 }
 
 /// Every prompt of every session, by session id, in queue order. Done prompts come without
@@ -329,7 +349,8 @@ mod tests {
             title: Some("test".into()),
             cwd: "/tmp".into(),
             model: None,
-            permission_mode: PermissionMode::Default,
+            effort: None,
+            permission_mode: PermissionMode::default_mode(),
             stream_deltas: false,
             status: SessionStatus::Idle,
             paused: false,
@@ -361,6 +382,7 @@ mod tests {
             session_id: id,
             events: seqs.map(|seq| event(id, seq)).collect(),
             snapshot: None,
+            capabilities: None,
             prompts: Vec::new(),
             delete: false,
         }

@@ -73,7 +73,10 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE tokens ADD COLUMN device_id TEXT;
      CREATE INDEX tokens_device ON tokens (device_id) WHERE device_id IS NOT NULL;",
-    // 4: the images of prompts (decoded), kept while their `prompt.queued` event is: a queued
+    // 4: what each session's Claude Code can do (its `initialize` answer), kept for when no
+    // process runs.
+    "ALTER TABLE sessions ADD COLUMN capabilities TEXT;",
+    // 5: the images of prompts (decoded), kept while their `prompt.queued` event is: a queued
     // prompt's go to the CLI after a restart, every one is shown again by the app.
     "CREATE TABLE prompt_images (
          session_id TEXT NOT NULL,

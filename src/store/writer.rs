@@ -189,6 +189,9 @@ fn apply(conn: &Connection, batch: &WriteBatch, retain_events: u64) -> Result<()
     if let Some(info) = &batch.snapshot {
         upsert_session(conn, &session, info)?;
     }
+    if let Some(capabilities) = &batch.capabilities {
+        store_capabilities(conn, &session, capabilities)?;
+    }
     for change in &batch.prompts {
         apply_prompt(conn, &session, change)?;
     }
@@ -240,6 +243,24 @@ fn upsert_session(
     upsert
         .execute(params![session, info.owner.as_str(), json, info.created_at])
         .map_err(|e| failed(&format!("cannot store session {session}"), e))?;
+    Ok(())
+}
+
+/// Stores what the session's CLI can do, beside its session object.
+fn store_capabilities(
+    conn: &Connection,
+    session: &str,
+    capabilities: &actors::capabilities::Capabilities,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(capabilities).map_err(|e| {
+        StoreError::failed(format!("cannot encode session {session}'s capabilities"), e)
+    })?;
+    let mut update = conn
+        .prepare_cached("UPDATE sessions SET capabilities = ?2 WHERE id = ?1")
+        .map_err(|e| failed("cannot prepare the capabilities update", e))?;
+    update
+        .execute(params![session, json])
+        .map_err(|e| failed(&format!("cannot store session {session}'s capabilities"), e))?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::support::dice::Dice;
 use crate::support::in_process::InProcessServer;
 
-const TYPES: [&str; 17] = [
+const TYPES: [&str; 19] = [
     "session.create",
     "session.list",
     "session.get",
@@ -23,6 +23,8 @@ const TYPES: [&str; 17] = [
     "session.pause",
     "session.resume",
     "session.set_permission_mode",
+    "session.set_model",
+    "session.capabilities",
     "session.stop",
     "session.delete",
     "ping",
@@ -30,7 +32,7 @@ const TYPES: [&str; 17] = [
     "",
     "session.x",
 ];
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "session_id",
     "after_seq",
     "text",
@@ -38,6 +40,7 @@ const FIELDS: [&str; 16] = [
     "cwd",
     "title",
     "model",
+    "effort",
     "permission_mode",
     "request_id",
     "decision",

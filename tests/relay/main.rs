@@ -17,6 +17,7 @@ mod app_serving;
 mod attacks;
 mod auth;
 mod auth_limits;
+mod capabilities;
 mod chaos;
 mod claude_history;
 mod dirs;

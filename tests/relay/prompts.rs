@@ -43,6 +43,14 @@ async fn a_prompt_runs_and_its_output_arrives_live() {
     assert!(done["data"]["claude_session_id"].is_string());
     let idle = phone.wait_kind("session.status").await;
     assert_eq!(idle["data"]["status"], "idle");
+    // What the CLI can do is learned beside the turn, in an order the CLI decides.
+    if !phone
+        .events
+        .iter()
+        .any(|e| e["kind"] == "session.capabilities")
+    {
+        phone.wait_kind("session.capabilities").await;
+    }
 
     let kinds = kinds(&phone.events);
     let expected = [

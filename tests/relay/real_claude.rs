@@ -102,6 +102,11 @@ pub(crate) struct Rig {
 
 impl Rig {
     pub(crate) fn start(claude: &Path) -> Rig {
+        Rig::start_with(claude, |settings| settings)
+    }
+
+    /// A rig whose server settings `more` adds to.
+    pub(crate) fn start_with(claude: &Path, more: impl FnOnce(Settings) -> Settings) -> Rig {
         let scratch = tempfile::tempdir().expect("scratch dir");
         for dir in ["home", "tmp", "run"] {
             std::fs::create_dir_all(scratch.path().join(dir)).expect("scratch subdir");
@@ -128,7 +133,7 @@ impl Rig {
             .set("claude.env", &format!("CLAUDE_CODE_TMPDIR = {}", s("tmp")))
             .set("claude.env", &format!("TMPDIR = {}", s("tmp")))
             .set("claude.env", &format!("XDG_RUNTIME_DIR = {}", s("run")));
-        let server = TestServer::start_with(settings);
+        let server = TestServer::start_with(more(settings));
         Rig {
             server,
             api,
@@ -178,7 +183,8 @@ fn label(event: &Value) -> String {
 }
 
 /// The story's labels, without the lines whose number and timing the CLI decides alone:
-/// `system/status` progress notes, stderr chunks and `session.updated`.
+/// `system/status` progress notes, stderr chunks, `session.updated` and `session.capabilities`
+/// (the `initialize` answer, which the turn does not wait for).
 fn story(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -186,7 +192,10 @@ fn story(events: &[Value]) -> Vec<String> {
         .filter(|l| {
             !matches!(
                 l.as_str(),
-                "output:system/status" | "agent.stderr" | "session.updated"
+                "output:system/status"
+                    | "agent.stderr"
+                    | "session.updated"
+                    | "session.capabilities"
             )
         })
         .collect()
@@ -1067,3 +1076,6 @@ async fn a_prompt_with_an_image_reaches_the_api_as_an_image_block() {
     let last = requests.last().expect("an API request");
     assert_eq!(last["images"][0]["data"], png, "{last}");
 }
+
+#[path = "real_claude_capabilities.rs"]
+mod capabilities;

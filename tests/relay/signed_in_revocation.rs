@@ -73,14 +73,16 @@ async fn open_all(server: &TestServer, token: &str, session: &str) -> Open {
     )
     .await;
     assert_eq!(ndjson.status, 200);
-    // After the prompt's system/init line, the session learns Claude's session id: the last
-    // event until the sleep ends.
-    let mut init = false;
+    // After the prompt's system/init line, the session learns Claude's session id, and (in
+    // whichever order) what the CLI can do: the last events until the sleep ends.
+    let (mut init, mut learned, mut capabilities) = (false, false, false);
     let quiet_seq = loop {
         let line = ndjson.line().await.expect("the prompt's events");
         let event: Value = serde_json::from_str(&line).expect("JSON");
         init |= event["kind"] == "agent.output" && event["data"]["message"]["type"] == "system";
-        if init && event["kind"] == "session.updated" {
+        learned |= init && event["kind"] == "session.updated";
+        capabilities |= event["kind"] == "session.capabilities";
+        if learned && capabilities {
             break event["seq"].as_u64().expect("a seq");
         }
     };

@@ -4,6 +4,7 @@
 // IndexedDB with the events), dedupe by seq, live deltas, and the outbox of prompts.
 
 import { api } from "./api";
+import { putCapabilities } from "./capabilities";
 import * as auth from "./auth";
 import * as db from "./db";
 import { rememberSent, setImageLimits } from "./images";
@@ -532,6 +533,9 @@ function applyEvent(e: RelayEvent, v: SessionView): void {
     case "session.created":
     case "session.updated":
       if (e.data?.session) putSession(e.data.session);
+      break;
+    case "session.capabilities":
+      putCapabilities(e.session_id, e.data);
       break;
     case "session.status":
       if (s) putSession({ ...s, status: e.data?.status ?? s.status, last_seq: e.seq });

@@ -10,8 +10,10 @@ export type SessionStatus =
   | "stopped"
   | "crashed";
 
-export type PermissionMode = "default" | "acceptEdits" | "plan" | "bypassPermissions";
-export const PERMISSION_MODES: PermissionMode[] = ["default", "acceptEdits", "plan", "bypassPermissions"];
+/** Any mode the session's Claude Code accepts (protocol §16); v1 had a closed list of four. */
+export type PermissionMode = string;
+/** The pinned CLI's modes, offered where no session's capabilities are known (a new session). */
+export const PERMISSION_MODES: PermissionMode[] = ["default", "acceptEdits", "plan", "dontAsk", "auto", "bypassPermissions"];
 
 export interface Session {
   id: string;
@@ -19,7 +21,8 @@ export interface Session {
   title?: string | null;
   cwd: string;
   model?: string | null;
-  permission_mode?: PermissionMode | string;
+  effort?: string | null;
+  permission_mode?: PermissionMode;
   stream_deltas?: boolean;
   status: SessionStatus | string;
   paused?: boolean;

@@ -15,6 +15,12 @@ pub struct LaunchSpec {
     pub cwd: PathBuf,
     pub model: Option<String>,
     pub permission_mode: PermissionMode,
+    /// `--effort`: the effort level asked for; `None` leaves the CLI's default.
+    pub effort: Option<String>,
+    /// `--allow-dangerously-skip-permissions` (`sessions.allow_bypass_permissions`), so that a
+    /// client may switch a living process to `bypassPermissions`: without it the CLI refuses
+    /// (`bypass_not_launched`).
+    pub allow_bypass: bool,
     /// `--include-partial-messages`, for live deltas.
     pub stream_deltas: bool,
     /// Continue this conversation (`--resume`).
@@ -57,9 +63,16 @@ impl LaunchSpec {
             args.push("--settings".into());
             args.push(crate::permission_rules::settings_arg(&self.allowed_rules));
         }
-        if self.permission_mode != PermissionMode::Default {
+        if let Some(effort) = &self.effort {
+            args.push("--effort".into());
+            args.push(effort.clone());
+        }
+        if !self.permission_mode.is_default() {
             args.push("--permission-mode".into());
-            args.push(self.permission_mode.as_cli_arg().into());
+            args.push(self.permission_mode.as_str().into());
+        }
+        if self.allow_bypass {
+            args.push("--allow-dangerously-skip-permissions".into());
         }
         args.extend(config.extra_args.iter().cloned());
         args

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::capabilities::check_effort;
+use crate::capabilities::modes::check_permission_mode;
 use crate::command::CreateSession;
 use crate::config::expand_tilde;
 use crate::error::{RelayError, RelayResult};
@@ -28,8 +30,13 @@ impl Registry {
                 "you already have {owned} sessions; the limit is {max}"
             )));
         }
-        let mode = create.permission_mode.unwrap_or(PermissionMode::Default);
-        self.config.sessions.check_permission_mode(mode)?;
+        let mode = create
+            .permission_mode
+            .unwrap_or_else(PermissionMode::default_mode);
+        check_permission_mode(mode.as_str(), &[], &self.config.sessions)?;
+        if let Some(effort) = &create.effort {
+            check_effort(None, create.model.as_deref(), effort).map_err(RelayError::BadRequest)?;
+        }
         for (name, value) in [
             ("title", &create.title),
             ("model", &create.model),
@@ -51,6 +58,7 @@ impl Registry {
             title: create.title,
             cwd,
             model: create.model,
+            effort: create.effort,
             permission_mode: mode,
             stream_deltas: create.stream_deltas.unwrap_or(true),
             status: SessionStatus::Idle,

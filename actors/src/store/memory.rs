@@ -19,6 +19,7 @@ use crate::prompt_images::PromptImage;
 /// One session as stored.
 struct Row {
     info: Option<crate::session_info::SessionInfo>,
+    capabilities: Option<crate::capabilities::Capabilities>,
     events: Vec<Arc<EncodedEvent>>,
     prompts: Vec<StoredPrompt>,
 }
@@ -50,6 +51,7 @@ impl MemoryStore {
         }
         let row = rows.entry(batch.session_id).or_insert_with(|| Row {
             info: None,
+            capabilities: None,
             events: Vec::new(),
             prompts: Vec::new(),
         });
@@ -65,6 +67,9 @@ impl MemoryStore {
         row.events.extend(batch.events);
         if let Some(info) = batch.snapshot {
             row.info = Some(info);
+        }
+        if let Some(capabilities) = batch.capabilities {
+            row.capabilities = Some((*capabilities).clone());
         }
         for change in batch.prompts {
             change_prompt(&mut row.prompts, change);
@@ -166,7 +171,12 @@ impl EventStore for MemoryStore {
             // As in SQLite: the last seq is the events', never the snapshot's.
             info.last_seq = row.events.last().map_or(0, |e| e.seq);
             let prompts = row.prompts.clone();
-            Some(StoredSession { info, prompts })
+            let capabilities = row.capabilities.clone();
+            Some(StoredSession {
+                info,
+                capabilities,
+                prompts,
+            })
         });
         Ok(sessions.collect())
     }

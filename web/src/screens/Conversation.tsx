@@ -3,7 +3,11 @@ import * as connection from "../connection";
 import { fold, formatCost, formatDuration, type Item } from "../conversation";
 import { renderMarkdown } from "../markdown";
 import { useAppState, view } from "../store";
-import { PERMISSION_MODES, type Session } from "../types";
+import type { Session } from "../types";
+import { loadCapabilities } from "../capabilities";
+import { ModePicker } from "../components/ModePicker";
+import { ModelPicker } from "../components/ModelPicker";
+import { useSlashCompletion } from "../components/SlashMenu";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
 import { AttachButtons, AttachedPreviews } from "../components/Attachments";
@@ -119,21 +123,8 @@ function Controls({ s }: { s: Session }) {
           Pause
         </button>
       )}
-      <label class="mode">
-        <span class="sr">Permission mode</span>
-        <select
-          aria-label="Permission mode"
-          value={String(s.permission_mode ?? "default")}
-          disabled={off}
-          onChange={(e) => connection.act("session.set_permission_mode", { session_id: id, permission_mode: e.currentTarget.value }, "Changing the permission mode")}
-        >
-          {PERMISSION_MODES.map((m) => (
-            <option key={m} value={m}>
-              {m}
-            </option>
-          ))}
-        </select>
-      </label>
+      <ModePicker s={s} disabled={off} />
+      <ModelPicker s={s} disabled={off} />
     </div>
   );
 }
@@ -142,6 +133,7 @@ function Composer({ sessionId }: { sessionId: string }) {
   const [text, setText] = useState("");
   const [images, setImages] = useState<Attachment[]>([]);
   const ref = useRef<HTMLTextAreaElement>(null);
+  const slash = useSlashCompletion(sessionId, text, setText, () => ref.current?.focus());
   const send = () => {
     const t = text.trim();
     if (!t && images.length === 0) return;
@@ -167,6 +159,7 @@ function Composer({ sessionId }: { sessionId: string }) {
       <label for="message" class="sr">
         Message
       </label>
+      {slash.menu}
       <textarea
         id="message"
         ref={ref}
@@ -174,7 +167,9 @@ function Composer({ sessionId }: { sessionId: string }) {
         value={text}
         placeholder="Message Claude"
         onInput={(e) => setText(e.currentTarget.value)}
+        aria-controls={slash.menu ? "slash-commands" : undefined}
         onKeyDown={(e) => {
+          if (slash.onKeyDown(e)) return;
           if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
             e.preventDefault();
             send();
@@ -201,6 +196,10 @@ export function ConversationScreen({ id }: { id: string }) {
     void connection.openSession(id);
     return () => connection.closeSession(id);
   }, [id]);
+  const online = st.conn === "online";
+  useEffect(() => {
+    if (online) void loadCapabilities(id, connection.request);
+  }, [id, online]);
 
   const events = v.events;
   const items = useMemo(() => fold(events), [events, events.length, events[events.length - 1]?.seq]);

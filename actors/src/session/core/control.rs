@@ -1,5 +1,7 @@
 //! The control protocol between the session and its Claude process (requests both ways, matched
-//! by `request_id`): our `interrupt` and `set_permission_mode`, the CLI's `can_use_tool` and
+//! by `request_id`): ours (`interrupt`, `set_permission_mode`, `set_model`, `apply_flag_settings`
+//! for a client; `initialize` and the mode probe for the session itself, see `capabilities`), the
+//! CLI's `can_use_tool` and
 //! `control_cancel_request`. Answers without a body (older CLIs send none for `interrupt`) and
 //! unknown subtypes are handled without disturbing the session.
 
@@ -15,40 +17,69 @@ use super::{Effect, SessionCore};
 /// The CLI's answer to one of our control requests: its `response` body, or its error text.
 pub type ControlResult = Result<Value, String>;
 
+/// A control request the session sends for itself, whose answer the core handles at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OwnRequest {
+    /// `initialize`: what the CLI can do.
+    Initialize,
+    /// A mode no CLI accepts: the refusal names the valid ones.
+    ModeProbe,
+    /// Nothing to do with the answer (putting the mode back after an older CLI took the probe).
+    Quiet,
+}
+
+/// Who waits for the answer to one of our control requests.
+enum Waiter {
+    /// A client's request, answered by the actor.
+    Client(oneshot::Sender<ControlResult>),
+    /// The session's own.
+    Own(OwnRequest),
+}
+
 /// Our control requests still waiting for the CLI's answer.
 #[derive(Default)]
 pub struct HostControl {
     next_id: u64,
-    pending: HashMap<String, oneshot::Sender<ControlResult>>,
+    pending: HashMap<String, Waiter>,
 }
 
 impl HostControl {
-    /// A control request line for `request`, and where its answer will arrive.
-    fn request(&mut self, request: Value) -> (String, oneshot::Receiver<ControlResult>) {
+    /// A control request line for `request`, remembered with who waits for its answer.
+    fn request(&mut self, request: Value, waiter: Waiter) -> String {
         self.next_id += 1;
         let request_id = format!("relay-{}", self.next_id);
         let line = json!({"type": "control_request", "request_id": request_id, "request": request});
-        let (tx, rx) = oneshot::channel();
-        self.pending.insert(request_id, tx);
-        (line.to_string(), rx)
+        self.pending.insert(request_id, waiter);
+        line.to_string()
     }
 
-    fn resolve(&mut self, request_id: &str, result: ControlResult) -> bool {
+    /// Hands the answer to a waiting client; answers the session's own request it answers.
+    fn resolve(&mut self, request_id: &str, result: ControlResult) -> Resolved {
         match self.pending.remove(request_id) {
-            Some(waiter) => {
+            Some(Waiter::Client(waiter)) => {
                 let _ = waiter.send(result);
-                true
+                Resolved::Delivered
             }
-            None => false,
+            Some(Waiter::Own(own)) => Resolved::Own(own, result),
+            None => Resolved::Unknown,
         }
     }
 
     /// The process is gone: nobody will answer.
     pub fn fail_all(&mut self, reason: &str) {
         for (_, waiter) in self.pending.drain() {
-            let _ = waiter.send(Err(reason.to_string()));
+            if let Waiter::Client(waiter) = waiter {
+                let _ = waiter.send(Err(reason.to_string()));
+            }
         }
     }
+}
+
+/// What became of a control answer.
+enum Resolved {
+    Delivered,
+    Own(OwnRequest, ControlResult),
+    Unknown,
 }
 
 #[derive(Deserialize)]
@@ -89,9 +120,19 @@ impl SessionCore {
         request: Value,
     ) -> Option<oneshot::Receiver<ControlResult>> {
         self.agent.process.as_ref()?;
-        let (line, answer) = self.control.request(request);
+        let (tx, answer) = oneshot::channel();
+        let line = self.control.request(request, Waiter::Client(tx));
         self.effect(Effect::Write(line));
         Some(answer)
+    }
+
+    /// Sends a control request of the session's own; its answer comes to `own_answer`.
+    pub(super) fn own_request(&mut self, request: Value, own: OwnRequest) {
+        if self.agent.process.is_none() {
+            return;
+        }
+        let line = self.control.request(request, Waiter::Own(own));
+        self.effect(Effect::Write(line));
     }
 
     /// Interrupts the running turn; its end is then reported as `interrupted`.
@@ -129,12 +170,14 @@ impl SessionCore {
                 .error
                 .unwrap_or_else(|| format!("the agent answered {}", body.subtype)))
         };
-        if !self.control.resolve(&body.request_id, result) {
-            log::debug!(
+        match self.control.resolve(&body.request_id, result) {
+            Resolved::Delivered => {}
+            Resolved::Own(own, result) => self.own_answer(own, result),
+            Resolved::Unknown => log::debug!(
                 "session {}: control_response for unknown request {}",
                 self.info.id,
                 body.request_id
-            );
+            ),
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
+use crate::capabilities::Capabilities;
 use crate::error::RelayError;
 use crate::event::{EncodedEvent, EventData};
 use crate::ids::{Seq, SessionId};
@@ -31,6 +32,8 @@ pub struct EventLog {
     /// Prompt-queue changes, each with the seq of the event that announces it.
     prompts: Vec<(Seq, PromptChange)>,
     snapshot: Option<SessionInfo>,
+    /// What the CLI can do, when it changed (stored apart from the session object).
+    capabilities: Option<Arc<Capabilities>>,
     delete: bool,
     /// The most events one batch carries: a committed batch reaches each client at once, so it
     /// must stay well within a client's buffer.
@@ -45,6 +48,7 @@ struct InFlight {
     events: Vec<Arc<EncodedEvent>>,
     prompts: Vec<PromptChange>,
     snapshot: Option<SessionInfo>,
+    capabilities: Option<Arc<Capabilities>>,
     delete: bool,
 }
 
@@ -60,6 +64,7 @@ impl EventLog {
             pending: Vec::new(),
             prompts: Vec::new(),
             snapshot: None,
+            capabilities: None,
             delete: false,
             in_flight: None,
             waiters: Vec::new(),
@@ -119,6 +124,11 @@ impl EventLog {
         self.snapshot = Some(info.clone());
     }
 
+    /// Records the CLI's capabilities to store with the next batch.
+    pub fn save_capabilities(&mut self, capabilities: Arc<Capabilities>) {
+        self.capabilities = Some(capabilities);
+    }
+
     /// Asks for the session and its events to be removed with the next batch.
     pub fn delete_all(&mut self) {
         self.delete = true;
@@ -151,6 +161,7 @@ impl EventLog {
         !self.pending.is_empty()
             || !self.prompts.is_empty()
             || self.snapshot.is_some()
+            || self.capabilities.is_some()
             || self.delete
     }
 
@@ -180,6 +191,7 @@ impl EventLog {
             events,
             prompts,
             snapshot: self.snapshot.take(),
+            capabilities: self.capabilities.take(),
             delete: std::mem::take(&mut self.delete),
         };
         let batch = flight.to_batch(self.session_id);
@@ -228,6 +240,7 @@ impl InFlight {
             session_id,
             events: self.events.clone(),
             snapshot: self.snapshot.clone(),
+            capabilities: self.capabilities.clone(),
             prompts: self.prompts.clone(),
             delete: self.delete,
         }

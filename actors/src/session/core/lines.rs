@@ -72,8 +72,12 @@ impl SessionCore {
             kind => {
                 let is_result = kind == Some("result");
                 let is_init = kind == Some("system") && head.subtype.as_deref() == Some("init");
+                let is_status = kind == Some("system") && head.subtype.as_deref() == Some("status");
                 let result = is_result
                     .then(|| serde_json::from_str::<ResultMessage>(raw.get()).unwrap_or_default());
+                if is_status {
+                    self.on_status_line(raw.get());
+                }
                 self.emit(EventData::AgentOutput { message: raw });
                 if is_init {
                     self.learn_claude_session(head.session_id);

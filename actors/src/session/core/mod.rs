@@ -11,6 +11,7 @@
 //! Must never: touch a socket, a process, a file or a clock-driven timer; it only says what
 //! should happen, so the session's stories run as plain unit tests.
 
+mod capabilities;
 mod control;
 mod event_log;
 mod lines;
@@ -140,6 +141,10 @@ pub struct SessionCore {
     agent: Agent,
     permissions: Permissions,
     control: HostControl,
+    /// What the session's CLI can do, as last reported (stored; survives restarts).
+    capabilities: Option<Arc<crate::capabilities::Capabilities>>,
+    /// The `initialize` answer of the new process, while its mode probe is out.
+    learning: Option<crate::capabilities::Capabilities>,
     /// Prompts found running by a restart, failed at [`Input::Start`].
     leftovers: Vec<PromptId>,
     /// When the running prompt started, for the prompt-duration metric.
@@ -153,7 +158,7 @@ impl SessionCore {
     /// A brand-new session; it records its creation at [`Input::Created`].
     pub fn new(info: SessionInfo, config: Arc<DomainConfig>, metrics: Arc<RelayMetrics>) -> Self {
         let queue = PromptQueue::new(info.paused);
-        SessionCore::with(info, config, metrics, queue, Vec::new())
+        SessionCore::with(info, config, metrics, queue, Vec::new(), None)
     }
 
     fn with(
@@ -162,6 +167,7 @@ impl SessionCore {
         metrics: Arc<RelayMetrics>,
         queue: PromptQueue,
         leftovers: Vec<PromptId>,
+        capabilities: Option<crate::capabilities::Capabilities>,
     ) -> Self {
         let max_batch = (config.limits.client_buffer / 4).clamp(1, 512);
         SessionCore {
@@ -174,6 +180,8 @@ impl SessionCore {
             agent: Agent::default(),
             permissions: Permissions::default(),
             control: HostControl::default(),
+            capabilities: capabilities.map(Arc::new),
+            learning: None,
             leftovers,
             prompt_clock: None,
             deleted: false,

@@ -142,7 +142,9 @@ impl SessionCore {
         let spec = LaunchSpec {
             cwd: self.info.cwd.clone().into(),
             model: self.info.model.clone(),
-            permission_mode: self.info.permission_mode,
+            permission_mode: self.info.permission_mode.clone(),
+            effort: self.info.effort.clone(),
+            allow_bypass: self.config.sessions.allow_bypass_permissions,
             stream_deltas: self.info.stream_deltas,
             resume: self.info.claude_session_id.clone(),
             allowed_rules: self.info.allowed_rules.clone(),
@@ -170,6 +172,7 @@ impl SessionCore {
                     stopping: None,
                     stale: false,
                 });
+                self.ask_capabilities();
                 self.begin_turn(prompt);
             }
             Err(message) => self.spawn_failed(prompt, message),

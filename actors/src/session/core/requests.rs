@@ -3,9 +3,12 @@
 
 use serde_json::json;
 
+use super::capabilities::answered_mode;
 use super::queue::Queued;
 use super::{Answer, ControlResult, Effect, QueuedPrompt, SessionCore, StopReason};
-use crate::command::{Caller, Reply, SessionOp};
+use crate::capabilities::check_effort;
+use crate::capabilities::modes::check_permission_mode;
+use crate::command::{Caller, Reply, SessionOp, SetModel};
 use crate::error::{RelayError, RelayResult};
 use crate::event::PromptFailure;
 use crate::ids::{PromptId, MAX_ID_LEN};
@@ -16,12 +19,16 @@ use crate::session_info::{PermissionMode, SessionStatus};
 pub const RELEASED: &str = "released";
 
 /// What a client's request goes on with once the CLI answered our control request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AfterControl {
     /// `session.interrupt`.
     Interrupt,
     /// `session.set_permission_mode`: the mode applies once the CLI accepted it.
     PermissionMode(PermissionMode),
+    /// `session.set_model`'s `set_model`: then the effort, if one was asked for.
+    Model(SetModel),
+    /// `session.set_model`'s `apply_flag_settings` with the effort level.
+    Effort(SetModel),
 }
 
 impl SessionCore {
@@ -44,6 +51,11 @@ impl SessionCore {
             SessionOp::Pause => self.pause(true),
             SessionOp::Resume => self.pause(false),
             SessionOp::SetPermissionMode(mode) => self.set_permission_mode(mode),
+            SessionOp::SetModel(set) => self.set_model(set),
+            SessionOp::Capabilities => {
+                let view = self.capabilities_view();
+                self.answer(Ok(Reply::Capabilities(view)))
+            }
             SessionOp::Stop => self.stop(StopReason::Client),
             SessionOp::Release => self.stop(StopReason::Released),
             SessionOp::Delete => self.delete(),
@@ -132,10 +144,11 @@ impl SessionCore {
     }
 
     fn set_permission_mode(&mut self, mode: PermissionMode) {
-        if let Err(refused) = self.config.sessions.check_permission_mode(mode) {
+        let known = self.known_modes();
+        if let Err(refused) = check_permission_mode(mode.as_str(), known, &self.config.sessions) {
             return self.answer(Err(refused));
         }
-        let request = json!({"subtype": "set_permission_mode", "mode": mode.as_cli_arg()});
+        let request = json!({"subtype": "set_permission_mode", "mode": mode.as_str()});
         match self.control_request(request) {
             Some(answer) => {
                 let then = AfterControl::PermissionMode(mode);
@@ -147,9 +160,73 @@ impl SessionCore {
     }
 
     fn apply_permission_mode(&mut self, mode: PermissionMode) {
-        self.info.permission_mode = mode;
-        self.announce_update();
+        if self.info.permission_mode != mode {
+            self.info.permission_mode = mode;
+            self.announce_update();
+        }
         self.answer_session();
+    }
+
+    fn set_model(&mut self, set: SetModel) {
+        if let Err(message) = self.check_model(&set) {
+            return self.answer(Err(RelayError::BadRequest(message)));
+        }
+        let request = json!({"subtype": "set_model", "model": set.model});
+        match self.control_request(request) {
+            Some(answer) => {
+                let then = AfterControl::Model(set);
+                self.give(Answer::Control { answer, then });
+            }
+            // No process: `--model` (and `--effort`) at the next start.
+            None => self.apply_model(set),
+        }
+    }
+
+    /// The model must be one the CLI offers (any, while unknown), the effort one it takes.
+    fn check_model(&self, set: &SetModel) -> Result<(), String> {
+        if set.model.is_empty() || set.model.len() > 1024 || set.model.starts_with('-') {
+            return Err("model must be 1 to 1024 characters, not starting with '-'".into());
+        }
+        let capabilities = self.capabilities.as_deref();
+        if let Some(capabilities) = capabilities {
+            capabilities.check_model(&set.model)?;
+        }
+        match &set.effort {
+            Some(effort) => check_effort(capabilities, Some(&set.model), effort),
+            None => Ok(()),
+        }
+    }
+
+    /// The CLI took the model: the effort goes next, if asked for.
+    fn model_accepted(&mut self, set: SetModel) {
+        let Some(effort) = set.effort.clone() else {
+            return self.apply_model(set);
+        };
+        let request =
+            json!({"subtype": "apply_flag_settings", "settings": {"effortLevel": effort}});
+        match self.control_request(request) {
+            Some(answer) => {
+                let then = AfterControl::Effort(set);
+                self.give(Answer::Control { answer, then });
+            }
+            None => self.apply_model(set),
+        }
+    }
+
+    fn apply_model(&mut self, set: SetModel) {
+        self.take_model(set);
+        self.answer_session();
+    }
+
+    /// Makes `set` the session's model (and effort, when given), announced when it changed.
+    fn take_model(&mut self, set: SetModel) {
+        let effort = set.effort.or_else(|| self.info.effort.clone());
+        let model = Some(set.model);
+        if self.info.model != model || self.info.effort != effort {
+            self.info.model = model;
+            self.info.effort = effort;
+            self.announce_update();
+        }
     }
 
     fn interrupt(&mut self) {
@@ -171,8 +248,13 @@ impl SessionCore {
             }
             // Gone before it answered: the turn is over all the same.
             (AfterControl::Interrupt, _) => self.answer(Ok(Reply::Interrupted(true))),
-            (AfterControl::PermissionMode(mode), Some(Ok(_))) => self.apply_permission_mode(mode),
+            (AfterControl::PermissionMode(mode), Some(Ok(body))) => {
+                // The CLI says which mode it is in now (`manual` answers `default`).
+                let mode = answered_mode(&body).map_or(mode, PermissionMode::new);
+                self.apply_permission_mode(mode)
+            }
             (AfterControl::PermissionMode(_), Some(Err(reason))) => {
+                self.mode_refused(&reason);
                 let message = format!("Claude Code refused the mode: {reason}");
                 self.answer(Err(RelayError::BadRequest(message)));
             }
@@ -180,6 +262,24 @@ impl SessionCore {
                 let message = "the agent went away".into();
                 self.answer(Err(RelayError::Unavailable(message)));
             }
+            (AfterControl::Model(set), Some(Ok(_))) => self.model_accepted(set),
+            (AfterControl::Effort(set), Some(Ok(_))) => self.apply_model(set),
+            (AfterControl::Model(_), Some(Err(reason))) => {
+                let message = format!("Claude Code refused the model: {reason}");
+                self.answer(Err(RelayError::BadRequest(message)));
+            }
+            (AfterControl::Effort(set), Some(Err(reason))) => {
+                // The model did change; the effort did not.
+                self.take_model(SetModel {
+                    effort: None,
+                    ..set
+                });
+                let message =
+                    format!("the model changed, but Claude Code refused the effort: {reason}");
+                self.answer(Err(RelayError::BadRequest(message)));
+            }
+            // Gone before it answered: the next process starts with the new model.
+            (AfterControl::Model(set) | AfterControl::Effort(set), None) => self.apply_model(set),
         }
     }
 

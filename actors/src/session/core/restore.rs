@@ -21,7 +21,8 @@ impl SessionCore {
         metrics: Arc<RelayMetrics>,
     ) -> Self {
         let (queue, running) = PromptQueue::restore(stored.prompts, stored.info.paused);
-        SessionCore::with(stored.info, config, metrics, queue, running)
+        let capabilities = stored.capabilities;
+        SessionCore::with(stored.info, config, metrics, queue, running, capabilities)
     }
 
     /// Records `session.created`, answered with the session object once stored.

@@ -89,7 +89,9 @@ fn claude_args(cwd: &str) -> Vec<String> {
     actors::claude_process::LaunchSpec {
         cwd: cwd.into(),
         model: None,
-        permission_mode: actors::session_info::PermissionMode::Default,
+        permission_mode: actors::session_info::PermissionMode::default_mode(),
+        effort: None,
+        allow_bypass: false,
         stream_deltas: false,
         resume: None,
         allowed_rules: Vec::new(),

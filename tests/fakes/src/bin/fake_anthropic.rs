@@ -17,7 +17,8 @@
 //!   bound port is printed alone as the first stdout line, then the server
 //!   runs until it is killed.
 //! * `--log FILE`: append one JSON line per request to FILE:
-//!   `{"n", "t", "method", "path", "model", "prompt", "tool_result", "images", "reply"}`,
+//!   `{"n", "t", "method", "path", "model", "effort", "prompt", "tool_result", "images", "reply"}`,
+//!   where `effort` is the body's `output_config.effort` (or null),
 //!   where `prompt` is the newest user prompt text (or null), `tool_result` the
 //!   text of a tool result being answered (or null), `images` the `source`
 //!   objects (`{type, media_type, data}`) of the image blocks of the newest
@@ -298,6 +299,7 @@ fn reject_bad_request(out: &mut TcpStream, state: &State, status: u16, message: 
         "method": Value::Null,
         "path": Value::Null,
         "model": Value::Null,
+        "effort": Value::Null,
         "prompt": Value::Null,
         "tool_result": Value::Null,
         "reply": "bad_request",
@@ -612,6 +614,10 @@ fn log_request(
         "method": request.method,
         "path": request.target,
         "model": body.and_then(|body| body.get("model")).cloned().unwrap_or(Value::Null),
+        "effort": body
+            .and_then(|body| body.pointer("/output_config/effort"))
+            .cloned()
+            .unwrap_or(Value::Null),
         "prompt": turn.prompt,
         "tool_result": tool_result,
         "images": turn.images,

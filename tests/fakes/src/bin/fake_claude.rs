@@ -62,6 +62,7 @@
 //! | `garbage` | the stdout line `this is not json {`, then assistant `echo: garbage`, result |
 //! | `stderr N` | N stderr lines `stderr line I`, then assistant `echo: stderr N`, result |
 //! | `bigline BYTES` | one assistant line with BYTES `x` characters (at most 256 MiB), result |
+//! | `model` | assistant `model: M effort: E` (the current model and effort, `none` without one; `--effort` sets it at launch), result |
 //! | `error` | synthetic assistant `API Error: 500 fake`, result `subtype:"success"`, `is_error:true` |
 //! | `whoami [PATH…]` | assistant text: a JSON object `{euid, user, home, cwd, mark, reads}`: the effective uid, `$USER`, `$HOME`, the working directory, `$FAKE_CLAUDE_MARK`, and for each PATH `ok`, `denied`, `not_found` or `error: …` when reading it (a file, or a directory's listing); result |
 //! | `stubborn` | starts `sh` that ignores SIGTERM/SIGHUP/SIGINT and sleeps 600 s (stdio closed, never waited for), assistant `stubborn child PID`, then like `stall` |
@@ -143,7 +144,7 @@ const BOOL_FLAGS: [&str; 9] = [
     "--continue",
 ];
 /// Flags that always take the next argument as their value.
-const VALUE_FLAGS: [&str; 10] = [
+const VALUE_FLAGS: [&str; 11] = [
     "--allowedTools",
     "--settings",
     "--input-format",
@@ -154,6 +155,7 @@ const VALUE_FLAGS: [&str; 10] = [
     "--session-id",
     "--model",
     "--permission-mode",
+    "--effort",
 ];
 
 struct Config {
@@ -162,6 +164,7 @@ struct Config {
     session_id: String,
     resume: Option<String>,
     model: String,
+    effort: Option<String>,
     initial_mode: String,
     partial_messages: bool,
     prompt_tool_stdio: bool,
@@ -194,9 +197,12 @@ impl Config {
             session_id,
             resume,
             model: value(&["--model"]).unwrap_or_else(|| "fake-model".into()),
+            effort: value(&["--effort"]),
             partial_messages: has("--include-partial-messages"),
             prompt_tool_stdio: value(&["--permission-prompt-tool"]).as_deref() == Some("stdio"),
-            bypass_allowed: initial_mode == BYPASS || has("--dangerously-skip-permissions"),
+            bypass_allowed: initial_mode == BYPASS
+                || has("--dangerously-skip-permissions")
+                || has("--allow-dangerously-skip-permissions"),
             initial_mode,
             allowed_rules: launch_rules(&flags),
             args,
@@ -313,6 +319,9 @@ struct State {
     /// Allow rules in force: from the launch flags and from "always" answers.
     rules: HashSet<String>,
     mode: String,
+    /// The model and effort in force (`set_model`, `apply_flag_settings`).
+    model: String,
+    effort: Option<String>,
     turns_started: u64,
     results: u64,
     last_result_error: bool,
@@ -334,6 +343,8 @@ impl Shared {
     fn new(cfg: Config) -> Shared {
         let state = State {
             mode: cfg.initial_mode.clone(),
+            model: cfg.model.clone(),
+            effort: cfg.effort.clone(),
             rules: cfg.allowed_rules.clone(),
             ..State::default()
         };
@@ -434,7 +445,7 @@ impl Shared {
         json!({
             "type": "system", "subtype": "init", "cwd": self.cfg.cwd,
             "session_id": self.cfg.session_id, "tools": ["Bash", "Write"], "mcp_servers": [],
-            "model": self.cfg.model, "permissionMode": self.state().mode,
+            "model": self.state().model, "permissionMode": self.state().mode,
             "claude_code_version": "fake", "uuid": uuid_v4(), "fake_argv": self.cfg.args,
         })
     }
@@ -556,6 +567,22 @@ fn handle_control_request(sh: &Shared, msg: &Value) {
         "set_permission_mode" => {
             set_permission_mode(sh, &id, request.get("mode").and_then(Value::as_str))
         }
+        "set_model" => {
+            let model = request.get("model").and_then(Value::as_str);
+            let model = model.unwrap_or("fake-model").to_string();
+            sh.state().model = model.clone();
+            sh.emit(&control_success(&id, json!({"model": model})));
+        }
+        "apply_flag_settings" => {
+            let effort = request
+                .pointer("/settings/effortLevel")
+                .and_then(Value::as_str);
+            if let Some(effort) = effort {
+                sh.state().effort = Some(effort.to_string());
+            }
+            let answer = json!({"subtype": "success", "request_id": id});
+            sh.emit(&json!({"type": "control_response", "response": answer}));
+        }
         other => sh.emit(&control_error(
             &id,
             &format!("Unsupported control request subtype: {other}"),
@@ -566,9 +593,27 @@ fn handle_control_request(sh: &Shared, msg: &Value) {
 
 fn initialize_response(sh: &Shared) -> Value {
     let s = sh.state();
+    let efforts = json!(["low", "medium", "high", "xhigh", "max"]);
+    let model = |value: &str, name: &str, efforts: &Value| {
+        json!({"value": value, "resolvedModel": value, "displayName": name,
+               "description": format!("{name} · fake"), "supportsEffort": true,
+               "supportedEffortLevels": efforts})
+    };
     json!({
-        "commands": [], "agents": [], "output_style": "default", "models": [],
-        "pid": process::id(), "claude_code_version": "fake", "current_permission_mode": s.mode,
+        "commands": [
+            {"name": "compact", "description": "Free up context by summarizing the conversation",
+             "argumentHint": "<optional custom summarization instructions>", "builtin": true},
+            {"name": "code-review", "description": "Review the current diff",
+             "argumentHint": "[low|medium|high]", "aliases": ["review"], "builtin": true},
+        ],
+        "agents": [{"name": "claude", "description": "Catch-all"},
+                   {"name": "Explore", "description": "Read-only search", "model": "inherit"}],
+        "output_style": "default", "available_output_styles": ["default", "Concise"],
+        "models": [model("default", "Default (recommended)", &efforts),
+                   model("fake-model", "Fake", &efforts),
+                   model("fake-fast", "Fake Fast", &json!(["low", "medium"]))],
+        "account": {"tokenSource": "none"}, "pid": process::id(),
+        "claude_code_version": "fake", "current_permission_mode": s.mode,
         "session_state": if s.running { "running" } else { "idle" },
     })
 }
@@ -589,7 +634,10 @@ fn interrupt(sh: &Shared, id: &Value) {
 }
 
 fn set_permission_mode(sh: &Shared, id: &Value, mode: Option<&str>) {
-    let mode = mode.unwrap_or("");
+    let mode = match mode.unwrap_or("") {
+        "manual" => "default",
+        mode => mode,
+    };
     if mode == BYPASS && !sh.cfg.bypass_allowed {
         let error = "Cannot set permission mode to bypassPermissions because the session was \
                      not launched with --dangerously-skip-permissions";
@@ -652,6 +700,7 @@ enum Directive<'a> {
     Stderr(u64),
     Bigline(u64),
     Error,
+    Model,
     Permission(&'a str, Value),
     Whoami(Vec<&'a str>),
     Stubborn,
@@ -674,6 +723,7 @@ fn parse_directive(text: &str) -> Directive<'_> {
         (Some("crash-midline"), 1) => Some(Directive::CrashMidline),
         (Some("garbage"), 1) => Some(Directive::Garbage),
         (Some("error"), 1) => Some(Directive::Error),
+        (Some("model"), 1) => Some(Directive::Model),
         (Some("permission"), n) if n >= 2 => Some(permission_directive(text)),
         (Some("whoami"), _) => Some(Directive::Whoami(words[1..].to_vec())),
         (Some("stubborn"), 1) => Some(Directive::Stubborn),
@@ -834,6 +884,14 @@ impl<'a> Turn<'a> {
                 self.reply(&"x".repeat(len))
             }
             Directive::Error => self.api_error("API Error: 500 fake"),
+            Directive::Model => {
+                let (model, effort) = {
+                    let s = self.sh.state();
+                    (s.model.clone(), s.effort.clone())
+                };
+                let effort = effort.as_deref().unwrap_or("none");
+                self.reply(&format!("model: {model} effort: {effort}"))
+            }
             Directive::Permission(tool, input) => self.permission(tool, input),
             Directive::Whoami(paths) => self.reply(&whoami(&paths).to_string()),
             Directive::Stubborn => match stubborn_child() {
@@ -849,9 +907,10 @@ impl<'a> Turn<'a> {
     // --- output helpers ---
 
     fn say(&self, text: &str) {
-        let line =
-            self.sh
-                .assistant_line(&prefixed_id("msg_"), &self.sh.cfg.model, text_block(text));
+        let model = self.sh.state().model.clone();
+        let line = self
+            .sh
+            .assistant_line(&prefixed_id("msg_"), &model, text_block(text));
         self.sh.emit(&line);
     }
 

@@ -2,6 +2,7 @@
 //! system, no process, no socket, no file: the store is a [`MemoryStore`], the process is the
 //! lines a test feeds in, and the slot is what a test says the queue processor answered.
 
+mod capabilities;
 mod edges;
 mod inbox;
 mod process;
@@ -46,7 +47,8 @@ fn new_info() -> SessionInfo {
         title: None,
         cwd: "/tmp".into(),
         model: None,
-        permission_mode: PermissionMode::Default,
+        effort: None,
+        permission_mode: PermissionMode::default_mode(),
         stream_deltas: true,
         status: SessionStatus::Idle,
         paused: false,

@@ -67,8 +67,8 @@ fn a_permission_mode_applies_once_the_cli_accepts_it() {
     let mut session = Harness::new();
     session.prompt("one", "p-1").expect("queued");
     session.slot(SlotSignal::Ready);
-    let mode = crate::session_info::PermissionMode::AcceptEdits;
-    let op = SessionOp::SetPermissionMode(mode);
+    let mode = crate::session_info::PermissionMode::new("acceptEdits");
+    let op = SessionOp::SetPermissionMode(mode.clone());
     let asked = session.apply(Input::Request {
         caller: super::alice(),
         op,
@@ -82,10 +82,10 @@ fn a_permission_mode_applies_once_the_cli_accepts_it() {
     );
     assert_eq!(
         session.core.info().permission_mode,
-        crate::session_info::PermissionMode::Default
+        crate::session_info::PermissionMode::default_mode()
     );
     let refused = session.apply(Input::ControlAnswered {
-        then,
+        then: then.clone(),
         result: Some(Err("no".into())),
     });
     assert!(matches!(refused, Some(Answer::Now(Err(_)))));

@@ -83,6 +83,7 @@ fn prompts_run_one_at_a_time_in_arrival_order() {
     let turns: Vec<_> = session
         .written()
         .into_iter()
+        .filter(|l| l["type"] == "user")
         .map(|l| l["message"]["content"].clone())
         .collect();
     assert_eq!(turns, [json!("one"), json!("two")]);
@@ -164,7 +165,10 @@ fn an_interrupt_while_a_permission_waits_fails_the_prompt_and_cancels_the_reques
     session.agent(result_line("error_during_execution"));
     let result = answer.try_recv().ok();
     assert!(result.is_some(), "the CLI's answer reached the request");
-    let replied = session.apply(Input::ControlAnswered { then, result });
+    let replied = session.apply(Input::ControlAnswered {
+        then: then.clone(),
+        result,
+    });
     assert!(matches!(
         replied,
         Some(Answer::Now(Ok(Reply::Interrupted(true))))
