@@ -7,8 +7,8 @@
 //! [`client::ClientSink`], and get [`event`]s back.
 
 pub mod agent_slots;
-pub mod claude_history;
 pub mod capabilities;
+pub mod claude_history;
 pub mod claude_process;
 pub mod client;
 pub mod command;

@@ -4,8 +4,8 @@
 pub mod app;
 pub mod auth_routes;
 pub mod caller;
-pub mod claude;
 pub mod capabilities;
+pub mod claude;
 pub mod device_routes;
 pub mod dirs;
 pub mod envelope;

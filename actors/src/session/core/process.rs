@@ -291,3 +291,33 @@ fn user_content(prompt: &QueuedPrompt) -> serde_json::Value {
     }
     serde_json::Value::Array(blocks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt_images::ImageType;
+
+    fn prompt(text: &str, images: usize) -> QueuedPrompt {
+        let image = PromptImage {
+            kind: ImageType::Gif,
+            bytes: b"GIF89a".to_vec().into(),
+        };
+        QueuedPrompt {
+            prompt_id: PromptId::new("p"),
+            text: text.into(),
+            images: vec![image; images],
+        }
+    }
+
+    #[test]
+    fn a_turn_is_its_text_or_its_images_then_its_text() {
+        assert_eq!(user_content(&prompt("hi", 0)), json!("hi"));
+        let gif = json!({"type": "image", "source":
+                         {"type": "base64", "media_type": "image/gif", "data": "R0lGODlh"}});
+        assert_eq!(
+            user_content(&prompt("look", 2)),
+            json!([gif, gif, {"type": "text", "text": "look"}])
+        );
+        assert_eq!(user_content(&prompt(" \n", 1)), json!([gif]));
+    }
+}
