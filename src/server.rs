@@ -116,7 +116,7 @@ impl Server {
             allowed_hosts: &config.server.allowed_hosts,
             allowed_origins: &config.cors.allowed_origins,
         })?;
-        let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
+        let body_limit = config.limits.max_prompt_request_bytes();
         let state = web::Data::new(AppState {
             auth,
             config: config.clone(),

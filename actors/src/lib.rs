@@ -7,8 +7,8 @@
 //! [`client::ClientSink`], and get [`event`]s back.
 
 pub mod agent_slots;
-pub mod claude_history;
 pub mod capabilities;
+pub mod claude_history;
 pub mod claude_process;
 pub mod client;
 pub mod command;
@@ -20,6 +20,7 @@ pub mod ids;
 pub mod inbox;
 pub mod metrics;
 pub mod permission_rules;
+pub mod prompt_images;
 pub mod queue;
 pub mod registry;
 pub mod run_as;

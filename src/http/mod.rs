@@ -4,8 +4,8 @@
 pub mod app;
 pub mod auth_routes;
 pub mod caller;
-pub mod claude;
 pub mod capabilities;
+pub mod claude;
 pub mod device_routes;
 pub mod dirs;
 pub mod envelope;
@@ -17,6 +17,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod permissions;
+pub mod prompt_images;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -108,6 +109,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/sessions/{id}/prompts",
             web::post().to(prompts::prompt),
+        )
+        .route(
+            "/api/v1/sessions/{id}/prompts/{prompt_id}/images/{index}",
+            web::get().to(prompt_images::image),
         )
         .route(
             "/api/v1/sessions/{id}/export",

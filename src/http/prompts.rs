@@ -42,10 +42,7 @@ pub async fn prompt(
     let body = body.into_inner();
     match query.stream.as_deref() {
         None => {
-            let op = SessionOp::Prompt {
-                text: body.text,
-                prompt_id: body.prompt_id,
-            };
+            let op = body.into_op(&state.config.limits)?;
             let command = Command::Session {
                 session_id: id.into_inner(),
                 op,
@@ -108,11 +105,12 @@ async fn follow(
     let mut subscription = subscribe(&state, &caller, &registration, &session_id, since).await?;
     let chosen = body.prompt_id.is_some();
     // Our own id when the client gave none, so the stream can tell this prompt's events apart.
-    let prompt_id = body.prompt_id.unwrap_or_else(PromptId::random);
-    let op = SessionOp::Prompt {
-        text: body.text,
+    let prompt_id = body.prompt_id.clone().unwrap_or_else(PromptId::random);
+    let op = NewPrompt {
         prompt_id: Some(prompt_id.clone()),
-    };
+        ..body
+    }
+    .into_op(&state.config.limits)?;
     let prompt_id = match call(&state, caller.clone(), on(op)).await? {
         Reply::Prompt { prompt_id, .. } => prompt_id,
         _ => prompt_id,

@@ -57,6 +57,8 @@ pub struct ConnectionSettings {
     pub close_patience: Duration,
     pub handshake_timeout: Duration,
     pub limits: std::sync::Arc<crate::limits::RateLimits>,
+    /// `limits.*`, for a prompt's images.
+    pub prompt_limits: actors::config::LimitsConfig,
 }
 
 /// A WebSocket connection actor.
@@ -325,6 +327,7 @@ impl WsConnection {
             self.id.as_str(),
             self.user.as_str(),
             heartbeat_s,
+            &self.settings.prompt_limits,
         ));
     }
 
@@ -343,7 +346,12 @@ impl WsConnection {
         if kind == "ping" {
             return self.send(frames::ok(&id, serde_json::json!({})));
         }
-        let command = match parse_command(&kind, &object, Some(&self.sink)) {
+        let command = match parse_command(
+            &kind,
+            &object,
+            Some(&self.sink),
+            &self.settings.prompt_limits,
+        ) {
             Ok(command) => command,
             Err(error) => return self.send(frames::error(Some(&id), &error)),
         };

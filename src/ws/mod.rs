@@ -33,7 +33,7 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let (reading, writing) = tokio::io::split(io);
-    let max = state.config.limits.max_frame_bytes;
+    let max = state.config.limits.frame_limit();
     let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
     // The limit after which a silent connection counts as gone.
     let close_patience = heartbeat * 3;
@@ -50,6 +50,7 @@ where
             state.config.auth.handshake_timeout_s.max(1),
         ),
         limits: state.limits.clone(),
+        prompt_limits: state.config.limits.clone(),
     };
     let connection = WsConnection::new(
         id,
