@@ -23,6 +23,9 @@ use super::stream::{subscribe, ClientRegistration, Subscription};
 use crate::protocol::reply_data;
 use crate::server::AppState;
 
+/// The route, whose body limit is a prompt's with its images (every other body is small).
+pub const ROUTE: &str = "/api/v1/sessions/{id}/prompts";
+
 /// `?stream=ndjson` asks for the prompt's events instead of the 202.
 #[derive(Deserialize)]
 pub struct PromptQuery {
@@ -37,9 +40,10 @@ pub async fn prompt(
     caller: HttpCaller,
     id: web::Path<String>,
     query: web::Query<PromptQuery>,
-    body: web::Json<NewPrompt>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: NewPrompt =
+        super::extract::json_body(&req, payload.into_inner(), state.prompt_body_limit).await?;
     match query.stream.as_deref() {
         None => {
             let op = body.into_op(&state.config.limits)?;

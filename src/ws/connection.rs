@@ -59,6 +59,8 @@ pub struct ConnectionSettings {
     pub limits: std::sync::Arc<crate::limits::RateLimits>,
     /// `limits.*`, for a prompt's images.
     pub prompt_limits: actors::config::LimitsConfig,
+    /// Raised to the full message limit once the client is welcomed.
+    pub frame_limit: super::frame_limit::FrameLimit,
 }
 
 /// A WebSocket connection actor.
@@ -307,6 +309,7 @@ impl WsConnection {
         self.user = user;
         self.phase = Phase::Ready;
         self.handshake_done = true;
+        self.settings.frame_limit.welcomed();
         if let Some(timer) = self.handshake_timer.take() {
             ctx.cancel_future(timer);
         }
