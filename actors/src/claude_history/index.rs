@@ -26,6 +26,9 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 const DEFAULT_MESSAGES: usize = 100;
 const MAX_MESSAGES: usize = 500;
+/// The most transcript bytes one page of messages carries (at least one message): lines may be
+/// up to [`super::lines::MAX_LINE`] each, so a count alone would let a page reach gigabytes.
+const MAX_PAGE_BYTES: usize = super::lines::MAX_LINE;
 
 /// `GET /api/v1/claude/sessions`' query (`claude.sessions`).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -241,6 +244,7 @@ impl HistoryIndex {
         let mut messages = Vec::new();
         let mut index = 0;
         let mut more = false;
+        let mut page_bytes = 0;
         while let Some(line) = lines.next_line() {
             let Line::Whole(bytes) = line else { continue };
             let Some(message) = as_stream_message(&bytes, id) else {
@@ -250,7 +254,8 @@ impl HistoryIndex {
             if index <= after {
                 continue;
             }
-            if messages.len() == limit {
+            page_bytes += bytes.len();
+            if messages.len() == limit || (!messages.is_empty() && page_bytes > MAX_PAGE_BYTES) {
                 more = true;
                 break;
             }
