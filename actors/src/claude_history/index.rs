@@ -111,6 +111,8 @@ pub struct Found {
     pub conversation: Conversation,
     /// Its folder, symlinks resolved.
     pub folder: PathBuf,
+    /// The transcript whose folder was checked (the one its messages are read from).
+    pub path: PathBuf,
 }
 
 struct Cached {
@@ -121,6 +123,7 @@ struct Cached {
 /// One transcript on disk with its summary brought up to date.
 struct Entry {
     id: String,
+    path: PathBuf,
     summary: Summary,
     stamp: Stamp,
 }
@@ -214,9 +217,11 @@ impl HistoryIndex {
             .and_then(|cwd| place.folder_inside(cwd))
             .ok_or_else(not_found)?;
         let running = running_by_session(place);
+        let path = entry.path.clone();
         Ok(Found {
             conversation: conversation(entry, &running),
             folder,
+            path,
         })
     }
 
@@ -227,13 +232,10 @@ impl HistoryIndex {
         id: &str,
         query: &MessagesQuery,
     ) -> Result<MessagesPage, HistoryError> {
+        // The very file whose folder `find` checked: looking it up again could pick another
+        // copy of the conversation (one outside the roots) written in between.
         let found = self.find(place, id)?;
-        let path = self
-            .transcripts(place, Some(id))
-            .into_iter()
-            .max_by_key(|(_, stamp)| stamp.modified)
-            .map(|(path, _)| path)
-            .ok_or_else(|| HistoryError::NotFound(id.to_string()))?;
+        let path = found.path.clone();
         let after = query.after.unwrap_or(0);
         let limit = query
             .limit
@@ -336,13 +338,18 @@ impl HistoryIndex {
                 };
                 summary.read_to = summary.read_to.min(stamp.len);
                 cache.insert(
-                    path,
+                    path.clone(),
                     Cached {
                         stamp,
                         summary: summary.clone(),
                     },
                 );
-                Some(Entry { id, summary, stamp })
+                Some(Entry {
+                    id,
+                    path,
+                    summary,
+                    stamp,
+                })
             })
             .collect()
     }
