@@ -237,6 +237,16 @@ impl Config {
             ));
         }
         self.notify.validate().map_err(ConfigError::Refused)?;
+        if self.limits.frame_limit() < self.limits.max_prompt_request_bytes() {
+            log::warn!(
+                "limits.max_frame_bytes = {} is below a prompt with {} images of {} bytes \
+                 ({} bytes): such prompts close the WebSocket (leave it unset to fit them)",
+                self.limits.frame_limit(),
+                self.limits.max_images_per_prompt,
+                self.limits.max_image_bytes,
+                self.limits.max_prompt_request_bytes()
+            );
+        }
         self.validate_run_as()
     }
 

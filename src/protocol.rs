@@ -8,6 +8,7 @@ use actors::command::{
     Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
     Reply, SessionOp, SetModel,
 };
+use actors::config::LimitsConfig;
 use actors::error::RelayError;
 use actors::inbox::InboxOp;
 use actors::session_info::PermissionMode;
@@ -66,12 +67,13 @@ fn on_session(
     Ok(Command::Session { session_id, op })
 }
 
-/// Turns a request of type `kind` into a command. `sink` is where a subscription delivers.
-/// `ping` is not a command: transports answer it themselves.
+/// Turns a request of type `kind` into a command. `sink` is where a subscription delivers;
+/// `limits` bound a prompt's images. `ping` is not a command: transports answer it themselves.
 pub fn parse_command(
     kind: &str,
     object: &Map<String, Value>,
     sink: Option<&ClientSink>,
+    limits: &LimitsConfig,
 ) -> Result<Command, RelayError> {
     match kind {
         "session.create" => Ok(Command::Create(fields::<CreateSession>(kind, object)?)),
@@ -105,10 +107,7 @@ pub fn parse_command(
             let OnSession { session_id, fields } = fields::<OnSession<NewPrompt>>(kind, object)?;
             Ok(Command::Session {
                 session_id,
-                op: SessionOp::Prompt {
-                    text: fields.text,
-                    prompt_id: fields.prompt_id,
-                },
+                op: fields.into_op(limits)?,
             })
         }
         "session.interrupt" => on_session(kind, object, SessionOp::Interrupt),

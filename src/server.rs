@@ -47,6 +47,8 @@ pub struct AppState {
     pub perimeter: Perimeter,
     /// The largest request body read, in bytes.
     pub body_limit: usize,
+    /// The largest body of `POST /api/v1/sessions/{id}/prompts`: a prompt with its images.
+    pub prompt_body_limit: usize,
     pub started: Instant,
 }
 
@@ -121,7 +123,9 @@ impl Server {
             allowed_hosts: &config.server.allowed_hosts,
             allowed_origins: &config.cors.allowed_origins,
         })?;
+        // Every body but a prompt's is small; a prompt's may carry its images.
         let body_limit = config.limits.max_prompt_bytes + 64 * 1024;
+        let prompt_body_limit = config.limits.max_prompt_request_bytes();
         let state = web::Data::new(AppState {
             auth,
             config: config.clone(),
@@ -134,6 +138,7 @@ impl Server {
             metrics_registry: Arc::new(metrics_registry),
             perimeter,
             body_limit,
+            prompt_body_limit,
             started: Instant::now(),
         });
         let allowed_origins = config.cors.allowed_origins.clone();

@@ -7,8 +7,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::ClientSink;
+use crate::config::LimitsConfig;
 use crate::error::RelayResult;
 use crate::ids::{ConnectionId, PermissionRequestId, PromptId, Seq, UserId};
+use crate::prompt_images::{decode_all, ImageUpload, PromptImage};
 use crate::session::Replay;
 use crate::session_info::{PermissionMode, SessionInfo};
 
@@ -39,10 +41,26 @@ pub struct CreateSession {
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
 #[derive(Clone, Debug, Deserialize)]
 pub struct NewPrompt {
+    /// May be left out (or empty) when the prompt carries images.
+    #[serde(default)]
     pub text: String,
     /// The client's id for it, so a retry is recognised; the relay picks one without it.
     #[serde(default)]
     pub prompt_id: Option<PromptId>,
+    /// Images sent before the text, in this order (see [`crate::prompt_images`]).
+    #[serde(default)]
+    pub images: Vec<ImageUpload>,
+}
+
+impl NewPrompt {
+    /// The session operation, with the images checked against `limits` and decoded.
+    pub fn into_op(self, limits: &LimitsConfig) -> RelayResult<SessionOp> {
+        Ok(SessionOp::Prompt {
+            text: self.text,
+            prompt_id: self.prompt_id,
+            images: decode_all(self.images, limits)?,
+        })
+    }
 }
 
 /// A client's answer to a permission request (`session.permission`; over HTTP the path gives
@@ -145,6 +163,7 @@ pub enum SessionOp {
     Prompt {
         text: String,
         prompt_id: Option<PromptId>,
+        images: Vec<PromptImage>,
     },
     Interrupt,
     Permission(PermissionAnswer),

@@ -118,10 +118,15 @@ pub struct PermissionsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Largest inbound WebSocket frame; larger ones close the connection with 1009.
-    pub max_frame_bytes: usize,
+    /// Largest inbound WebSocket message; larger ones close the connection with 1009. Unset:
+    /// [`LimitsConfig::max_prompt_request_bytes`], so a prompt with its images always fits.
+    pub max_frame_bytes: Option<usize>,
     /// Largest prompt text.
     pub max_prompt_bytes: usize,
+    /// Largest image a prompt may carry, decoded (its base64 is a third longer).
+    pub max_image_bytes: usize,
+    /// Most images one prompt may carry.
+    pub max_images_per_prompt: usize,
     /// Frames queued for one client before it is cut off as a slow consumer (WebSocket: 4008; an
     /// SSE stream ends; an NDJSON stream catches up from the store).
     pub client_buffer: usize,
@@ -135,12 +140,32 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            max_frame_bytes: 1_048_576,
+            max_frame_bytes: None,
             max_prompt_bytes: 262_144,
+            max_image_bytes: 3_750_000,
+            max_images_per_prompt: 4,
             client_buffer: 1024,
             requests_per_minute: 600,
             connections_per_ip: 512,
         }
+    }
+}
+
+impl LimitsConfig {
+    /// The largest `session.prompt` a client may send: the longest text and the most images of
+    /// the largest size, in base64, plus room for the JSON around them. The HTTP body limit and
+    /// the WebSocket frame limit are never below it, so the three limits need no tuning together.
+    pub fn max_prompt_request_bytes(&self) -> usize {
+        let image_base64 = self.max_image_bytes.div_ceil(3) * 4;
+        self.max_prompt_bytes
+            .saturating_add(self.max_images_per_prompt.saturating_mul(image_base64))
+            .saturating_add(64 * 1024)
+    }
+
+    /// The largest inbound WebSocket message: `max_frame_bytes` when set, else a whole prompt.
+    pub fn frame_limit(&self) -> usize {
+        self.max_frame_bytes
+            .unwrap_or_else(|| self.max_prompt_request_bytes())
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::ids::{PermissionRequestId, PromptId, Seq, SessionId};
+use crate::prompt_images::PromptImage;
 use crate::session_info::{SessionInfo, SessionStatus};
 
 /// Why a prompt could not complete (`prompt.failed.error.code`).
@@ -114,6 +115,9 @@ pub enum EventData {
         prompt_id: PromptId,
         text: String,
         position: usize,
+        /// Shown as `{media_type, bytes}` each, never the data (see [`PromptImage`]'s Serialize).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        images: Vec<PromptImage>,
     },
     PromptStarted {
         prompt_id: PromptId,

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod inbox;
 pub mod metrics;
 pub mod permission_rules;
+pub mod prompt_images;
 pub mod queue;
 pub mod registry;
 pub mod run_as;

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use crate::capabilities::Capabilities;
 use crate::event::EncodedEvent;
 use crate::ids::{PromptId, Seq, SessionId};
+use crate::prompt_images::PromptImage;
 use crate::session_info::SessionInfo;
 
 /// A change to the stored prompt queue, written in the same transaction as the event that
@@ -21,6 +22,8 @@ pub enum PromptChange {
         prompt_id: PromptId,
         text: String,
         position: usize,
+        /// Kept beside the prompt until its session goes or its `prompt.queued` is pruned.
+        images: Vec<PromptImage>,
         seq: Seq,
     },
     Started {
@@ -52,6 +55,8 @@ pub struct StoredPrompt {
     pub prompt_id: PromptId,
     pub text: String,
     pub position: usize,
+    /// Read back for queued prompts only (they still go to the CLI).
+    pub images: Vec<PromptImage>,
     /// `queued`, `running` or `done`.
     pub state: String,
 }
@@ -128,6 +133,14 @@ pub trait EventStore: Send + Sync + 'static {
         &self,
         session_id: SessionId,
     ) -> BoxFuture<'static, Result<Option<Seq>, StoreError>>;
+
+    /// Image `index` (0-based) of a prompt, if the session still keeps it.
+    fn read_image(
+        &self,
+        session_id: SessionId,
+        prompt_id: PromptId,
+        index: usize,
+    ) -> BoxFuture<'static, Result<Option<PromptImage>, StoreError>>;
 
     /// Every stored session, for start-up.
     fn load_sessions(&self) -> Result<Vec<StoredSession>, StoreError>;

@@ -167,6 +167,21 @@ fn header(info: &SessionInfo) -> String {
     out
 }
 
+/// A line naming a prompt's images (`prompt.queued`'s `images`), e.g. `*2 images: image/png, 67
+/// bytes; image/jpeg, 300 bytes*`; `None` without any.
+fn images_note(images: &Value) -> Option<String> {
+    let images = images.as_array().filter(|list| !list.is_empty())?;
+    let each: Vec<String> = images
+        .iter()
+        .map(|image| {
+            let kind = image["media_type"].as_str().unwrap_or("image");
+            format!("{kind}, {} bytes", image["bytes"].as_u64().unwrap_or(0))
+        })
+        .collect();
+    let noun = if images.len() == 1 { "image" } else { "images" };
+    Some(format!("*{} {noun}: {}*", images.len(), each.join("; ")))
+}
+
 /// Renders events one by one; remembers what later events refer back to.
 #[derive(Default)]
 struct Markdown {
@@ -185,7 +200,12 @@ impl Markdown {
         match event["kind"].as_str().unwrap_or_default() {
             "prompt.queued" => {
                 let text = data["text"].as_str().unwrap_or_default();
-                self.queued.insert(prompt_id.to_string(), text.to_string());
+                let text = match images_note(&data["images"]) {
+                    Some(note) if text.is_empty() => note,
+                    Some(note) => format!("{note}\n\n{text}"),
+                    None => text.to_string(),
+                };
+                self.queued.insert(prompt_id.to_string(), text);
             }
             "prompt.started" => self.prompt(out, prompt_id, ""),
             "agent.output" => self.message(out, &data["message"]),

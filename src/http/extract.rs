@@ -17,6 +17,19 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .error_handler(|error, _| ApiError(json_error(error)).into())
 }
 
+/// Reads a JSON body of at most `limit` bytes, with the same rules and errors as every route's
+/// `web::Json` (for a route whose limit differs from the others').
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+    mut payload: actix_web::dev::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    actix_web::web::JsonBody::<T>::new(req, &mut payload, None, true)
+        .limit(limit)
+        .await
+        .map_err(|error| ApiError(json_error(error)))
+}
+
 fn json_error(error: JsonPayloadError) -> RelayError {
     match error {
         JsonPayloadError::Overflow { limit }

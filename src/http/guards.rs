@@ -43,7 +43,7 @@ pub async fn guard(
         .perimeter
         .check_request(req.method(), req.headers())
         .err()
-        .or_else(|| declared_too_large(&req, state.body_limit));
+        .or_else(|| declared_too_large(&req, body_limit(&req, &state)));
     if let Some(error) = refusal {
         let response = envelope::error(req.request(), &error);
         return Ok(req.into_response(response).map_into_right_body());
@@ -61,6 +61,18 @@ pub async fn guard(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// The most a request's body may hold: a prompt's may carry images, every other body is small,
+/// so no other route (the sign-in routes above all) can be made to read megabytes.
+fn body_limit(req: &ServiceRequest, state: &AppState) -> usize {
+    let is_prompt = req.method() == actix_web::http::Method::POST
+        && req.match_pattern().as_deref() == Some(super::prompts::ROUTE);
+    if is_prompt {
+        state.prompt_body_limit
+    } else {
+        state.body_limit
+    }
 }
 
 /// `too_large` when `Content-Length` announces more than the server reads.

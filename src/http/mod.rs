@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod notify_routes;
 pub mod openapi;
 pub mod permissions;
+pub mod prompt_images;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -134,6 +135,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/sessions/{id}/prompts",
             web::post().to(prompts::prompt),
+        )
+        .route(
+            "/api/v1/sessions/{id}/prompts/{prompt_id}/images/{index}",
+            web::get().to(prompt_images::image),
         )
         .route(
             "/api/v1/sessions/{id}/export",

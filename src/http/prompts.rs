@@ -23,6 +23,9 @@ use super::stream::{subscribe, ClientRegistration, Subscription};
 use crate::protocol::reply_data;
 use crate::server::AppState;
 
+/// The route, whose body limit is a prompt's with its images (every other body is small).
+pub const ROUTE: &str = "/api/v1/sessions/{id}/prompts";
+
 /// `?stream=ndjson` asks for the prompt's events instead of the 202.
 #[derive(Deserialize)]
 pub struct PromptQuery {
@@ -37,15 +40,13 @@ pub async fn prompt(
     caller: HttpCaller,
     id: web::Path<String>,
     query: web::Query<PromptQuery>,
-    body: web::Json<NewPrompt>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: NewPrompt =
+        super::extract::json_body(&req, payload.into_inner(), state.prompt_body_limit).await?;
     match query.stream.as_deref() {
         None => {
-            let op = SessionOp::Prompt {
-                text: body.text,
-                prompt_id: body.prompt_id,
-            };
+            let op = body.into_op(&state.config.limits)?;
             let command = Command::Session {
                 session_id: id.into_inner(),
                 op,
@@ -108,11 +109,12 @@ async fn follow(
     let mut subscription = subscribe(&state, &caller, &registration, &session_id, since).await?;
     let chosen = body.prompt_id.is_some();
     // Our own id when the client gave none, so the stream can tell this prompt's events apart.
-    let prompt_id = body.prompt_id.unwrap_or_else(PromptId::random);
-    let op = SessionOp::Prompt {
-        text: body.text,
+    let prompt_id = body.prompt_id.clone().unwrap_or_else(PromptId::random);
+    let op = NewPrompt {
         prompt_id: Some(prompt_id.clone()),
-    };
+        ..body
+    }
+    .into_op(&state.config.limits)?;
     let prompt_id = match call(&state, caller.clone(), on(op)).await? {
         Reply::Prompt { prompt_id, .. } => prompt_id,
         _ => prompt_id,

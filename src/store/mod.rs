@@ -9,6 +9,7 @@
 
 mod checkpoint;
 pub mod devices;
+mod images;
 pub mod push;
 mod reader;
 mod schema;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use actors::capabilities::Capabilities;
 use actors::event::EncodedEvent;
 use actors::ids::{PromptId, Seq, SessionId};
+use actors::prompt_images::PromptImage;
 use actors::session_info::SessionInfo;
 use actors::store::{EventStore, StoreError, StoredPrompt, StoredSession, WriteBatch};
 use futures_util::future::{self, BoxFuture, FutureExt};
@@ -124,6 +126,18 @@ impl EventStore for SqliteStore {
         let readers = self.readers.clone();
         readers
             .read(move |conn| select_earliest_seq(conn, session_id))
+            .boxed()
+    }
+
+    fn read_image(
+        &self,
+        session_id: SessionId,
+        prompt_id: PromptId,
+        index: usize,
+    ) -> BoxFuture<'static, Result<Option<PromptImage>, StoreError>> {
+        let readers = self.readers.clone();
+        readers
+            .read(move |conn| images::select_one(conn, session_id, prompt_id.as_str(), index))
             .boxed()
     }
 
@@ -266,10 +280,15 @@ fn select_open_prompts(
         )
         .map_err(|e| failed(what, e))?;
     let mut rows = select.query([]).map_err(|e| failed(what, e))?;
+    let mut images = images::select_queued(conn)?;
     let mut prompts: HashMap<String, Vec<StoredPrompt>> = HashMap::new();
     while let Some(row) = rows.next().map_err(|e| failed(what, e))? {
         match prompt_from_row(row) {
-            Ok((session, prompt)) => prompts.entry(session).or_default().push(prompt),
+            Ok((session, mut prompt)) => {
+                let key = (session, prompt.prompt_id.as_str().to_string());
+                prompt.images = images.remove(&key).unwrap_or_default();
+                prompts.entry(key.0).or_default().push(prompt)
+            }
             Err(error) => log::error!("store: skipping an unreadable prompt row: {error}"),
         }
     }
@@ -282,6 +301,7 @@ fn prompt_from_row(row: &Row<'_>) -> Result<(String, StoredPrompt), rusqlite::Er
         prompt_id: PromptId::new(row.get::<_, String>(1)?),
         text: row.get(2)?,
         position: row.get(3)?,
+        images: Vec::new(),
         state: row.get(4)?,
     };
     Ok((session, prompt))
@@ -374,6 +394,7 @@ mod tests {
             prompt_id: PromptId::new(prompt),
             text: format!("do {prompt}"),
             position,
+            images: Vec::new(),
             seq,
         }
     }
@@ -597,6 +618,65 @@ mod tests {
             (16..=25).collect::<Vec<_>>()
         );
         assert_eq!(store.load_sessions().expect("load")[0].info.last_seq, 25);
+    }
+
+    #[tokio::test]
+    async fn prompt_images_live_as_long_as_their_prompt_needs_them() {
+        use actors::prompt_images::{ImageType, PromptImage};
+        let image = |byte: u8| PromptImage {
+            kind: ImageType::Gif,
+            bytes: vec![b'G', b'I', b'F', b'8', b'9', b'a', byte].into(),
+        };
+        let (_dir, store) = open(4);
+        let id = SessionId::new();
+        // p1 runs to the end; p2 stays queued.
+        let mut first = batch(id, 1..=2);
+        first.snapshot = Some(info(id, 2));
+        for (prompt, seq, images) in [
+            ("p1", 1, vec![image(1), image(2)]),
+            ("p2", 2, vec![image(3)]),
+        ] {
+            first.prompts.push(PromptChange::Queued {
+                prompt_id: PromptId::new(prompt),
+                text: String::new(),
+                position: 0,
+                images,
+                seq,
+            });
+        }
+        first.prompts.push(PromptChange::Started {
+            prompt_id: PromptId::new("p1"),
+        });
+        store.write(first).await.expect("write");
+        let read = |prompt: &str, index| store.read_image(id, PromptId::new(prompt), index);
+        assert_eq!(read("p1", 1).await.expect("read"), Some(image(2)));
+        assert_eq!(read("p1", 2).await.expect("read"), None);
+        let loaded = store.load_sessions().expect("load");
+        let prompts = &loaded[0].prompts;
+        assert!(
+            prompts[0].images.is_empty(),
+            "a running prompt's go nowhere"
+        );
+        assert_eq!(
+            prompts[1].images,
+            vec![image(3)],
+            "a queued prompt's come back"
+        );
+
+        // Both prompt.queued events pruned: the finished prompt's images go, the queued one's stay.
+        let mut second = batch(id, 3..=8);
+        second.prompts.push(PromptChange::Finished {
+            prompt_id: PromptId::new("p1"),
+        });
+        store.write(second).await.expect("write");
+        assert_eq!(store.earliest_seq(id).await.expect("earliest"), Some(5));
+        assert_eq!(read("p1", 0).await.expect("read"), None);
+        assert_eq!(read("p2", 0).await.expect("read"), Some(image(3)));
+
+        let mut gone = batch(id, 9..=9);
+        gone.delete = true;
+        store.write(gone).await.expect("delete");
+        assert_eq!(read("p2", 0).await.expect("read"), None);
     }
 
     #[tokio::test]

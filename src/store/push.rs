@@ -1,4 +1,4 @@
-//! The SQL of the notification tables (schema version 5): Web Push subscriptions, notification
+//! The SQL of the notification tables (schema version 6): Web Push subscriptions, notification
 //! levels, and the one VAPID key pair. The rules around them are in `crate::notify`; this module
 //! only reads and writes rows, on a plain connection (the `store-notify` thread's in the server;
 //! a device revoked by `pocket-relay devices revoke` drops its subscriptions in the revoking

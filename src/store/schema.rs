@@ -76,7 +76,18 @@ const MIGRATIONS: &[&str] = &[
     // 4: what each session's Claude Code can do (its `initialize` answer), kept for when no
     // process runs.
     "ALTER TABLE sessions ADD COLUMN capabilities TEXT;",
-    // 5: notifications (src/notify): the app's Web Push subscriptions (each owned by a device,
+    // 5: the images of prompts (decoded), kept while their `prompt.queued` event is: a queued
+    // prompt's go to the CLI after a restart, every one is shown again by the app.
+    "CREATE TABLE prompt_images (
+         session_id TEXT NOT NULL,
+         prompt_id TEXT NOT NULL,
+         idx INTEGER NOT NULL,        -- 0-based, in the order the client sent them
+         media_type TEXT NOT NULL,
+         data BLOB NOT NULL,
+         queued_seq INTEGER NOT NULL, -- the seq of the prompt's `prompt.queued`, for pruning
+         PRIMARY KEY (session_id, prompt_id, idx)
+     ) WITHOUT ROWID;",
+    // 6: notifications (src/notify): the app's Web Push subscriptions (each owned by a device,
     // or by a user alone), the notification levels, and the server's VAPID key pair.
     "CREATE TABLE push_subscriptions (
          id TEXT PRIMARY KEY,

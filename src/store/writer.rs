@@ -271,8 +271,12 @@ fn apply_prompt(conn: &Connection, session: &str, change: &PromptChange) -> Resu
             prompt_id,
             text,
             position,
+            images,
             seq,
-        } => queue_prompt(conn, session, prompt_id.as_str(), text, *position, *seq),
+        } => {
+            queue_prompt(conn, session, prompt_id.as_str(), text, *position, *seq)?;
+            super::images::insert(conn, session, prompt_id.as_str(), images, *seq)
+        }
         PromptChange::Started { prompt_id } => {
             set_prompt_state(conn, session, prompt_id.as_str(), "running")
         }
@@ -353,7 +357,7 @@ fn prune(
     delete
         .execute(params![session, last_seq - retain_events])
         .map_err(|e| failed(&format!("cannot prune the events of session {session}"), e))?;
-    Ok(())
+    super::images::prune(conn, session, last_seq - retain_events)
 }
 
 /// Removes the session, its events and its prompts.
@@ -361,6 +365,7 @@ fn delete_session(conn: &Connection, session: &str) -> Result<(), StoreError> {
     for sql in [
         "DELETE FROM events WHERE session_id = ?1",
         "DELETE FROM prompts WHERE session_id = ?1",
+        "DELETE FROM prompt_images WHERE session_id = ?1",
         "DELETE FROM sessions WHERE id = ?1",
     ] {
         let mut delete = conn

@@ -59,6 +59,10 @@ pub struct ConnectionSettings {
     pub limits: std::sync::Arc<crate::limits::RateLimits>,
     /// Notifications: where `client.viewing` and the settings requests go.
     pub notify: std::sync::Arc<crate::notify::Notify>,
+    /// `limits.*`, for a prompt's images.
+    pub prompt_limits: actors::config::LimitsConfig,
+    /// Raised to the full message limit once the client is welcomed.
+    pub frame_limit: super::frame_limit::FrameLimit,
 }
 
 /// A WebSocket connection actor.
@@ -308,6 +312,7 @@ impl WsConnection {
         self.user = user;
         self.phase = Phase::Ready;
         self.handshake_done = true;
+        self.settings.frame_limit.welcomed();
         if let Some(timer) = self.handshake_timer.take() {
             ctx.cancel_future(timer);
         }
@@ -328,6 +333,7 @@ impl WsConnection {
             self.id.as_str(),
             self.user.as_str(),
             heartbeat_s,
+            &self.settings.prompt_limits,
         ));
     }
 
@@ -349,7 +355,12 @@ impl WsConnection {
         if super::notify_requests::handles(&kind) {
             return self.on_notify_request(id, &kind, &object);
         }
-        let command = match parse_command(&kind, &object, Some(&self.sink)) {
+        let command = match parse_command(
+            &kind,
+            &object,
+            Some(&self.sink),
+            &self.settings.prompt_limits,
+        ) {
             Ok(command) => command,
             Err(error) => return self.send(frames::error(Some(&id), &error)),
         };

@@ -8,7 +8,14 @@ use serde_json::{json, Value};
 use crate::protocol::error_object;
 
 /// `{"type":"welcome", …}`.
-pub fn welcome(connection_id: &str, user: &str, heartbeat_s: u64) -> ByteString {
+/// `limits` tells the app how large a prompt and its images may be, so it can scale photos down
+/// before sending them.
+pub fn welcome(
+    connection_id: &str,
+    user: &str,
+    heartbeat_s: u64,
+    limits: &actors::config::LimitsConfig,
+) -> ByteString {
     frame(json!({
         "type": "welcome",
         "protocol": 1,
@@ -16,6 +23,11 @@ pub fn welcome(connection_id: &str, user: &str, heartbeat_s: u64) -> ByteString 
         "connection_id": connection_id,
         "user": user,
         "heartbeat_s": heartbeat_s,
+        "limits": {
+            "max_prompt_bytes": limits.max_prompt_bytes,
+            "max_image_bytes": limits.max_image_bytes,
+            "max_images_per_prompt": limits.max_images_per_prompt,
+        },
     }))
 }
 

@@ -14,6 +14,7 @@ use bytestring::ByteString;
 use futures_util::Stream;
 
 use super::ending::Ending;
+use super::frame_limit::FrameLimit;
 
 /// How much one read takes from the socket.
 const READ_CHUNK: usize = 8 * 1024;
@@ -64,7 +65,8 @@ pub struct InboundFrames<R> {
     buf: BytesMut,
     codec: Codec,
     fragments: Option<Fragments>,
-    max_size: usize,
+    /// The largest message accepted now (small until the handshake is done).
+    limit: FrameLimit,
     /// After an error nothing more is decoded; what the client still sends is read and
     /// dropped until it closes, so that closing the socket does not reset it.
     failed: bool,
@@ -74,15 +76,15 @@ pub struct InboundFrames<R> {
 }
 
 impl<R> InboundFrames<R> {
-    /// Messages from `io`, starting with `already_read`; frames and messages over `max_size`
-    /// bytes end the stream with [`InboundError::TooLarge`].
-    pub fn new(io: R, already_read: BytesMut, max_size: usize, ending: Ending) -> Self {
+    /// Messages from `io`, starting with `already_read`; frames and messages over what `limit`
+    /// allows at the time end the stream with [`InboundError::TooLarge`].
+    pub fn new(io: R, already_read: BytesMut, limit: FrameLimit, ending: Ending) -> Self {
         InboundFrames {
             io,
             buf: already_read,
-            codec: Codec::new().max_size(max_size),
+            codec: Codec::new().max_size(limit.full()),
             fragments: None,
-            max_size,
+            limit,
             failed: false,
             done: false,
             ending,
@@ -107,7 +109,7 @@ impl<R> InboundFrames<R> {
             Some(fragments) if continuation => fragments.bytes.len() as u64,
             _ => 0,
         };
-        declared.saturating_add(open) > self.max_size as u64
+        declared.saturating_add(open) > self.limit.get() as u64
     }
 
     /// A whole message when `frame` completes one.
@@ -164,7 +166,7 @@ impl<R> InboundFrames<R> {
         let Some(open) = self.fragments.as_mut() else {
             return Err(ProtocolError::ContinuationNotStarted.into());
         };
-        if open.bytes.len() + more.len() > self.max_size {
+        if open.bytes.len() + more.len() > self.limit.get() {
             return Err(InboundError::TooLarge);
         }
         open.bytes.extend_from_slice(more);

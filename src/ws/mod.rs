@@ -9,6 +9,7 @@
 pub mod authn;
 pub mod connection;
 pub mod ending;
+pub mod frame_limit;
 pub mod frames;
 pub mod inbound;
 pub mod notify_requests;
@@ -34,12 +35,12 @@ where
     T: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let (reading, writing) = tokio::io::split(io);
-    let max = state.config.limits.max_frame_bytes;
+    let limit = frame_limit::FrameLimit::new(state.config.limits.frame_limit());
     let heartbeat = std::time::Duration::from_secs(state.config.server.heartbeat_s);
     // The limit after which a silent connection counts as gone.
     let close_patience = heartbeat * 3;
     let ending = ending::Ending::new(close_patience);
-    let inbound = inbound::InboundFrames::new(reading, already_read, max, ending.clone());
+    let inbound = inbound::InboundFrames::new(reading, already_read, limit.clone(), ending.clone());
     let id = ConnectionId::random();
     let (sink, outbound, overflow) =
         ClientSink::channel(id.clone(), state.config.limits.client_buffer);
@@ -52,6 +53,8 @@ where
         ),
         limits: state.limits.clone(),
         notify: state.notify.clone(),
+        prompt_limits: state.config.limits.clone(),
+        frame_limit: limit,
     };
     let connection = WsConnection::new(
         id,

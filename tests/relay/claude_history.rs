@@ -402,6 +402,66 @@ async fn with_sign_in_only_the_listed_users_see_the_history() {
     assert_eq!(created["session"]["claude_session_id"], A);
 }
 
+/// A page of messages is bounded in bytes as well as in count: a conversation of big messages
+/// (pasted screenshots, long tool output, each up to the 8 MiB a line may have) comes in several
+/// pages even when a client asks for 500 messages at once, so neither the server nor the phone
+/// holds hundreds of megabytes for one answer.
+#[tokio::test]
+async fn a_page_of_big_history_messages_is_bounded_in_bytes_and_pages_on() {
+    let desk = Desk::start(Settings::default());
+    let project = desk.server.project();
+    let dir = desk
+        .home
+        .path()
+        .join(".claude/projects")
+        .join(project.replace('/', "-"));
+    std::fs::create_dir_all(&dir).expect("project dir");
+    // Six messages of 3 MiB each: 18 MiB in all.
+    let big = "x".repeat(3 * 1024 * 1024);
+    let text: String = (0..6)
+        .map(|i| {
+            let line = json!({"type": if i % 2 == 0 { "user" } else { "assistant" },
+                "cwd": project, "timestamp": format!("2026-05-01T10:00:0{i}.000Z"),
+                "uuid": format!("u{i}"), "message": {"role": "user", "content": [
+                    {"type": "text", "text": format!("{i}{big}")}]}});
+            format!("{line}\n")
+        })
+        .collect();
+    std::fs::write(dir.join(format!("{A}.jsonl")), text).expect("transcript");
+
+    let mut after = 0;
+    let mut seen = Vec::new();
+    loop {
+        let (status, page) = desk
+            .get(
+                &format!("/api/v1/claude/sessions/{A}/messages?limit=500&after={after}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{}", page["error"]);
+        let data = &page["data"];
+        assert_eq!(data["total"], 6);
+        let messages = data["messages"].as_array().expect("messages");
+        assert!(!messages.is_empty(), "every page carries a message");
+        let bytes: usize = messages.iter().map(|m| m.to_string().len()).sum();
+        assert!(
+            bytes <= 8 * 1024 * 1024 + 64 * 1024,
+            "a page of {} messages holds {bytes} bytes",
+            messages.len()
+        );
+        seen.extend(messages.iter().map(|m| m["index"].as_u64().expect("index")));
+        match data["next_after"].as_u64() {
+            Some(next) => after = next as usize,
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4, 5, 6],
+        "paging on reaches every message once"
+    );
+}
+
 /// Percent-encodes a query value.
 fn urlencode(text: &str) -> String {
     text.bytes()

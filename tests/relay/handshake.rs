@@ -117,3 +117,20 @@ async fn a_frame_over_the_limit_closes_with_1009() {
         .await;
     assert_eq!(client.closed().await.code, 1009);
 }
+
+#[tokio::test]
+async fn before_welcome_only_a_small_frame_is_taken_after_it_a_whole_prompt_with_images() {
+    let server = InProcessServer::start();
+    // Not yet welcomed: 100 KiB is more than a hello needs, and closes at once.
+    let mut stranger = Client::connect_raw(&server.ws_url()).await;
+    stranger
+        .send(json!({"type": "hello", "protocol": 1, "pad": "x".repeat(100 * 1024)}))
+        .await;
+    assert_eq!(stranger.closed().await.code, 1009);
+    // Welcomed: a message of a megabyte (a prompt with a photo is several) is read.
+    let mut client = Client::connect(&server.ws_url()).await;
+    let ok = client
+        .request("ping", json!({"pad": "x".repeat(1 << 20)}))
+        .await;
+    assert_eq!(ok["ok"], true);
+}

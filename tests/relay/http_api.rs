@@ -176,6 +176,8 @@ async fn bad_requests_get_the_envelope_and_the_right_status() {
     let forbidden = post_json(&base, path, &json!({"cwd": "/"})).await;
     assert_eq!(forbidden.status, 403);
     assert_envelope_error(&forbidden.json(), "forbidden");
+    // Over the body limit of every route but a prompt's (which may carry images): the longest
+    // prompt text and 64 KiB.
     let huge = "x".repeat(400_000);
     let too_large = post_json(
         &base,

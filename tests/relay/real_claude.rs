@@ -1030,5 +1030,52 @@ async fn accept_edits_set_on_a_running_process_lets_writes_through() {
     assert_eq!(got["session"]["permission_mode"], "acceptEdits");
 }
 
+#[tokio::test]
+async fn a_prompt_with_an_image_reaches_the_api_as_an_image_block() {
+    let Some(claude) = real_claude() else { return };
+    let rig = Rig::start(&claude);
+    let (mut phone, session) = rig.phone_with_session().await;
+    let png = crate::prompt_images::PNG_1X1;
+    let image = json!({"media_type": "image/png", "data": png});
+    let sent = phone
+        .ok(
+            "session.prompt",
+            json!({"session_id": session, "text": "what IMAGES are these", "images": [image]}),
+        )
+        .await;
+    let prompt = sent["prompt_id"].as_str().unwrap().to_string();
+    let done = phone.wait_prompt_end(&prompt).await;
+    assert_eq!(done["kind"], "prompt.completed", "{done}");
+    let said = format!("saw 1 image: image/png ({} base64 chars)", png.len());
+    let requests = rig.api.requests();
+    assert_eq!(done["data"]["result"], said.as_str(), "{requests:?}");
+    let last = requests.last().expect("an API request");
+    // The CLI puts the text after the image with a newline, then a note of where it saved it.
+    assert_eq!(
+        last["prompt"].as_str().map(str::trim),
+        Some("what IMAGES are these")
+    );
+    assert_eq!(
+        last["images"],
+        json!([{"type": "base64", "media_type": "image/png", "data": png}]),
+        "{last}"
+    );
+
+    // An image without words is a turn of its own for the CLI too.
+    let sent = phone
+        .ok(
+            "session.prompt",
+            json!({"session_id": session, "images": [image]}),
+        )
+        .await;
+    let prompt = sent["prompt_id"].as_str().unwrap().to_string();
+    let done = phone.wait_prompt_end(&prompt).await;
+    assert_eq!(done["kind"], "prompt.completed", "{done}");
+    assert_eq!(done["data"]["is_error"], false, "{done}");
+    let requests = rig.api.requests();
+    let last = requests.last().expect("an API request");
+    assert_eq!(last["images"][0]["data"], png, "{last}");
+}
+
 #[path = "real_claude_capabilities.rs"]
 mod capabilities;

@@ -10,8 +10,8 @@
 // takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
 // keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
 // person; the app offers a reload. The next visit gets the new page.
-const CACHE = "pocket-relay-f1a524f0948cd160";
-const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-37VFFJ7R.js","/assets/app-U4R2W3BX.css"];
+const CACHE = "pocket-relay-e0f003ea328f2d58";
+const SHELL = ["/","/manifest.webmanifest","/icons/icon.svg","/icons/icon-192.png","/assets/app-FBKGYNNF.js","/assets/app-F3XWO6JO.css"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(

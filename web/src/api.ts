@@ -42,6 +42,27 @@ async function once(path: string, opts: ApiOptions, token: string | null): Promi
   return { status: res.status, json };
 }
 
+/** A GET whose answer is bytes (an image), with the same sign-in as `api`. */
+export async function apiBlob(path: string): Promise<Blob> {
+  const get = async (token: string | null) => {
+    const headers: Record<string, string> = {};
+    if (token) headers["Authorization"] = `Bearer ${token}`;
+    try {
+      return await fetch(path, { headers, credentials: "omit" });
+    } catch {
+      throw new RelayError("network", "The server cannot be reached");
+    }
+  };
+  let token = await tokenSource(false);
+  let res = await get(token);
+  if (res.status === 401 && token) {
+    token = await tokenSource(true);
+    if (token) res = await get(token);
+  }
+  if (!res.ok) throw new RelayError(res.status === 404 ? "not_found" : "internal", `HTTP ${res.status}`, res.status);
+  return res.blob();
+}
+
 export async function api<T = any>(path: string, opts: ApiOptions = {}): Promise<T> {
   const useAuth = opts.auth !== false;
   let token = useAuth ? await tokenSource(false) : null;

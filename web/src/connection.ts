@@ -7,8 +7,9 @@ import { api } from "./api";
 import { putCapabilities } from "./capabilities";
 import * as auth from "./auth";
 import * as db from "./db";
+import { rememberSent, setImageLimits } from "./images";
 import { notify, noteResolved, remember, snapshotSessions, state, toast, view, newId, type SessionView } from "./store";
-import { RelayError, type ErrorObject, type OutboxPrompt, type RelayEvent, type Session } from "./types";
+import { RelayError, type ErrorObject, type OutboxPrompt, type PromptImageUpload, type RelayEvent, type Session } from "./types";
 
 const PAGE = 100;
 /** A cache further behind than this is dropped and the session opens at its last page. */
@@ -309,6 +310,7 @@ function onFrame(f: any): void {
       state.conn = "online";
       state.retryInS = null;
       state.user = f.user ?? null;
+      setImageLimits(f.limits);
       if (f.connection_id) {
         state.connectionIds.add(String(f.connection_id));
         remember("pocket-relay.connections", String(f.connection_id));
@@ -615,7 +617,10 @@ async function sendOne(o: AppOutbox): Promise<void> {
   o.state = "sending";
   notify();
   try {
-    await request("session.prompt", { session_id: o.session_id, text: o.text, prompt_id: o.prompt_id });
+    const images = o.images ?? [];
+    // Known before `prompt.queued` can arrive, so the conversation never fetches them back.
+    if (images.length) rememberSent(o.session_id, o.prompt_id, images);
+    await request("session.prompt", { session_id: o.session_id, text: o.text, prompt_id: o.prompt_id, ...(images.length ? { images } : {}) });
     o.state = "sent";
     // Confirmed by the answer; the entry goes when `prompt.queued` is seen, or now if nobody watches.
     if (!wanted.has(o.session_id)) dropOutbox(o.prompt_id);
@@ -641,8 +646,8 @@ function dropOutbox(promptId: string): void {
 }
 
 /** Send a prompt exactly once: kept in IndexedDB under its prompt_id until the server has it. */
-export async function sendPrompt(sessionId: string, text: string): Promise<void> {
-  const p: OutboxPrompt = { prompt_id: newId(), session_id: sessionId, text, created_at: Date.now() };
+export async function sendPrompt(sessionId: string, text: string, images: PromptImageUpload[] = []): Promise<void> {
+  const p: OutboxPrompt = { prompt_id: newId(), session_id: sessionId, text, created_at: Date.now(), ...(images.length ? { images } : {}) };
   await db.putOutbox(p);
   const o: AppOutbox = { ...p, state: "waiting" };
   state.outbox.push(o);

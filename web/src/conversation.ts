@@ -22,7 +22,7 @@ export interface PermissionItem {
 }
 
 export type Item =
-  | { type: "prompt"; key: string; prompt_id: string; text: string; state: "queued" | "running" | "done" | "failed"; position?: number }
+  | { type: "prompt"; key: string; prompt_id: string; text: string; state: "queued" | "running" | "done" | "failed"; position?: number; images: number }
   | { type: "text"; key: string; text: string }
   | { type: "thinking"; key: string; text: string }
   | { type: "tool"; key: string; call: ToolCall }
@@ -77,7 +77,7 @@ export function fold(events: RelayEvent[]): Item[] {
     if (e.kind !== "agent.stderr") stderr = null;
     switch (e.kind) {
       case "prompt.queued": {
-        const it = { type: "prompt" as const, key: `p${e.seq}`, prompt_id: String(d.prompt_id), text: String(d.text ?? ""), state: "queued" as const, position: d.position };
+        const it = { type: "prompt" as const, key: `p${e.seq}`, prompt_id: String(d.prompt_id), text: String(d.text ?? ""), state: "queued" as const, position: d.position, images: Array.isArray(d.images) ? d.images.length : 0 };
         prompts.set(it.prompt_id, it);
         items.push(it);
         break;

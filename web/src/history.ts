@@ -44,14 +44,23 @@ export function listConversations(cwd: string, cursor: string | null): Promise<C
   return api<ConversationsPage>(`/api/v1/claude/sessions?${q}`);
 }
 
-/** The newest `PREVIEW_MESSAGES` messages among the first `upTo` (all when absent). */
+/** The newest `PREVIEW_MESSAGES` messages among the first `upTo` (all when absent). The server
+ *  ends a page early when its messages are big (protocol §15.2), so pages are followed by their
+ *  `next_after` until the window is read. */
 export async function recentMessages(id: string, upTo?: number): Promise<MessagesPage> {
   const path = `/api/v1/claude/sessions/${encodeURIComponent(id)}/messages`;
   const first = await api<MessagesPage>(`${path}?limit=1`);
   const total = Math.min(upTo ?? first.total, first.total);
-  const after = Math.max(0, total - PREVIEW_MESSAGES);
-  const page = await api<MessagesPage>(`${path}?after=${after}&limit=${Math.max(1, total - after)}`);
-  return { ...page, messages: page.messages.filter((m) => m.index <= total) };
+  let after = Math.max(0, total - PREVIEW_MESSAGES);
+  const messages: HistoryMessage[] = [];
+  for (;;) {
+    const page = await api<MessagesPage>(`${path}?after=${after}&limit=${Math.max(1, total - after)}`);
+    messages.push(...page.messages.filter((m) => m.index <= total));
+    if (page.next_after === null || page.next_after <= after || page.next_after >= total) {
+      return { ...page, messages, next_after: null };
+    }
+    after = page.next_after;
+  }
 }
 
 /** Texts Claude Code puts in user messages itself. */

@@ -66,6 +66,14 @@ export interface OutboxPrompt {
   session_id: string;
   text: string;
   created_at: number;
+  /** Sent before the text (see images.ts). */
+  images?: PromptImageUpload[];
+}
+
+/** An image of `session.prompt`: `data` is base64 of the bytes. */
+export interface PromptImageUpload {
+  media_type: string;
+  data: string;
 }
 
 export class RelayError extends Error {

@@ -26,6 +26,9 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 const DEFAULT_MESSAGES: usize = 100;
 const MAX_MESSAGES: usize = 500;
+/// The most transcript bytes one page of messages carries (at least one message): lines may be
+/// up to [`super::lines::MAX_LINE`] each, so a count alone would let a page reach gigabytes.
+const MAX_PAGE_BYTES: usize = super::lines::MAX_LINE;
 
 /// `GET /api/v1/claude/sessions`' query (`claude.sessions`).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -108,6 +111,8 @@ pub struct Found {
     pub conversation: Conversation,
     /// Its folder, symlinks resolved.
     pub folder: PathBuf,
+    /// The transcript whose folder was checked (the one its messages are read from).
+    pub path: PathBuf,
 }
 
 struct Cached {
@@ -118,6 +123,7 @@ struct Cached {
 /// One transcript on disk with its summary brought up to date.
 struct Entry {
     id: String,
+    path: PathBuf,
     summary: Summary,
     stamp: Stamp,
 }
@@ -211,9 +217,11 @@ impl HistoryIndex {
             .and_then(|cwd| place.folder_inside(cwd))
             .ok_or_else(not_found)?;
         let running = running_by_session(place);
+        let path = entry.path.clone();
         Ok(Found {
             conversation: conversation(entry, &running),
             folder,
+            path,
         })
     }
 
@@ -224,13 +232,10 @@ impl HistoryIndex {
         id: &str,
         query: &MessagesQuery,
     ) -> Result<MessagesPage, HistoryError> {
+        // The very file whose folder `find` checked: looking it up again could pick another
+        // copy of the conversation (one outside the roots) written in between.
         let found = self.find(place, id)?;
-        let path = self
-            .transcripts(place, Some(id))
-            .into_iter()
-            .max_by_key(|(_, stamp)| stamp.modified)
-            .map(|(path, _)| path)
-            .ok_or_else(|| HistoryError::NotFound(id.to_string()))?;
+        let path = found.path.clone();
         let after = query.after.unwrap_or(0);
         let limit = query
             .limit
@@ -241,6 +246,7 @@ impl HistoryIndex {
         let mut messages = Vec::new();
         let mut index = 0;
         let mut more = false;
+        let mut page_bytes = 0;
         while let Some(line) = lines.next_line() {
             let Line::Whole(bytes) = line else { continue };
             let Some(message) = as_stream_message(&bytes, id) else {
@@ -250,7 +256,8 @@ impl HistoryIndex {
             if index <= after {
                 continue;
             }
-            if messages.len() == limit {
+            page_bytes += bytes.len();
+            if messages.len() == limit || (!messages.is_empty() && page_bytes > MAX_PAGE_BYTES) {
                 more = true;
                 break;
             }
@@ -331,13 +338,18 @@ impl HistoryIndex {
                 };
                 summary.read_to = summary.read_to.min(stamp.len);
                 cache.insert(
-                    path,
+                    path.clone(),
                     Cached {
                         stamp,
                         summary: summary.clone(),
                     },
                 );
-                Some(Entry { id, summary, stamp })
+                Some(Entry {
+                    id,
+                    path,
+                    summary,
+                    stamp,
+                })
             })
             .collect()
     }

@@ -13,7 +13,8 @@ use futures_util::FutureExt;
 
 use super::{EventStore, PromptChange, StoreError, StoredPrompt, StoredSession, WriteBatch};
 use crate::event::EncodedEvent;
-use crate::ids::{Seq, SessionId};
+use crate::ids::{PromptId, Seq, SessionId};
+use crate::prompt_images::PromptImage;
 
 /// One session as stored.
 struct Row {
@@ -83,6 +84,7 @@ fn change_prompt(prompts: &mut Vec<StoredPrompt>, change: PromptChange) {
             prompt_id,
             text,
             position,
+            images,
             ..
         } => {
             let state = "queued".to_string();
@@ -90,6 +92,7 @@ fn change_prompt(prompts: &mut Vec<StoredPrompt>, change: PromptChange) {
                 prompt_id,
                 text,
                 position,
+                images,
                 state,
             });
         }
@@ -145,6 +148,20 @@ impl EventStore for MemoryStore {
             .and_then(|row| row.events.first())
             .map(|e| e.seq);
         ready(Ok(earliest)).boxed()
+    }
+
+    fn read_image(
+        &self,
+        session_id: SessionId,
+        prompt_id: PromptId,
+        index: usize,
+    ) -> BoxFuture<'static, Result<Option<PromptImage>, StoreError>> {
+        let rows = self.rows();
+        let image = rows
+            .get(&session_id)
+            .and_then(|row| row.prompts.iter().find(|p| p.prompt_id == prompt_id))
+            .and_then(|prompt| prompt.images.get(index).cloned());
+        ready(Ok(image)).boxed()
     }
 
     fn load_sessions(&self) -> Result<Vec<StoredSession>, StoreError> {

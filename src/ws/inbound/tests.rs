@@ -20,7 +20,7 @@ fn a_frame_announcing_more_than_the_limit_fails_before_its_payload() {
     let mut frames = InboundFrames::new(
         tokio::io::empty(),
         BytesMut::from(&header[..]),
-        1024,
+        FrameLimit::new(1024),
         Ending::new(std::time::Duration::from_secs(1)),
     );
     assert!(matches!(

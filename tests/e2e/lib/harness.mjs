@@ -67,10 +67,10 @@ function toml(value) {
 }
 
 /**
- * Starts the real server. `auth`: sign-in on (pairing). Answers {url, dir, project, config, stop,
+ * Starts the real server. `auth`: sign-in on (pairing); `limits`: more `[limits]` lines. Answers {url, dir, project, config, stop,
  * log, cli(args)}.
  */
-export async function startServer({ auth = false, extra = '' } = {}) {
+export async function startServer({ auth = false, extra = '', limits = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'pocket-relay-e2e-'));
   const project = join(dir, 'project');
   mkdirSync(project, { recursive: true });
@@ -83,7 +83,7 @@ export async function startServer({ auth = false, extra = '' } = {}) {
     '[claude]', `binary = ${toml(join(BIN_DIR, 'fake-claude'))}`, 'idle_timeout_s = 600',
     '[claude.env]', `FAKE_CLAUDE_SPAWN_LOG = ${toml(join(dir, 'spawns.log'))}`,
     '[sessions]', `allowed_roots = [${toml(dir)}]`,
-    '[limits]', 'requests_per_minute = 100000',
+    '[limits]', 'requests_per_minute = 100000', ...limits,
   ];
   if (auth) {
     writeFileSync(join(dir, 'authorized_keys'), '');

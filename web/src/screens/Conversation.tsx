@@ -10,6 +10,9 @@ import { ModelPicker } from "../components/ModelPicker";
 import { useSlashCompletion } from "../components/SlashMenu";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
+import { AttachButtons, AttachedPreviews } from "../components/Attachments";
+import { PendingImages, PromptImages } from "../components/PromptImages";
+import type { Attachment } from "../images";
 import { sessionName, statusLabel } from "./Sessions";
 import { EarlierConversation } from "../components/EarlierConversation";
 import { TerminalPanel } from "../components/TerminalPanel";
@@ -25,7 +28,8 @@ export function ItemView({ item, sessionId }: { item: Item; sessionId: string })
     case "prompt":
       return (
         <div class="msg me">
-          <div class="bubble">{item.text}</div>
+          <PromptImages sessionId={sessionId} promptId={item.prompt_id} count={item.images} />
+          {item.text.trim() && <div class="bubble">{item.text}</div>}
           {item.state === "queued" && <div class="small muted right">Queued</div>}
           {item.state === "failed" && <div class="small muted right">Not completed</div>}
         </div>
@@ -127,13 +131,19 @@ function Controls({ s }: { s: Session }) {
 
 function Composer({ sessionId }: { sessionId: string }) {
   const [text, setText] = useState("");
+  const [images, setImages] = useState<Attachment[]>([]);
   const ref = useRef<HTMLTextAreaElement>(null);
   const slash = useSlashCompletion(sessionId, text, setText, () => ref.current?.focus());
   const send = () => {
     const t = text.trim();
-    if (!t) return;
+    if (!t && images.length === 0) return;
     setText("");
-    void connection.sendPrompt(sessionId, t);
+    setImages([]);
+    void connection.sendPrompt(
+      sessionId,
+      t,
+      images.map(({ media_type, data }) => ({ media_type, data })),
+    );
     ref.current?.focus();
   };
   return (
@@ -144,6 +154,8 @@ function Composer({ sessionId }: { sessionId: string }) {
         send();
       }}
     >
+      <AttachedPreviews images={images} onChange={setImages} />
+      <AttachButtons images={images} onChange={setImages} />
       <label for="message" class="sr">
         Message
       </label>
@@ -164,7 +176,7 @@ function Composer({ sessionId }: { sessionId: string }) {
           }
         }}
       />
-      <button type="submit" class="primary" disabled={!text.trim()}>
+      <button type="submit" class="primary" disabled={!text.trim() && images.length === 0}>
         Send
       </button>
     </form>
@@ -252,7 +264,8 @@ export function ConversationScreen({ id }: { id: string }) {
         )}
         {outbox.map((o) => (
           <div key={o.prompt_id} class="msg me pending">
-            <div class="bubble">{o.text}</div>
+            <PendingImages images={o.images ?? []} />
+            {o.text.trim() && <div class="bubble">{o.text}</div>}
             <div class="small muted right">
               {o.state === "failed" ? (
                 <>

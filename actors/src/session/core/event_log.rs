@@ -85,6 +85,7 @@ impl EventLog {
             prompt_id,
             text,
             position,
+            images,
         } = data
         {
             self.prompts.push((
@@ -93,6 +94,7 @@ impl EventLog {
                     prompt_id: prompt_id.clone(),
                     text: text.clone(),
                     position: *position,
+                    images: images.clone(),
                     seq,
                 },
             ));

@@ -11,6 +11,7 @@ use super::{Effect, QueuedPrompt, SessionCore};
 use crate::claude_process::{LaunchSpec, StopMode};
 use crate::event::{EventData, PromptError, PromptFailure};
 use crate::ids::PromptId;
+use crate::prompt_images::PromptImage;
 use crate::queue::{SlotSignal, SlotUse};
 use crate::session_info::SessionStatus;
 
@@ -182,7 +183,7 @@ impl SessionCore {
     fn begin_turn(&mut self, prompt: QueuedPrompt) {
         let line = json!({
             "type": "user",
-            "message": {"role": "user", "content": prompt.text},
+            "message": {"role": "user", "content": user_content(&prompt)},
             "parent_tool_use_id": null,
             "session_id": "",
         });
@@ -271,5 +272,52 @@ impl SessionCore {
             message: message.to_string(),
         };
         self.emit(EventData::PromptFailed { prompt_id, error });
+    }
+}
+
+/// A user turn's content: the text alone (as a string) when there are no images, otherwise the
+/// image blocks, then the text block unless the text is empty (the API refuses empty text).
+fn user_content(prompt: &QueuedPrompt) -> serde_json::Value {
+    if prompt.images.is_empty() {
+        return json!(prompt.text);
+    }
+    let mut blocks: Vec<serde_json::Value> = prompt
+        .images
+        .iter()
+        .map(PromptImage::content_block)
+        .collect();
+    if !prompt.text.trim().is_empty() {
+        blocks.push(json!({"type": "text", "text": prompt.text}));
+    }
+    serde_json::Value::Array(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt_images::ImageType;
+
+    fn prompt(text: &str, images: usize) -> QueuedPrompt {
+        let image = PromptImage {
+            kind: ImageType::Gif,
+            bytes: b"GIF89a".to_vec().into(),
+        };
+        QueuedPrompt {
+            prompt_id: PromptId::new("p"),
+            text: text.into(),
+            images: vec![image; images],
+        }
+    }
+
+    #[test]
+    fn a_turn_is_its_text_or_its_images_then_its_text() {
+        assert_eq!(user_content(&prompt("hi", 0)), json!("hi"));
+        let gif = json!({"type": "image", "source":
+                         {"type": "base64", "media_type": "image/gif", "data": "R0lGODlh"}});
+        assert_eq!(
+            user_content(&prompt("look", 2)),
+            json!([gif, gif, {"type": "text", "text": "look"}])
+        );
+        assert_eq!(user_content(&prompt(" \n", 1)), json!([gif]));
     }
 }

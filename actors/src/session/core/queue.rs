@@ -8,6 +8,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::ids::{PromptId, Seq};
+use crate::prompt_images::PromptImage;
 use crate::store::StoredPrompt;
 
 /// A prompt waiting its turn.
@@ -15,6 +16,8 @@ use crate::store::StoredPrompt;
 pub struct QueuedPrompt {
     pub prompt_id: PromptId,
     pub text: String,
+    /// Sent to the CLI before the text.
+    pub images: Vec<PromptImage>,
 }
 
 /// Where a known prompt was queued: its position then, and the seq of its `prompt.queued`
@@ -59,6 +62,7 @@ impl PromptQueue {
                 "queued" => queue.waiting.push_back(QueuedPrompt {
                     prompt_id: prompt.prompt_id,
                     text: prompt.text,
+                    images: prompt.images,
                 }),
                 "running" => running.push(prompt.prompt_id),
                 _ => {}

@@ -12,6 +12,7 @@ use crate::command::{Caller, Reply, SessionOp, SetModel};
 use crate::error::{RelayError, RelayResult};
 use crate::event::PromptFailure;
 use crate::ids::{PromptId, MAX_ID_LEN};
+use crate::prompt_images::PromptImage;
 use crate::session_info::{PermissionMode, SessionStatus};
 
 /// The `reason` of the `stopped` status after `session.release`.
@@ -33,7 +34,11 @@ pub enum AfterControl {
 impl SessionCore {
     pub(super) fn request(&mut self, caller: Caller, op: SessionOp) {
         match op {
-            SessionOp::Prompt { text, prompt_id } => self.prompt(text, prompt_id),
+            SessionOp::Prompt {
+                text,
+                prompt_id,
+                images,
+            } => self.prompt(text, prompt_id, images),
             SessionOp::Interrupt => self.interrupt(),
             SessionOp::Permission(answer) => match self.answer_permission(answer, &caller) {
                 Ok(rules_added) => self.answer_stored(Reply::Permission { rules_added }),
@@ -74,14 +79,15 @@ impl SessionCore {
         self.give(Answer::Stored { seq, reply });
     }
 
-    fn prompt(&mut self, text: String, prompt_id: Option<PromptId>) {
+    fn prompt(&mut self, text: String, prompt_id: Option<PromptId>, images: Vec<PromptImage>) {
         let max = self.config.limits.max_prompt_bytes;
         if text.len() > max {
             let message = format!("the prompt is {} bytes; the limit is {max}", text.len());
             return self.answer(Err(RelayError::TooLarge(message)));
         }
-        if text.trim().is_empty() {
-            let message = "the prompt text is empty".into();
+        // Images alone are a prompt (a screenshot needs no words); nothing at all is not.
+        if text.trim().is_empty() && images.is_empty() {
+            let message = "the prompt has neither text nor images".into();
             return self.answer(Err(RelayError::BadRequest(message)));
         }
         if let Some(id) = &prompt_id {
@@ -105,14 +111,20 @@ impl SessionCore {
             prompt_id: prompt_id.clone(),
             text: text.clone(),
             position,
+            images: images.clone(),
         });
         log::info!(
-            "session {}: prompt {prompt_id} queued at {position}",
-            self.info.id
+            "session {}: prompt {prompt_id} queued at {position}{}",
+            self.info.id,
+            match images.len() {
+                0 => String::new(),
+                n => format!(" with {n} images"),
+            }
         );
         let prompt = QueuedPrompt {
             prompt_id: prompt_id.clone(),
             text,
+            images,
         };
         self.queue.push(prompt, Queued { position, seq });
         self.pump();

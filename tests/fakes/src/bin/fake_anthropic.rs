@@ -17,12 +17,14 @@
 //!   bound port is printed alone as the first stdout line, then the server
 //!   runs until it is killed.
 //! * `--log FILE`: append one JSON line per request to FILE:
-//!   `{"n", "t", "method", "path", "model", "effort", "prompt", "tool_result", "reply"}`,
+//!   `{"n", "t", "method", "path", "model", "effort", "prompt", "tool_result", "images", "reply"}`,
 //!   where `effort` is the body's `output_config.effort` (or null),
 //!   where `prompt` is the newest user prompt text (or null), `tool_result` the
-//!   text of a tool result being answered (or null) and `reply` a label for
+//!   text of a tool result being answered (or null), `images` the `source`
+//!   objects (`{type, media_type, data}`) of the image blocks of the newest
+//!   user message, in order, and `reply` a label for
 //!   the reply chosen (`hello`, `bash_cmd`, `bash_echo`, `bash_risky`, `write`, `slow`,
-//!   `tool_finished`, `tool_failed`, `error_500`, `error_429`, `error_529`,
+//!   `tool_finished`, `tool_failed`, `images`, `error_500`, `error_429`, `error_529`,
 //!   `flaky_500`, `flaky_ok`, `root`, `not_found`, `bad_request`).
 //!
 //! # Endpoints
@@ -44,7 +46,8 @@
 //!
 //! The prompt is the newest text of the newest `role: "user"` message (the
 //! CLI appends `role: "system"` messages after it), skipping the
-//! `<system-reminder>` and `[Request interrupted…]` texts the CLI adds.
+//! `<system-reminder>`, `[Request interrupted…]` and `[Image: source: …]` texts
+//! the CLI adds.
 //! Checked in this order:
 //!
 //! * that message holds a `tool_result` with no prompt after it (a denied and
@@ -71,6 +74,8 @@
 //!   when there are none): shows that a resumed conversation kept its context.
 //! * `SLOW [COUNT [MS]]` → COUNT text deltas `slow chunk N. `, one every MS
 //!   milliseconds (default 30 every 500 ms), e.g. `SLOW 10 50`.
+//! * `IMAGES` → text `saw N image(s): <media_type> (<length> base64 chars), …`
+//!   for the image blocks of the newest user message.
 //! * anything else → text `hello from fake`.
 //!
 //! The tool triggers only fire when the request offers that tool.
@@ -615,6 +620,7 @@ fn log_request(
             .unwrap_or(Value::Null),
         "prompt": turn.prompt,
         "tool_result": tool_result,
+        "images": turn.images,
         "reply": reply,
     }));
 }
@@ -628,6 +634,8 @@ struct Turn {
     prompt: Option<String>,
     /// Its newest tool_result block, when no prompt was typed after it.
     tool_result: Option<ToolResult>,
+    /// The `source` of each of its image blocks, in order.
+    images: Vec<Value>,
 }
 
 struct ToolResult {
@@ -650,6 +658,7 @@ impl Turn {
         Turn {
             prompt: prompt.map(|(_, text)| text.to_owned()),
             tool_result: tool_result.map(|(_, result)| result),
+            images: image_sources(content),
         }
     }
 
@@ -693,11 +702,14 @@ fn block_text(block: &Value) -> Option<&str> {
     block.get("text").and_then(Value::as_str)
 }
 
-/// False for the texts the CLI adds itself: `<system-reminder>` blocks and
-/// `[Request interrupted by user…]` markers.
+/// False for the texts the CLI adds itself: `<system-reminder>` blocks,
+/// `[Request interrupted by user…]` markers and the `[Image: source: <file>]`
+/// note it puts after the blocks of an image it saved.
 fn is_typed_prompt(text: &str) -> bool {
     let text = text.trim_start();
-    !text.starts_with("<system-reminder>") && !text.starts_with("[Request interrupted")
+    !text.starts_with("<system-reminder>")
+        && !text.starts_with("[Request interrupted")
+        && !text.starts_with("[Image: source:")
 }
 
 /// Block position and text of the newest typed prompt. After a failed turn
@@ -713,6 +725,16 @@ fn newest_prompt(content: &Value) -> Option<(usize, &str)> {
         }),
         _ => None,
     }
+}
+
+/// The `source` objects of a message's image blocks.
+fn image_sources(content: &Value) -> Vec<Value> {
+    let blocks = content.as_array().map(Vec::as_slice).unwrap_or_default();
+    blocks
+        .iter()
+        .filter(|block| block.get("type").and_then(Value::as_str) == Some("image"))
+        .map(|block| block.get("source").cloned().unwrap_or(Value::Null))
+        .collect()
 }
 
 /// Block position and contents of the newest tool_result.
@@ -847,10 +869,32 @@ fn decide(body: &Value, turn: &Turn, state: &State) -> Reply {
     if prompt.contains("SLOW") {
         return slow_reply(prompt);
     }
+    if prompt.contains("IMAGES") {
+        return images_reply(&turn.images);
+    }
     if prompt.contains("RECALL") {
         return recall_reply(body);
     }
     text_reply("hello from fake", "hello")
+}
+
+/// `IMAGES`: what images the message carried, e.g. `saw 1 image: image/png (92 base64 chars)`.
+fn images_reply(images: &[Value]) -> Reply {
+    let each: Vec<String> = images
+        .iter()
+        .map(|source| {
+            let media_type = source.get("media_type").and_then(Value::as_str);
+            let data = source.get("data").and_then(Value::as_str).unwrap_or("");
+            format!(
+                "{} ({} base64 chars)",
+                media_type.unwrap_or("?"),
+                data.len()
+            )
+        })
+        .collect();
+    let noun = if images.len() == 1 { "image" } else { "images" };
+    let text = format!("saw {} {noun}: {}", images.len(), each.join(", "));
+    text_reply(&text, "images")
 }
 
 fn tool_result_reply(result: &ToolResult) -> Reply {

@@ -68,6 +68,8 @@
 //! | `stubborn` | starts `sh` that ignores SIGTERM/SIGHUP/SIGINT and sleeps 600 s (stdio closed, never waited for), assistant `stubborn child PID`, then like `stall` |
 //! | `permission TOOL [JSON]` | assistant `tool_use` block, then a `can_use_tool` control_request for TOOL with input JSON (default `{"command":"touch x"}`; not a JSON value → the default), then waits for the answer |
 //! | `permissions N TOOL` | parallel tool use, as the real CLI does for several tool calls in one message: N assistant `tool_use` blocks (inputs `{"command":"touch xI"}`), then N `can_use_tool` requests at once; waits for every answer, then a `tool_result` per answer (allowed `ran …`, denied with the deny message), assistant `tools finished`, result |
+//! | `describe` | assistant text: the turn's `message.content` as compact JSON, exactly as received (a string, or the blocks with their image data), so tests see what the CLI was sent; result |
+//! | `future` | lines a newer CLI might print: a `future_kind` line, a `system/future_subtype` line and an assistant line with unknown fields and an unknown block type (written verbatim: keys out of order, `1e3`), then a `control_request` of subtype `future_request` (request id `future-…`); waits for its `control_response` and replies `future answered: <response object>`, result. Interruptible. |
 //!
 //! The request's `permission_suggestions` are what the real CLI 2.1.330 sends: for Bash an
 //! `addRules` of `Bash(<command>)` (destination `localSettings`), an `addDirectories` of the cwd
@@ -117,6 +119,8 @@ const PLAIN_MODES: [&str; 5] = ["default", "acceptEdits", "plan", "dontAsk", "au
 const BYPASS: &str = "bypassPermissions";
 /// Tools that `acceptEdits` lets through without asking.
 const EDIT_TOOLS: [&str; 3] = ["Write", "Edit", "NotebookEdit"];
+/// The request id prefix of the `future` directive's control request.
+const FUTURE_REQUEST: &str = "future-";
 /// Upper bound for `bigline`, so a silly size cannot abort the process on allocation.
 const MAX_BIGLINE: usize = 256 << 20;
 /// What the real CLI tells the model when the user rejects a tool use.
@@ -305,7 +309,10 @@ struct Pending {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<String>,
+    /// Each turn's prompt text and its whole `message.content`.
+    queue: VecDeque<(String, Value)>,
+    /// The host's answer to our `future` directive's unknown control request.
+    future_answer: Option<Value>,
     stdin_closed: bool,
     running: bool,
     interrupted: bool,
@@ -418,12 +425,12 @@ impl Shared {
     }
 
     /// Blocks until a turn is queued (returns it, marked running) or stdin is closed (None).
-    fn next_turn(&self) -> Option<String> {
+    fn next_turn(&self) -> Option<(String, Value)> {
         let mut s = self.wait_until(None, |s| !s.queue.is_empty() || s.stdin_closed);
-        let text = s.queue.pop_front()?;
+        let turn = s.queue.pop_front()?;
         s.running = true;
         s.interrupted = false;
-        Some(text)
+        Some(turn)
     }
 
     fn exit_code(&self) -> i32 {
@@ -530,7 +537,8 @@ fn handle_input(sh: &Shared, msg: &Value) {
     match msg.get("type").and_then(Value::as_str) {
         Some("user") => {
             let text = prompt_text(msg);
-            sh.update(|s| s.queue.push_back(text));
+            let content = msg.pointer("/message/content").cloned();
+            sh.update(|s| s.queue.push_back((text, content.unwrap_or(Value::Null))));
         }
         Some("control_request") => handle_control_request(sh, msg),
         Some("control_response") => handle_control_response(sh, msg),
@@ -677,6 +685,10 @@ fn handle_control_response(sh: &Shared, msg: &Value) {
             json!({"behavior": "deny", "message": error.unwrap_or("permission request failed")})
         }
     };
+    if request_id.starts_with(FUTURE_REQUEST) {
+        let response = response.clone();
+        return sh.update(|s| s.future_answer = Some(response));
+    }
     sh.update(|s| {
         if let Some(p) = s
             .pending
@@ -710,6 +722,8 @@ enum Directive<'a> {
     Permissions(u64, &'a str),
     Whoami(Vec<&'a str>),
     Stubborn,
+    Describe,
+    Future,
 }
 
 fn parse_directive(text: &str) -> Directive<'_> {
@@ -732,6 +746,8 @@ fn parse_directive(text: &str) -> Directive<'_> {
         (Some("permissions"), 3) => num(1).map(|n| Directive::Permissions(n, words[2])),
         (Some("whoami"), _) => Some(Directive::Whoami(words[1..].to_vec())),
         (Some("stubborn"), 1) => Some(Directive::Stubborn),
+        (Some("describe"), 1) => Some(Directive::Describe),
+        (Some("future"), 1) => Some(Directive::Future),
         _ => None,
     };
     parsed.unwrap_or(Directive::Echo)
@@ -836,7 +852,7 @@ impl<'a> Turn<'a> {
     }
 
     /// Runs one turn from init to result. Returns false if the process should end now.
-    fn play(mut self, text: &str) -> bool {
+    fn play(mut self, text: &str, content: &Value) -> bool {
         let first = {
             let mut s = self.sh.state();
             s.turns_started += 1;
@@ -849,7 +865,7 @@ impl<'a> Turn<'a> {
         if first {
             remember_session(&self.sh.cfg.session_id);
         }
-        match self.run(text) {
+        match self.run(text, content) {
             Ending::Abandon => false,
             ending => {
                 self.finish(ending);
@@ -858,8 +874,10 @@ impl<'a> Turn<'a> {
         }
     }
 
-    fn run(&mut self, text: &str) -> Ending {
+    fn run(&mut self, text: &str, content: &Value) -> Ending {
         match parse_directive(text) {
+            Directive::Describe => self.reply(&content.to_string()),
+            Directive::Future => self.future(),
             Directive::Echo => self.reply(&format!("echo: {text}")),
             Directive::Emit(n) => self.lines(n, 0),
             Directive::Slow(n, ms) => self.lines(n, ms),
@@ -928,6 +946,32 @@ impl<'a> Turn<'a> {
     }
 
     // --- directives ---
+
+    /// `future`: what a newer CLI might print (a line type, a system subtype and fields nobody
+    /// knows yet, in an order and number format a re-encoder would change), then a control
+    /// request of an unknown subtype; the host's answer to it becomes the reply.
+    fn future(&self) -> Ending {
+        let id = &self.sh.cfg.session_id;
+        for line in future_lines(id) {
+            self.sh.emit_raw(&format!("{line}\n"));
+        }
+        self.sh.update(|s| s.future_answer = None);
+        let request_id = format!("{FUTURE_REQUEST}{}", uuid_v4());
+        self.sh
+            .emit(&json!({"type": "control_request", "request_id": request_id,
+                             "request": {"subtype": "future_request", "detail": {"x": 1}}}));
+        let s = self.sh.wait_until(None, |s| {
+            s.interrupted || s.stdin_closed || s.future_answer.is_some()
+        });
+        let answer = s.future_answer.clone();
+        let interrupted = s.interrupted;
+        drop(s);
+        match answer {
+            Some(answer) => self.reply(&format!("future answered: {answer}")),
+            None if interrupted => Ending::Interrupted,
+            None => Ending::Abandon,
+        }
+    }
 
     /// `emit` (no pause) and `slow`: N assistant lines, checking for interrupts in between.
     fn lines(&self, n: u64, ms: u64) -> Ending {
@@ -1291,8 +1335,8 @@ fn remember_session(id: &str) {
 
 /// Runs queued turns one at a time until stdin is closed and the queue is empty.
 fn worker(sh: &Shared) -> i32 {
-    while let Some(text) = sh.next_turn() {
-        let carry_on = Turn::new(sh).play(&text);
+    while let Some((text, content)) = sh.next_turn() {
+        let carry_on = Turn::new(sh).play(&text, &content);
         sh.state().running = false;
         if !carry_on {
             break;
@@ -1318,4 +1362,19 @@ fn main() {
     sh.update(|s| s.stdin_closed = true);
     let code = turns.join().unwrap_or(1);
     sh.exit(code);
+}
+
+/// The `future` directive's lines, written exactly so (keys out of order, `1e3`, nesting).
+fn future_lines(session_id: &str) -> [String; 3] {
+    [
+        format!(
+            r#"{{"type":"future_kind","zeta":1e3,"alpha":{{"nested":[1,{{"deep":true}}]}},"session_id":"{session_id}"}}"#
+        ),
+        format!(
+            r#"{{"type":"system","subtype":"future_subtype","new_field":"kept","session_id":"{session_id}"}}"#
+        ),
+        format!(
+            r#"{{"type":"assistant","message":{{"id":"msg_future","type":"message","role":"assistant","model":"fake","content":[{{"type":"future_block","payload":"x"}}],"new_message_field":7}},"new_top_field":[],"session_id":"{session_id}"}}"#
+        ),
+    ]
 }

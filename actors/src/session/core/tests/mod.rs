@@ -177,7 +177,12 @@ impl Harness {
     fn prompt(&mut self, text: &str, id: &str) -> RelayResult<Reply> {
         let prompt_id = Some(PromptId::new(id));
         let text = text.to_string();
-        self.request(SessionOp::Prompt { text, prompt_id })
+        let images = Vec::new();
+        self.request(SessionOp::Prompt {
+            text,
+            prompt_id,
+            images,
+        })
     }
 
     /// The current process says something.
