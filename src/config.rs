@@ -24,6 +24,7 @@ pub struct Config {
     pub cors: CorsConfig,
     pub tls: TlsConfig,
     pub metrics: MetricsConfig,
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 /// `metrics.*`.
@@ -235,6 +236,7 @@ impl Config {
                 "limits.client_buffer must be at least 2".into(),
             ));
         }
+        self.notify.validate().map_err(ConfigError::Refused)?;
         if self.limits.frame_limit() < self.limits.max_prompt_request_bytes() {
             log::warn!(
                 "limits.max_frame_bytes = {} is below a prompt with {} images of {} bytes \

@@ -10,6 +10,7 @@
 mod checkpoint;
 pub mod devices;
 mod images;
+pub mod push;
 mod reader;
 mod schema;
 pub mod thread;

@@ -12,6 +12,7 @@ pub mod ending;
 pub mod frame_limit;
 pub mod frames;
 pub mod inbound;
+pub mod notify_requests;
 pub mod upgrade;
 pub mod writer;
 
@@ -51,6 +52,7 @@ where
             state.config.auth.handshake_timeout_s.max(1),
         ),
         limits: state.limits.clone(),
+        notify: state.notify.clone(),
         prompt_limits: state.config.limits.clone(),
         frame_limit: limit,
     };

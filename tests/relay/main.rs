@@ -32,6 +32,7 @@ mod inbox;
 mod metrics;
 mod misbehaving_agent;
 mod newer_cli;
+mod notify;
 mod openapi_doc;
 mod pairing;
 mod perimeter_fuzz;
