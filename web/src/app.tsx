@@ -6,6 +6,7 @@ import { SessionsScreen } from "./screens/Sessions";
 import { NewSessionScreen } from "./screens/NewSession";
 import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
+import { NotificationsScreen } from "./screens/Notifications";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
 
 function OfflineBanner() {
@@ -71,6 +72,9 @@ export function App() {
     case "devices":
       screen = <DevicesScreen />;
       break;
+    case "notifications":
+      screen = <NotificationsScreen />;
+      break;
     default:
       screen = <SessionsScreen />;
   }
@@ -86,6 +90,9 @@ export function App() {
               Devices
             </a>
           )}
+          <a href="#/notifications" aria-current={r.name === "notifications" ? "page" : undefined}>
+            Notifications
+          </a>
         </nav>
         <span class={`dot ${s.conn}`} title={s.conn} aria-hidden="true" />
       </header>

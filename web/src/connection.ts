@@ -37,6 +37,12 @@ let authCloses = 0;
 const pending = new Map<string, { resolve: (d: any) => void; reject: (e: RelayError) => void }>();
 /** Sessions the screens want live (the open conversation). */
 const wanted = new Set<string>();
+/** Called on every welcome (a new connection knows nothing of the last one's state). */
+const welcomeHooks: (() => void)[] = [];
+
+export function onWelcome(f: () => void): void {
+  welcomeHooks.push(f);
+}
 
 // ---------------------------------------------------------------- socket
 
@@ -307,6 +313,7 @@ function onFrame(f: any): void {
       void refreshSessions();
       for (const id of wanted) void subscribeSession(id);
       flushOutbox();
+      for (const f of welcomeHooks) f();
       return;
     case "response": {
       const p = pending.get(String(f.id));

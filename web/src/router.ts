@@ -1,11 +1,12 @@
-// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices (and #pair=<code>,
-// which the auth module takes out of the address bar).
+// Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices · #/notifications (and
+// #pair=<code>, which the auth module takes out of the address bar).
 import { notify, state, type Route } from "./store";
 
 export function parseRoute(hash: string): Route {
   const h = hash.replace(/^#/, "");
   if (h === "/new") return { name: "new" };
   if (h === "/devices") return { name: "devices" };
+  if (h === "/notifications") return { name: "notifications" };
   const m = /^\/s\/([^/?#]+)$/.exec(h);
   if (m) return { name: "session", id: decodeURIComponent(m[1] as string) };
   return { name: "sessions" };

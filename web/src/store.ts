@@ -9,7 +9,8 @@ export type Route =
   | { name: "sessions" }
   | { name: "new" }
   | { name: "session"; id: string }
-  | { name: "devices" };
+  | { name: "devices" }
+  | { name: "notifications" };
 
 export type AuthState =
   | "unknown" // not yet known (first load, offline)

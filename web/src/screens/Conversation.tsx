@@ -6,6 +6,7 @@ import { useAppState, view } from "../store";
 import { PERMISSION_MODES, type Session } from "../types";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
+import { SessionNotify } from "../components/SessionNotify";
 import { sessionName, statusLabel } from "./Sessions";
 
 function Markdown({ text }: { text: string }) {
@@ -223,6 +224,12 @@ export function ConversationScreen({ id }: { id: string }) {
           <h1>{s ? sessionName(s) : "Session"}</h1>
           {s && <p class="folder small muted">{s.cwd}</p>}
         </div>
+        <details class="menu">
+          <summary aria-label="Session menu">⋯</summary>
+          <div class="menu-body">
+            <SessionNotify sessionId={id} />
+          </div>
+        </details>
       </div>
       {s && <StatusLine s={s} />}
       {s && <Rules s={s} />}
