@@ -1,0 +1,140 @@
+// Issue 18, the phone's side: the person turns notifications on in the app (the permission is asked
+// on their tap), Claude asks for a permission while the phone shows another screen, the relay pushes
+// (to a fake push service here: headless Chromium has none), and the exact payload it sent, decrypted,
+// is handed to the app's service worker. The notification says only that Claude needs approval and
+// where; its Allow answers the request from the service worker (signed in with the device key), and
+// first answer wins: a second Allow says "Already answered". A `resolved` push closes it by its tag.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  skipUnlessReady, withServerAndBrowser, phone, screenshot, rest, eventually, pairPhone, ofKind, settled,
+} from '../lib/harness.mjs';
+import { fakePushService, stubPushManager, serviceWorkerPush, shownNotifications, clickNotification } from '../lib/push.mjs';
+
+const ready = skipUnlessReady();
+
+test('18. a permission request reaches the phone as a notification; Allow on it answers, first answer wins', ready, async () => {
+  const push = await fakePushService();
+  try {
+    await withServerAndBrowser({ auth: true }, async ({ server, browser }) => {
+      const { context, page, errors } = await phone(browser);
+      await context.grantPermissions(['notifications'], { origin: server.url });
+      await stubPushManager(context, push);
+      await pairPhone(server, page, 'alice');
+      const { stdout } = await server.cli(['token', 'issue', '--user', 'alice', '--label', 'e2e']);
+      const api = rest(server, stdout.trim());
+      const [device] = (await api.get('/api/v1/devices')).devices;
+
+      // Nothing is asked on load; the person turns notifications on from the Notifications screen.
+      await page.getByRole('link', { name: 'Notifications' }).click();
+      await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+      await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
+      await page.getByRole('button', { name: 'Turn on notifications on this device' }).click();
+      await page.getByRole('status').filter({ hasText: 'This device gets notifications.' }).waitFor();
+      await screenshot(page, 'notifications-on');
+      const { public_key } = await api.get('/api/v1/push/vapid');
+      assert.equal(await page.evaluate(() => localStorage.getItem('e2e.applicationServerKey')), public_key, 'subscribed with the relay\'s VAPID key');
+      const { subscriptions } = await api.get('/api/v1/push/subscriptions');
+      assert.equal(subscriptions.length, 1);
+      assert.equal(subscriptions[0].device_id, device.id, 'the subscription belongs to the phone');
+      assert.equal(subscriptions[0].endpoint_host, new URL(push.endpoint).host);
+      // The level: everything by default, saved on a tap.
+      const approvalsOnly = page.getByRole('radio', { name: /Only when Claude needs my approval/ });
+      await page.getByRole('radio', { name: /^Everything/ }).and(page.locator(':checked')).waitFor();
+      await approvalsOnly.check();
+      await eventually(async () => (await api.get('/api/v1/notifications/settings')).level === 'approvals', 'the level saved');
+      await page.getByRole('radio', { name: /^Everything/ }).check();
+      await eventually(async () => (await api.get('/api/v1/notifications/settings')).level === 'all', 'the level saved back');
+
+      // Claude asks while the phone shows the sessions list.
+      await page.goto(`${server.url}/#/`);
+      await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+      const sw = await serviceWorkerPush(context, page, server.url);
+      const session = await api.createSession(server.project, 'deploy box');
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"touch secret-plan.txt"}' });
+      const requested = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[0], 'the permission request stored');
+      const requestId = requested.data.request_id;
+      const { payload, text } = await push.next((p) => p.kind === 'approval' && p.request_id === requestId, 'the approval push');
+      const tag = `pocket-relay:${session.id}:approval`;
+      assert.equal(payload.tag, tag);
+      assert.ok(!text.includes('touch') && !text.includes('secret-plan'), `no content in the payload by default: ${text}`);
+
+      // The service worker shows it: title, where, the tag, Allow and Deny.
+      await sw.deliver(text);
+      const [shown] = await eventually(async () => {
+        const list = await shownNotifications(page, tag);
+        return list.length ? list : null;
+      }, 'the notification shown');
+      assert.equal(shown.title, 'Claude needs your approval');
+      assert.match(shown.body, /deploy box/);
+      assert.ok(!/touch|secret-plan/.test(shown.title + shown.body), 'no tool content in the notification');
+      assert.deepEqual(shown.actions, [{ action: 'allow', title: 'Allow' }, { action: 'deny', title: 'Deny' }]);
+      assert.equal(shown.data.request_id, requestId);
+
+      // Allow, from the notification: the relay resolves it as allowed and the session goes on.
+      await clickNotification(context, tag, 'allow');
+      const events = await settled(api, session.id, 1);
+      const resolved = ofKind(events, 'permission.resolved');
+      assert.equal(resolved.length, 1);
+      assert.equal(resolved[0].data.request_id, requestId);
+      assert.equal(resolved[0].data.decision, 'allow');
+      assert.equal(ofKind(events, 'prompt.completed').length, 1, 'the prompt completed after the allow');
+      assert.deepEqual(await shownNotifications(page, tag), [], 'the answered notification closed');
+
+      // The same notification again (another device's tray, a late push): Allow says it was answered.
+      await sw.deliver(text);
+      await eventually(async () => (await shownNotifications(page, tag)).length === 1, 'shown again');
+      await clickNotification(context, tag, 'allow');
+      const [already] = await shownNotifications(page, tag);
+      assert.equal(already.title, 'Already answered on another device');
+      assert.deepEqual(already.actions, []);
+      assert.equal(ofKind(await api.events(session.id), 'permission.resolved').length, 1, 'still one answer');
+
+      // The relay's own `resolved` push for that request closes whatever is left under the tag.
+      const gone = await push.next((p) => p.kind === 'resolved' && p.request_id === requestId, 'the resolved push');
+      assert.equal(gone.payload.count, 0);
+      assert.equal(gone.payload.tag, tag);
+      await sw.deliver(gone.text);
+      await eventually(async () => (await shownNotifications(page, tag)).length === 0, 'closed by the resolved push');
+
+      // A payload the app cannot read shows the generic notification, never an error.
+      await sw.deliver('<b>not json</b>');
+      const generic = await eventually(async () => (await shownNotifications(page, 'pocket-relay:update'))[0], 'the generic notification');
+      assert.equal(generic.title, 'pocket-relay');
+      await sw.detach();
+
+      // The session's own level, in the conversation's menu; and a phone that shows the session gets no
+      // push about it (it told the relay with `client.viewing`).
+      await page.goto(`${server.url}/#/s/${session.id}`);
+      await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
+      await page.getByText('Session menu').click();
+      const level = page.getByRole('combobox', { name: 'Notifications for this session' });
+      await level.selectOption('approvals');
+      await eventually(async () => (await api.get('/api/v1/notifications/settings')).sessions[session.id] === 'approvals', 'the session level saved');
+      await level.selectOption('follow');
+      await eventually(async () => !(session.id in (await api.get('/api/v1/notifications/settings')).sessions), 'the session follows the user again');
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"ls"}' });
+      const watched = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[1], 'the second request stored');
+      await page.getByRole('region', { name: 'Permission request' }).getByRole('button', { name: 'Allow', exact: true }).click();
+      await settled(api, session.id, 2);
+      await page.goto(`${server.url}/#/`);
+      await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"pwd"}' });
+      const third = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[2], 'the third request stored');
+      await push.next((p) => p.kind === 'approval' && p.request_id === third.data.request_id, 'the push for the request made while not viewing');
+      assert.ok(
+        !push.received.some((p) => p.payload?.kind === 'approval' && p.payload.request_id === watched.data.request_id),
+        'no push for the request made while the phone showed its session',
+      );
+
+      // Turning it off: the relay forgets the subscription.
+      await page.goto(`${server.url}/#/notifications`);
+      await page.getByRole('button', { name: 'Turn off notifications on this device' }).click();
+      await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
+      assert.deepEqual((await api.get('/api/v1/push/subscriptions')).subscriptions, []);
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await push.close();
+  }
+});
