@@ -93,8 +93,9 @@ test("text stays text: no markup is interpreted, control characters go, lengths 
   assert.equal(p.title, "<img src=x onerror=alert(1)>");
   assert.equal(p.body, "a b c d");
   assert.ok(p.summary!.length <= 300);
-  const n = notificationFor(p, null, 0);
-  assert.ok(n.options.body.startsWith("Bash: xxx"));
+  assert.equal(notificationFor(p, null, 0).options.body, "a b c d", "the relay's body as it is");
+  const bare = parsePayload(approval({ body: "", summary: "ls -la", tool: "Bash" }))!;
+  assert.equal(notificationFor(bare, null, 0).options.body, "Bash: ls -la");
 });
 
 test("a click can only lead into the app", () => {
@@ -124,4 +125,6 @@ test("withCount rewrites the number of requests", () => {
   assert.equal(withCount("10 requests in p", 4), "4 requests in p");
   assert.equal(withCount("in p · 10 requests", 1), "in p");
   assert.equal(withCount("in p", 1), "in p");
+  assert.equal(withCount("2 requests in p", 1), "in p");
+  assert.equal(withCount("Bash: ls — 2 requests in p", 1), "Bash: ls — in p");
 });

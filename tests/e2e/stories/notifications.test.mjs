@@ -101,11 +101,22 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       await sw.deliver('<b>not json</b>');
       const generic = await eventually(async () => (await shownNotifications(page, 'pocket-relay:update'))[0], 'the generic notification');
       assert.equal(generic.title, 'pocket-relay');
+
+      // The prompt finished: "Claude finished", no buttons; a tap opens the app at the session.
+      const finished = await push.next((p) => p.kind === 'completed' && p.session_id === session.id, 'the finished push');
+      const statusTag = `pocket-relay:${session.id}:status`;
+      await sw.deliver(finished.text);
+      const done = await eventually(async () => (await shownNotifications(page, statusTag))[0], 'the finished notification');
+      assert.equal(done.title, 'Claude finished');
+      assert.match(done.body, /deploy box/);
+      assert.deepEqual(done.actions, []);
+      await clickNotification(context, statusTag, '');
+      await page.waitForURL(`**/#/s/${session.id}`);
+      assert.deepEqual(await shownNotifications(page, statusTag), [], 'the tapped notification closed');
       await sw.detach();
 
       // The session's own level, in the conversation's menu; and a phone that shows the session gets no
       // push about it (it told the relay with `client.viewing`).
-      await page.goto(`${server.url}/#/s/${session.id}`);
       await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
       await page.getByText('Session menu').click();
       const level = page.getByRole('combobox', { name: 'Notifications for this session' });

@@ -37,7 +37,10 @@ async function authInfo(): Promise<AuthInfo> {
   }
 }
 
+/** This browser cannot sign in: no device key, or one the relay no longer accepts. */
 class NotPaired extends Error {}
+/** Signing in failed otherwise (offline, rate-limited): never read as the answer's own error. */
+class SignInFailed extends Error {}
 
 async function signIn(): Promise<string> {
   const device = await db.getKey<DeviceKey>("device");
@@ -47,7 +50,7 @@ async function signIn(): Promise<string> {
     token = await signInWithKey(device, info, TOKEN_TTL_S);
   } catch (e) {
     if (e instanceof RelayError && e.status === 401) throw new NotPaired("the device key is no longer accepted");
-    throw e;
+    throw new SignInFailed(`signing in failed: ${e instanceof Error ? e.message : e}`);
   }
   return token.value;
 }
@@ -74,6 +77,7 @@ export async function answer(sessionId: string, requestId: string, decision: "al
     return { kind: "answered" };
   } catch (e) {
     if (e instanceof NotPaired) return { kind: "not-paired" };
+    if (e instanceof SignInFailed) return { kind: "failed", reason: e.message };
     if (e instanceof RelayError) {
       if (e.code === "not_found" || e.code === "conflict") return { kind: "already" };
       if (e.status === 401 || e.code === "unauthorized") return { kind: "not-paired" };

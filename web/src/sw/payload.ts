@@ -168,7 +168,8 @@ const ACTIONS: ShowOptions["actions"] = [
  * count); a new approval buzzes again (`renotify`). Allow/Deny only when the push names one request.
  */
 export function notificationFor(p: Payload, existing: Existing | null, now: number): Shown {
-  const body = [p.tool && p.summary ? `${p.tool}: ${p.summary}` : p.tool || p.summary, p.body].filter(Boolean).join("\n");
+  // The relay's body already carries the tool and summary when it sends them (include_content).
+  const body = p.body || (p.tool && p.summary ? `${p.tool}: ${p.summary}` : p.tool || p.summary || "");
   const sameBurst = !!existing && now - existing.timestamp < UPDATE_WINDOW_MS;
   const data: NoteData = { kind: p.kind, session_id: p.session_id, url: p.url, count: p.count };
   if (p.request_id && p.kind === "approval") data.request_id = p.request_id;
