@@ -149,3 +149,26 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
     await push.close();
   }
 });
+
+test('18b. Allow on a notification in a browser that was never paired opens the app instead', ready, async () => {
+  await withServerAndBrowser({ auth: true }, async ({ server, browser }) => {
+    const { context, page, requests } = await phone(browser);
+    await context.grantPermissions(['notifications'], { origin: server.url });
+    await page.goto(`${server.url}/#/`);
+    await page.waitForFunction(() => Boolean(navigator.serviceWorker?.controller));
+    const sw = await serviceWorkerPush(context, page, server.url);
+    const sessionId = '7d0c3b52-5a8e-4a8e-9d0c-1f0e2b3c4d5e';
+    const tag = `pocket-relay:${sessionId}:approval`;
+    // A payload as the relay makes it (docs/protocol.md, "Push payload").
+    await sw.deliver(JSON.stringify({
+      v: 1, id: 'e2e-1', kind: 'approval', session_id: sessionId, tag, title: 'Claude needs your approval',
+      body: 'in elsewhere', url: `/#/s/${sessionId}`, count: 1, request_id: 'req-e2e',
+    }));
+    await eventually(async () => (await shownNotifications(page, tag)).length === 1, 'the notification shown');
+    await clickNotification(context, tag, 'allow');
+    assert.deepEqual(await shownNotifications(page, tag), [], 'the notification closed');
+    await page.waitForURL(`**/#/s/${sessionId}`);
+    assert.ok(!requests.some((u) => u.includes('/permissions/')), 'no answer was attempted without a device key');
+    await sw.detach();
+  });
+});
