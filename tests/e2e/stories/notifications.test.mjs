@@ -118,7 +118,7 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       // The session's own level, in the conversation's menu; and a phone that shows the session gets no
       // push about it (it told the relay with `client.viewing`).
       await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
-      await page.getByText('Session menu').click();
+      await page.getByRole('button', { name: 'Session menu' }).click();
       const level = page.getByRole('combobox', { name: 'Notifications for this session' });
       await level.selectOption('approvals');
       await eventually(async () => (await api.get('/api/v1/notifications/settings')).sessions[session.id] === 'approvals', 'the session level saved');

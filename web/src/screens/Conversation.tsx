@@ -6,7 +6,7 @@ import { useAppState, view } from "../store";
 import { PERMISSION_MODES, type Session } from "../types";
 import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
-import { SessionNotify } from "../components/SessionNotify";
+import { SessionMenu } from "../components/SessionMenu";
 import { sessionName, statusLabel } from "./Sessions";
 
 function Markdown({ text }: { text: string }) {
@@ -224,12 +224,7 @@ export function ConversationScreen({ id }: { id: string }) {
           <h1>{s ? sessionName(s) : "Session"}</h1>
           {s && <p class="folder small muted">{s.cwd}</p>}
         </div>
-        <details class="menu">
-          <summary aria-label="Session menu">⋯</summary>
-          <div class="menu-body">
-            <SessionNotify sessionId={id} />
-          </div>
-        </details>
+        <SessionMenu sessionId={id} />
       </div>
       {s && <StatusLine s={s} />}
       {s && <Rules s={s} />}
