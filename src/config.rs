@@ -24,6 +24,7 @@ pub struct Config {
     pub cors: CorsConfig,
     pub tls: TlsConfig,
     pub metrics: MetricsConfig,
+    pub notify: crate::notify::config::NotifyConfig,
 }
 
 /// `metrics.*`.
@@ -235,6 +236,7 @@ impl Config {
                 "limits.client_buffer must be at least 2".into(),
             ));
         }
+        self.notify.validate().map_err(ConfigError::Refused)?;
         self.validate_run_as()
     }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection_limit;
 pub mod http;
 pub mod limits;
+pub mod notify;
 pub mod pair_cli;
 pub mod perimeter;
 pub mod protocol;

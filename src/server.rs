@@ -41,6 +41,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The registry `GET /metrics` encodes.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
+    /// Notifications: the VAPID key, push subscriptions, levels, who views what.
+    pub notify: Arc<crate::notify::Notify>,
     /// The `Host` and `Origin` values the server answers.
     pub perimeter: Perimeter,
     /// The largest request body read, in bytes.
@@ -63,6 +65,8 @@ pub enum StartError {
     Perimeter(#[from] crate::perimeter::PerimeterError),
     #[error("{0}")]
     RunAs(#[from] actors::run_as::RunAsError),
+    #[error("notifications: {0}")]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// A started server: its address, and what stopping it needs.
@@ -87,11 +91,12 @@ impl Server {
         let store = Arc::new(SqliteStore::open(&config.storage)?);
         let mut metrics_registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(RelayMetrics::register(&mut metrics_registry));
+        let (notify, notifier) = crate::notify::start(&config, &mut metrics_registry)?;
         let router = Registry::start(
             domain,
             store.clone() as Arc<dyn EventStore>,
             metrics.clone(),
-            actors::watch::Watchers::default(),
+            actors::watch::Watchers::new(vec![notifier.recipient()]),
         )?;
         let registry = router.registry().clone();
         let limits = Arc::new(RateLimits::new(
@@ -125,6 +130,7 @@ impl Server {
             store: store.clone() as Arc<dyn EventStore>,
             limits: limits.clone(),
             metrics,
+            notify,
             metrics_registry: Arc::new(metrics_registry),
             perimeter,
             body_limit,

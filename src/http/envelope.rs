@@ -116,6 +116,12 @@ impl From<RelayError> for ApiError {
     }
 }
 
+impl From<crate::notify::NotifyError> for ApiError {
+    fn from(error: crate::notify::NotifyError) -> Self {
+        ApiError(error.into())
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(error: crate::auth::AuthError) -> Self {
         ApiError(error.into())

@@ -13,6 +13,7 @@ pub mod guards;
 pub mod headers;
 pub mod health;
 pub mod metrics;
+pub mod notify_routes;
 pub mod openapi;
 pub mod prompts;
 pub mod ready;
@@ -55,6 +56,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/devices/{id}",
             web::delete().to(device_routes::revoke),
+        )
+        .route("/api/v1/push/vapid", web::get().to(notify_routes::vapid))
+        .route(
+            "/api/v1/push/subscriptions",
+            web::get().to(notify_routes::list),
+        )
+        .route(
+            "/api/v1/push/subscriptions",
+            web::post().to(notify_routes::subscribe),
+        )
+        .route(
+            "/api/v1/push/subscriptions/{id}",
+            web::delete().to(notify_routes::unsubscribe),
+        )
+        .route(
+            "/api/v1/notifications/settings",
+            web::get().to(notify_routes::settings),
+        )
+        .route(
+            "/api/v1/notifications/settings",
+            web::put().to(notify_routes::set_level),
+        )
+        .route(
+            "/api/v1/sessions/{id}/notifications",
+            web::put().to(notify_routes::set_session_level),
         )
         .route("/api/v1/clients", web::get().to(sessions::clients))
         .route("/api/v1/dirs", web::get().to(dirs::dirs))

@@ -178,8 +178,8 @@ pub fn count_live(conn: &Connection, user: Option<&str>) -> Result<u64, StoreErr
     .map_err(|e| failed("cannot count the devices", e))
 }
 
-/// Revokes the live device `id` (only if it is `user`'s, when given) and every token issued to
-/// it, in one transaction. Answers the device as it was, or `None` when there is no such live
+/// Revokes the live device `id` (only if it is `user`'s, when given), every token issued to
+/// it and its push subscriptions, in one transaction. Answers the device as it was, or `None` when there is no such live
 /// device (of that user).
 pub fn revoke(
     conn: &mut Connection,
@@ -208,6 +208,7 @@ pub fn revoke(
     )
     .map_err(|e| failed(&what, e))?;
     let tokens = super::tokens::revoke_device(&tx, id, now)?;
+    super::push::delete_of_device(&tx, id)?;
     tx.commit().map_err(|e| failed(&what, e))?;
     Ok(Some((device, tokens)))
 }

@@ -9,6 +9,7 @@
 
 mod checkpoint;
 pub mod devices;
+pub mod push;
 mod reader;
 mod schema;
 pub mod thread;

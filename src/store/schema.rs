@@ -73,6 +73,31 @@ const MIGRATIONS: &[&str] = &[
      );
      ALTER TABLE tokens ADD COLUMN device_id TEXT;
      CREATE INDEX tokens_device ON tokens (device_id) WHERE device_id IS NOT NULL;",
+    // 4: notifications (src/notify): the app's Web Push subscriptions (each owned by a device,
+    // or by a user alone), the notification levels, and the server's VAPID key pair.
+    "CREATE TABLE push_subscriptions (
+         id TEXT PRIMARY KEY,
+         user TEXT NOT NULL,
+         device_id TEXT,            -- NULL: the user's, signed in without a paired device
+         endpoint TEXT UNIQUE NOT NULL,
+         p256dh TEXT NOT NULL,      -- base64url, the browser's ECDH public key
+         auth TEXT NOT NULL,        -- base64url, the browser's auth secret
+         created_at TEXT NOT NULL
+     );
+     CREATE INDEX push_subscriptions_user ON push_subscriptions (user);
+     CREATE INDEX push_subscriptions_device ON push_subscriptions (device_id)
+         WHERE device_id IS NOT NULL;
+     CREATE TABLE notify_levels (
+         user TEXT NOT NULL,
+         session_id TEXT NOT NULL,  -- '' is the user's own level
+         level TEXT NOT NULL,       -- all | approvals | none
+         PRIMARY KEY (user, session_id)
+     ) WITHOUT ROWID;
+     CREATE TABLE vapid_key (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         private_key TEXT NOT NULL, -- base64url of the P-256 scalar
+         created_at TEXT NOT NULL
+     );",
 ];
 
 /// The schema version this build writes.

@@ -85,6 +85,14 @@ impl WsAuth {
         }
     }
 
+    /// The paired device of the signed-in token, if it was issued to one.
+    pub fn device_id(&self) -> Option<&str> {
+        match self {
+            WsAuth::SignedIn { bearer, .. } => bearer.device_id.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Whether the upgrade already carried a bad token.
     pub fn failed(&self) -> bool {
         matches!(self, WsAuth::Failed)

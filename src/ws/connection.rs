@@ -57,6 +57,8 @@ pub struct ConnectionSettings {
     pub close_patience: Duration,
     pub handshake_timeout: Duration,
     pub limits: std::sync::Arc<crate::limits::RateLimits>,
+    /// Notifications: where `client.viewing` and the settings requests go.
+    pub notify: std::sync::Arc<crate::notify::Notify>,
 }
 
 /// A WebSocket connection actor.
@@ -179,6 +181,7 @@ impl WsConnection {
     fn linger(&mut self, ctx: &mut Context<Self>) {
         self.phase = Phase::Closing;
         self.ending.start_closing();
+        self.settings.notify.presence().forget(&self.id);
         self.router
             .registry()
             .do_send(ClientDisconnected(self.id.clone()));
@@ -343,6 +346,9 @@ impl WsConnection {
         if kind == "ping" {
             return self.send(frames::ok(&id, serde_json::json!({})));
         }
+        if super::notify_requests::handles(&kind) {
+            return self.on_notify_request(id, &kind, &object);
+        }
         let command = match parse_command(&kind, &object, Some(&self.sink)) {
             Ok(command) => command,
             Err(error) => return self.send(frames::error(Some(&id), &error)),
@@ -372,6 +378,34 @@ impl WsConnection {
                     let _ = sink.push_answer(frames::error(Some(&id), &error)).await;
                 }
             }
+        });
+    }
+}
+
+impl WsConnection {
+    /// A notification request (`client.viewing`, `notifications.*`), answered here.
+    fn on_notify_request(&mut self, id: String, kind: &str, object: &Map<String, Value>) {
+        use super::notify_requests::{answer, Asker};
+        let asker = Asker {
+            notify: self.settings.notify.clone(),
+            router: self.router.clone(),
+            caller: Caller {
+                user: self.user.clone(),
+                connection: Some(self.id.clone()),
+            },
+            connection: self.id.clone(),
+            viewer: crate::notify::presence::Viewer::new(self.user.as_str(), self.auth.device_id()),
+        };
+        let Some(answering) = answer(kind, object, asker) else {
+            return;
+        };
+        let sink = self.sink.clone();
+        actix::spawn(async move {
+            let frame = match answering.await {
+                Ok(data) => frames::ok(&id, data),
+                Err(error) => frames::error(Some(&id), &error),
+            };
+            let _ = sink.push_answer(frame).await;
         });
     }
 }
@@ -425,6 +459,7 @@ impl Actor for WsConnection {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        self.settings.notify.presence().forget(&self.id);
         if !self.handshake_done {
             // Wakes a writer stuck on a client that reads nothing; it then waits no longer
             // than the shortened patience.

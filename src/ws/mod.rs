@@ -11,6 +11,7 @@ pub mod connection;
 pub mod ending;
 pub mod frames;
 pub mod inbound;
+pub mod notify_requests;
 pub mod upgrade;
 pub mod writer;
 
@@ -50,6 +51,7 @@ where
             state.config.auth.handshake_timeout_s.max(1),
         ),
         limits: state.limits.clone(),
+        notify: state.notify.clone(),
     };
     let connection = WsConnection::new(
         id,

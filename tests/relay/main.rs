@@ -28,6 +28,7 @@ mod http_stream;
 mod in_process;
 mod metrics;
 mod misbehaving_agent;
+mod notify;
 mod openapi_doc;
 mod pairing;
 mod perimeter_fuzz;
