@@ -16,7 +16,9 @@ const ready = skipUnlessReady();
 test('18. a permission request reaches the phone as a notification; Allow on it answers, first answer wins', ready, async () => {
   const push = await fakePushService();
   try {
-    await withServerAndBrowser({ auth: true }, async ({ server, browser }) => {
+    // Every notification goes at once (no coalescing window, which the relay's own tests cover): a
+    // push held back for the phone showing its session is then told apart from one coalesced away.
+    await withServerAndBrowser({ auth: true, extra: '[notify]\ncoalesce_ms = 0\n' }, async ({ server, browser }) => {
       const { context, page, errors } = await phone(browser);
       await context.grantPermissions(['notifications'], { origin: server.url });
       await stubPushManager(context, push);
@@ -128,15 +130,17 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       const watched = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[1], 'the second request stored');
       await page.getByRole('region', { name: 'Permission request' }).getByRole('button', { name: 'Allow', exact: true }).click();
       await settled(api, session.id, 2);
-      await page.goto(`${server.url}/#/`);
-      await page.getByRole('heading', { name: 'Sessions' }).waitFor();
-      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"pwd"}' });
-      const third = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[2], 'the third request stored');
-      await push.next((p) => p.kind === 'approval' && p.request_id === third.data.request_id, 'the push for the request made while not viewing');
+      // Its `resolved` push (sent to every device) comes after the approval push would have.
+      await push.next((p) => p.kind === 'resolved' && p.request_id === watched.data.request_id, 'the resolved push of the watched request');
       assert.ok(
         !push.received.some((p) => p.payload?.kind === 'approval' && p.payload.request_id === watched.data.request_id),
         'no push for the request made while the phone showed its session',
       );
+      await page.goto(`${server.url}/#/`);
+      await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"pwd"}' });
+      const third = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[2], 'the third request stored');
+      await push.next((p) => p.kind === 'approval' && p.request_id === third.data.request_id, 'the push for the request made once the phone left the session');
 
       // Turning it off: the relay forgets the subscription.
       await page.goto(`${server.url}/#/notifications`);
