@@ -7,6 +7,7 @@ import { api } from "./api";
 import * as connection from "./connection";
 import * as db from "./db";
 import { parseRoute, go } from "./router";
+import { notify, remember, state } from "./store";
 import { RelayError } from "./types";
 
 export type Level = "all" | "approvals" | "none";
@@ -158,7 +159,8 @@ function reportViewing(force: boolean): void {
   });
 }
 
-/** Start reporting what is viewed, and follow the service worker's "open this route" messages. */
+/** Start reporting what is viewed, and follow the service worker's messages (open a route; a
+ * request answered from a notification). */
 export function startPush(): void {
   window.addEventListener("hashchange", () => reportViewing(false));
   document.addEventListener("visibilitychange", () => reportViewing(false));
@@ -167,6 +169,12 @@ export function startPush(): void {
     navigator.serviceWorker.addEventListener("message", (m) => {
       const d = m.data;
       if (d && d.type === "pocket-relay.open" && typeof d.url === "string" && d.url.startsWith("/#/")) go(d.url.slice(1));
+      if (d && d.type === "pocket-relay.answered" && typeof d.request_id === "string" && typeof d.decision === "string") {
+        // Answered from this device's notification: the card says so, as for an answer given here.
+        state.answered[d.request_id] = d.decision;
+        remember("pocket-relay.answered", d.request_id);
+        notify();
+      }
     });
   }
 }

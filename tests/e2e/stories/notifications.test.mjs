@@ -115,6 +115,8 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       await clickNotification(context, statusTag, '');
       await page.waitForURL(`**/#/s/${session.id}`);
       assert.deepEqual(await shownNotifications(page, statusTag), [], 'the tapped notification closed');
+      // The conversation knows its first request was answered from this phone's notification.
+      await page.getByText('Allowed here').first().waitFor();
       await sw.detach();
 
       // The session's own level, in the conversation's menu; and a phone that shows the session gets no
@@ -122,6 +124,8 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       await page.getByRole('textbox', { name: 'Message', exact: true }).waitFor();
       await page.getByRole('button', { name: 'Session menu' }).click();
       const level = page.getByRole('combobox', { name: 'Notifications for this session' });
+      await level.waitFor();
+      await screenshot(page, 'session-menu');
       await level.selectOption('approvals');
       await eventually(async () => (await api.get('/api/v1/notifications/settings')).sessions[session.id] === 'approvals', 'the session level saved');
       await level.selectOption('follow');

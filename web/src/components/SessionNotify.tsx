@@ -36,7 +36,7 @@ export function SessionNotify({ sessionId }: { sessionId: string }) {
     <label class="mode">
       <span>Notifications</span>
       <select aria-label="Notifications for this session" value={value ?? "follow"} disabled={value === null} onChange={(e) => change(e.currentTarget.value)}>
-        <option value="follow">{`Like my settings${userLevel ? ` (${LABELS[userLevel].toLowerCase()})` : ""}`}</option>
+        <option value="follow">{`Default${userLevel ? ` (${LABELS[userLevel].toLowerCase()})` : ""}`}</option>
         {(["all", "approvals", "none"] as Level[]).map((l) => (
           <option key={l} value={l}>
             {LABELS[l]}

@@ -74,6 +74,13 @@ async function openApp(url: string): Promise<void> {
   await w.focus().catch(() => undefined);
 }
 
+/** Tell this device's open windows that it answered `requestId` (their card then says "here"). */
+async function tellWindows(requestId: string, decision: string): Promise<void> {
+  for (const w of await self.clients.matchAll({ type: "window", includeUncontrolled: true })) {
+    w.postMessage({ type: "pocket-relay.answered", request_id: requestId, decision });
+  }
+}
+
 /** A click on a notification: Allow/Deny answer from here; anything else opens the app. */
 export async function handleClick(n: Notification, action: string): Promise<void> {
   const d = noteData(n.data);
@@ -83,6 +90,7 @@ export async function handleClick(n: Notification, action: string): Promise<void
       switch (r.kind) {
         case "answered":
           n.close();
+          await tellWindows(d.request_id, action);
           return;
         case "already":
           await show(alreadyAnswered(asExisting(n), Date.now()));
