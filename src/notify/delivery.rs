@@ -61,6 +61,8 @@ pub struct Delivery {
     pub user: String,
     /// When the event it is about was committed (for the latency metric).
     pub committed_at: Option<Instant>,
+    /// Whether it was held for the end of a coalescing window (its target is checked again).
+    pub held: bool,
 }
 
 /// What an attempt's outcome calls for.
@@ -170,6 +172,21 @@ impl Deliverer {
         });
     }
 
+    /// Whether a push's subscription is gone (revoked or removed while the delivery was held
+    /// or waiting to retry): then nothing more is sent to it.
+    async fn gone(&self, delivery: &Delivery) -> bool {
+        let Channel::WebPush {
+            subscription_id, ..
+        } = &delivery.channel
+        else {
+            return false;
+        };
+        matches!(
+            self.notify.subscription_exists(subscription_id).await,
+            Ok(false)
+        )
+    }
+
     async fn run(&self, delivery: Delivery) {
         let channel = delivery.channel.name();
         let host = delivery.channel.host();
@@ -185,6 +202,10 @@ impl Deliverer {
         let web_push = matches!(delivery.channel, Channel::WebPush { .. });
         let mut tries = 0;
         loop {
+            if (tries > 0 || delivery.held) && self.gone(&delivery).await {
+                log::debug!("notify: notification {id} dropped: its subscription is gone");
+                return;
+            }
             tries += 1;
             let started = Instant::now();
             let answer = self.send(&prepared).await;

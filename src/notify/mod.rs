@@ -204,6 +204,13 @@ impl Notify {
         }
     }
 
+    /// Whether subscription `id` still exists (its device may have been revoked meanwhile, by
+    /// this server or by `pocket-relay devices revoke`).
+    pub(crate) async fn subscription_exists(&self, id: &str) -> Result<bool, NotifyError> {
+        let id = id.to_string();
+        Ok(self.db.run(move |conn| push::exists(conn, &id)).await??)
+    }
+
     /// Deletes subscription `id`, whoever's (its endpoint said it is gone).
     pub(crate) async fn remove(&self, id: &str) -> Result<bool, NotifyError> {
         let id = id.to_string();

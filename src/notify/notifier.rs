@@ -119,6 +119,7 @@ impl Notifier {
                 ),
                 user: user.clone(),
                 committed_at,
+                held: false,
             };
             if let Some(now_delivery) = self.coalescer.offer((key, tag.clone()), delivery, now) {
                 self.send(now_delivery);
@@ -136,7 +137,8 @@ impl Notifier {
     /// Sends what the windows ending by then hold, when the window just opened ends.
     fn flush_later(&self, ctx: &mut Context<Self>) {
         ctx.run_later(self.coalescer.window(), |act, ctx| {
-            for (_, delivery) in act.coalescer.due(Instant::now()) {
+            for (_, mut delivery) in act.coalescer.due(Instant::now()) {
+                delivery.held = true;
                 act.send(delivery);
                 act.flush_later(ctx);
             }

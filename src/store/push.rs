@@ -104,6 +104,13 @@ pub fn of_user(conn: &Connection, user: &str) -> Result<Vec<SubscriptionRecord>,
         .map_err(|e| failed(what, e))
 }
 
+/// Whether subscription `id` is still stored.
+pub fn exists(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM push_subscriptions WHERE id = ?1")
+        .and_then(|mut select| select.exists([id]))
+        .map_err(|e| failed("cannot look up a push subscription", e))
+}
+
 /// Deletes subscription `id` (only `user`'s, when given); whether there was one.
 pub fn delete(conn: &Connection, id: &str, user: Option<&str>) -> Result<bool, StoreError> {
     conn.execute(

@@ -5,7 +5,7 @@ use crate::support::http::get;
 use crate::support::in_process::InProcessServer;
 
 /// The value of the sample `name{labels}` (the whole series text before the value).
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
         .and_then(|line| line.rsplit(' ').next())

@@ -3,7 +3,12 @@
 //! ntfy and webhooks reach local receivers; bursts coalesce; levels, viewing and revocation
 //! decide who gets what; a dead or slow endpoint delays nothing else; no secret reaches the log.
 
+mod audience;
 mod browser;
+mod channels;
+mod coalescing;
+mod delivery;
+mod devices;
 mod web_push;
 
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! challenge–response as `ssh-keygen -Y sign`. Keys are made and signatures produced here with
 //! the `ssh-key` crate, as the app's WebCrypto would (ECDSA P-256, Ed25519).
 
-mod phone;
+pub(crate) mod phone;
 mod revocation;
 
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ use crate::support::PATIENCE;
 use phone::Phone;
 
 /// A server with sign-in on, nobody in `authorized_keys`, and extra `[auth]` lines.
-fn server(auth: &[&str]) -> TestServer {
+pub(crate) fn server(auth: &[&str]) -> TestServer {
     let mut settings = Settings::default()
         .set("auth", "enabled = true")
         .set("auth", "authorized_keys = \"authorized_keys\"");
@@ -25,7 +25,7 @@ fn server(auth: &[&str]) -> TestServer {
 }
 
 /// `pocket-relay ARGS` with the server's configuration: (success, stdout, stderr).
-fn command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
     let output = crate::support::operator::cli(server, args);
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     (
@@ -45,7 +45,7 @@ fn code_in(output: &str) -> String {
 }
 
 /// `pocket-relay pair --user USER --url <the server>`: the code, after checking the output.
-fn pair_command(server: &TestServer, user: &str) -> String {
+pub(crate) fn pair_command(server: &TestServer, user: &str) -> String {
     let (ok, stdout, stderr) = command(server, &["pair", "--user", user, "--url", &server.url]);
     assert!(ok, "{stderr}");
     assert!(
@@ -80,7 +80,7 @@ async fn pair(server: &TestServer, code: &str, phone: &Phone) -> Response {
 }
 
 /// Pairs `phone` with `code`; answers its device id.
-async fn paired(server: &TestServer, code: &str, phone: &Phone, user: &str) -> String {
+pub(crate) async fn paired(server: &TestServer, code: &str, phone: &Phone, user: &str) -> String {
     let answer = pair(server, code, phone).await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     let data = answer.json()["data"].clone();
@@ -105,7 +105,7 @@ async fn sign_in_with(server: &TestServer, phone: &Phone, extra: Value) -> Respo
 }
 
 /// A whole sign-in of `phone`; answers `data` (`token`, `user`, `device_id`, `expires_at`).
-async fn sign_in(server: &TestServer, phone: &Phone) -> Value {
+pub(crate) async fn sign_in(server: &TestServer, phone: &Phone) -> Value {
     let answer = sign_in_with(server, phone, json!({})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     answer.json()["data"].clone()

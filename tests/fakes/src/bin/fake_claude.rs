@@ -66,6 +66,7 @@
 //! | `whoami [PATH…]` | assistant text: a JSON object `{euid, user, home, cwd, mark, reads}`: the effective uid, `$USER`, `$HOME`, the working directory, `$FAKE_CLAUDE_MARK`, and for each PATH `ok`, `denied`, `not_found` or `error: …` when reading it (a file, or a directory's listing); result |
 //! | `stubborn` | starts `sh` that ignores SIGTERM/SIGHUP/SIGINT and sleeps 600 s (stdio closed, never waited for), assistant `stubborn child PID`, then like `stall` |
 //! | `permission TOOL [JSON]` | assistant `tool_use` block, then a `can_use_tool` control_request for TOOL with input JSON (default `{"command":"touch x"}`; not a JSON value → the default), then waits for the answer |
+//! | `permissions N TOOL` | parallel tool use, as the real CLI does for several tool calls in one message: N assistant `tool_use` blocks (inputs `{"command":"touch xI"}`), then N `can_use_tool` requests at once; waits for every answer, then a `tool_result` per answer (allowed `ran …`, denied with the deny message), assistant `tools finished`, result |
 //!
 //! The request's `permission_suggestions` are what the real CLI 2.1.330 sends: for Bash an
 //! `addRules` of `Bash(<command>)` (destination `localSettings`), an `addDirectories` of the cwd
@@ -302,7 +303,8 @@ struct State {
     stdin_closed: bool,
     running: bool,
     interrupted: bool,
-    pending: Option<Pending>,
+    /// Our `can_use_tool` requests still open (several during `permissions N`).
+    pending: Vec<Pending>,
     /// Allow rules in force: from the launch flags and from "always" answers.
     rules: HashSet<String>,
     mode: String,
@@ -571,7 +573,7 @@ fn interrupt(sh: &Shared, id: &Value) {
     let mut s = sh.state();
     if s.running {
         s.interrupted = true;
-        if let Some(p) = s.pending.as_ref().filter(|p| p.answer.is_none()) {
+        for p in s.pending.iter().filter(|p| p.answer.is_none()) {
             sh.emit(&json!({"type": "control_cancel_request", "request_id": p.request_id}));
         }
     }
@@ -597,6 +599,19 @@ fn set_permission_mode(sh: &Shared, id: &Value, mode: Option<&str>) {
     sh.emit(&sh.status_line(mode));
 }
 
+/// Whether our request `request_id` has its answer.
+fn answered(s: &State, request_id: &str) -> bool {
+    s.pending
+        .iter()
+        .any(|p| p.request_id == request_id && p.answer.is_some())
+}
+
+/// Takes request `request_id` off the pending ones; answers its answer, if it came.
+fn take_answer(s: &mut State, request_id: &str) -> Option<Value> {
+    let at = s.pending.iter().position(|p| p.request_id == request_id)?;
+    s.pending.remove(at).answer
+}
+
 /// Stores the host's answer to our pending `can_use_tool` request. An error answer counts as
 /// a deny with the error text as message.
 fn handle_control_response(sh: &Shared, msg: &Value) {
@@ -615,10 +630,12 @@ fn handle_control_response(sh: &Shared, msg: &Value) {
         }
     };
     sh.update(|s| {
-        if let Some(p) = s.pending.as_mut() {
-            if p.request_id == request_id && p.answer.is_none() {
-                p.answer = Some(answer);
-            }
+        if let Some(p) = s
+            .pending
+            .iter_mut()
+            .find(|p| p.request_id == request_id && p.answer.is_none())
+        {
+            p.answer = Some(answer);
         }
     });
 }
@@ -641,6 +658,7 @@ enum Directive<'a> {
     Bigline(u64),
     Error,
     Permission(&'a str, Value),
+    Permissions(u64, &'a str),
     Whoami(Vec<&'a str>),
     Stubborn,
 }
@@ -661,6 +679,7 @@ fn parse_directive(text: &str) -> Directive<'_> {
         (Some("garbage"), 1) => Some(Directive::Garbage),
         (Some("error"), 1) => Some(Directive::Error),
         (Some("permission"), n) if n >= 2 => Some(permission_directive(text)),
+        (Some("permissions"), 3) => num(1).map(|n| Directive::Permissions(n, words[2])),
         (Some("whoami"), _) => Some(Directive::Whoami(words[1..].to_vec())),
         (Some("stubborn"), 1) => Some(Directive::Stubborn),
         _ => None,
@@ -817,6 +836,7 @@ impl<'a> Turn<'a> {
             }
             Directive::Error => self.api_error("API Error: 500 fake"),
             Directive::Permission(tool, input) => self.permission(tool, input),
+            Directive::Permissions(n, tool) => self.permissions(n, tool),
             Directive::Whoami(paths) => self.reply(&whoami(&paths).to_string()),
             Directive::Stubborn => match stubborn_child() {
                 Ok(pid) => {
@@ -1012,8 +1032,77 @@ impl<'a> Turn<'a> {
 
     /// Sends `can_use_tool` and waits for the answer, an interrupt, or the end of stdin.
     fn ask(&self, tool: &str, tool_use_id: &str, input: &Value) -> Decision {
+        let request_id = self.request(tool, tool_use_id, input);
+        let mut s = self.sh.wait_until(None, |s| {
+            s.interrupted || s.stdin_closed || answered(s, &request_id)
+        });
+        let answer = take_answer(&mut s, &request_id);
+        match answer {
+            Some(answer) => decide(&answer, input, &mut s.rules),
+            None if s.interrupted => Decision::Interrupted,
+            None => Decision::Abandon,
+        }
+    }
+
+    /// `permissions N TOOL`: N tool uses asked at once, each answered on its own.
+    fn permissions(&mut self, n: u64, tool: &str) -> Ending {
+        let uses: Vec<(String, Value)> = (1..=n)
+            .map(|i| {
+                (
+                    prefixed_id("toolu_"),
+                    json!({"command": format!("touch x{i}")}),
+                )
+            })
+            .collect();
+        for (id, input) in &uses {
+            let block = json!({"type": "tool_use", "id": id, "name": tool, "input": input});
+            let line = self
+                .sh
+                .assistant_line(&prefixed_id("msg_"), &self.sh.cfg.model, block);
+            self.sh.emit(&line);
+        }
+        let asked: Vec<String> = uses
+            .iter()
+            .map(|(id, input)| self.request(tool, id, input))
+            .collect();
+        let mut s = self.sh.wait_until(None, |s| {
+            s.interrupted || s.stdin_closed || asked.iter().all(|r| answered(s, r))
+        });
+        let answers: Vec<Option<Value>> = asked.iter().map(|r| take_answer(&mut s, r)).collect();
+        if answers.iter().any(Option::is_none) {
+            s.pending.clear();
+            return if s.interrupted {
+                Ending::ToolStop
+            } else {
+                Ending::Abandon
+            };
+        }
+        let decisions: Vec<Decision> = answers
+            .into_iter()
+            .zip(&uses)
+            .map(|(answer, (_, input))| decide(&answer.unwrap_or_default(), input, &mut s.rules))
+            .collect();
+        drop(s);
+        for ((id, input), decision) in uses.iter().zip(decisions) {
+            match decision {
+                Decision::Allow(used, _) => {
+                    self.tool_result(id, &format!("ran {tool} with {used}"), false)
+                }
+                Decision::Deny { message, .. } => {
+                    self.denials
+                        .push(json!({"tool_name": tool, "tool_use_id": id, "tool_input": input}));
+                    self.tool_result(id, &message, true);
+                }
+                Decision::Interrupted | Decision::Abandon => self.tool_result(id, REJECTED, true),
+            }
+        }
+        self.reply("tools finished")
+    }
+
+    /// Sends a `can_use_tool` request and records it as pending; answers its request id.
+    fn request(&self, tool: &str, tool_use_id: &str, input: &Value) -> String {
         let request_id = uuid_v4();
-        self.sh.state().pending = Some(Pending {
+        self.sh.state().pending.push(Pending {
             request_id: request_id.clone(),
             answer: None,
         });
@@ -1026,17 +1115,7 @@ impl<'a> Turn<'a> {
                 "blocked_path": null, "tool_use_id": tool_use_id,
             },
         }));
-        let mut s = self.sh.wait_until(None, |s| {
-            s.interrupted
-                || s.stdin_closed
-                || s.pending.as_ref().is_some_and(|p| p.answer.is_some())
-        });
-        let answer = s.pending.take().and_then(|p| p.answer);
-        match answer {
-            Some(answer) => decide(&answer, input, &mut s.rules),
-            None if s.interrupted => Decision::Interrupted,
-            None => Decision::Abandon,
-        }
+        request_id
     }
 
     // --- end of turn ---
