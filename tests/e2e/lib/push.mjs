@@ -103,7 +103,10 @@ export function shownNotifications(page, tag) {
   return page.evaluate(async (tag) => {
     const reg = await navigator.serviceWorker.ready;
     const list = await reg.getNotifications(tag ? { tag } : {});
-    return list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => ({ action: a.action, title: a.title })) }));
+    return list.map((n) => ({
+      title: n.title, body: n.body, tag: n.tag, data: n.data, silent: n.silent, renotify: n.renotify,
+      actions: n.actions.map((a) => ({ action: a.action, title: a.title })),
+    }));
   }, tag);
 }
 

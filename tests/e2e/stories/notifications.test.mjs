@@ -13,6 +13,15 @@ import { fakePushService, stubPushManager, serviceWorkerPush, shownNotifications
 
 const ready = skipUnlessReady();
 
+/** The person turns notifications on in the Notifications screen (the browser asks nothing before). */
+async function turnOn(page) {
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+  await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
+  await page.getByRole('button', { name: 'Turn on notifications on this device' }).click();
+  await page.getByRole('status').filter({ hasText: 'This device gets notifications.' }).waitFor();
+}
+
 test('18. a permission request reaches the phone as a notification; Allow on it answers, first answer wins', ready, async () => {
   const push = await fakePushService();
   try {
@@ -28,11 +37,7 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       const [device] = (await api.get('/api/v1/devices')).devices;
 
       // Nothing is asked on load; the person turns notifications on from the Notifications screen.
-      await page.getByRole('link', { name: 'Notifications' }).click();
-      await page.getByRole('heading', { name: 'Notifications' }).waitFor();
-      await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
-      await page.getByRole('button', { name: 'Turn on notifications on this device' }).click();
-      await page.getByRole('status').filter({ hasText: 'This device gets notifications.' }).waitFor();
+      await turnOn(page);
       await screenshot(page, 'notifications-on');
       const { public_key } = await api.get('/api/v1/push/vapid');
       assert.equal(await page.evaluate(() => localStorage.getItem('e2e.applicationServerKey')), public_key, 'subscribed with the relay\'s VAPID key');
@@ -179,4 +184,64 @@ test('18b. Allow on a notification in a browser that was never paired opens the 
     assert.ok(!requests.some((u) => u.includes('/permissions/')), 'no answer was attempted without a device key');
     await sw.detach();
   });
+});
+
+test('18c. ten requests in a second are one notification that says ten; answered elsewhere, it counts down and closes', ready, async () => {
+  const push = await fakePushService();
+  try {
+    // The relay's default coalescing window (1 s).
+    await withServerAndBrowser({ auth: true }, async ({ server, browser }) => {
+      const { context, page } = await phone(browser);
+      await context.grantPermissions(['notifications'], { origin: server.url });
+      await stubPushManager(context, push);
+      await pairPhone(server, page, 'alice');
+      const { stdout } = await server.cli(['token', 'issue', '--user', 'alice', '--label', 'e2e']);
+      const api = rest(server, stdout.trim());
+      await turnOn(page);
+      const sw = await serviceWorkerPush(context, page, server.url);
+      const session = await api.createSession(server.project, 'burst');
+      const tag = `pocket-relay:${session.id}:approval`;
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permissions 10 Bash' });
+      const requests = await eventually(async () => {
+        const asked = ofKind(await api.events(session.id), 'permission.requested');
+        return asked.length === 10 ? asked : null;
+      }, 'ten requests stored');
+
+      // The first push went at once (one request, with its buttons); the update says ten.
+      const update = await push.next((p) => p.kind === 'approval' && p.count === 10, 'the coalesced update');
+      const approvals = push.received.filter((p) => p.payload?.kind === 'approval');
+      assert.equal(approvals.length, 2, `one push at once and one update: ${JSON.stringify(approvals.map((p) => p.payload.count))}`);
+      assert.equal(approvals[0].payload.count, 1);
+      await sw.deliver(approvals[0].text);
+      const first = await eventually(async () => (await shownNotifications(page, tag))[0], 'the first notification');
+      assert.equal(first.actions.length, 2);
+      assert.equal(first.silent, false);
+      await sw.deliver(update.text);
+      const ten = await eventually(async () => {
+        const list = await shownNotifications(page, tag);
+        return list.length === 1 && list[0].body.startsWith('10 requests') ? list[0] : null;
+      }, 'one notification that says ten');
+      assert.equal(ten.body, '10 requests in burst');
+      assert.deepEqual(ten.actions, [], 'no Allow/Deny for ten at once');
+      assert.equal(ten.silent, true, 'the update of the burst does not buzz again');
+      assert.equal(ten.data.url, '/#/inbox');
+
+      // Another device answers them all: the resolved pushes count down, the last one closes it.
+      for (const r of requests) await api.post(`/api/v1/sessions/${session.id}/permissions/${r.data.request_id}`, { decision: 'allow' });
+      const last = await push.next((p) => p.kind === 'resolved' && p.count === 0, 'the last resolved push');
+      // The first answer's push goes at once unless the update's window is still open (then only the
+      // last of the window, count 0, is sent): when there is one, it counts down.
+      const countingDown = push.received.find((p) => p.payload?.kind === 'resolved' && p.payload.count > 1);
+      if (countingDown) {
+        await sw.deliver(countingDown.text);
+        await eventually(async () => (await shownNotifications(page, tag))[0]?.body === `${countingDown.payload.count} requests in burst`, 'counted down');
+      }
+      await sw.deliver(last.text);
+      await eventually(async () => (await shownNotifications(page, tag)).length === 0, 'closed when none is left');
+      await settled(api, session.id, 1);
+      await sw.detach();
+    });
+  } finally {
+    await push.close();
+  }
 });
