@@ -13,6 +13,32 @@ import { fakePushService, stubPushManager, serviceWorkerPush, shownNotifications
 
 const ready = skipUnlessReady();
 
+/** What the page's app told the relay it shows (`client.viewing`), in the order the relay
+ * acknowledged it, over every WebSocket of the page (as the browser sent and got the frames). */
+function viewingLog(page) {
+  const acknowledged = [];
+  page.on('websocket', (socket) => {
+    const sent = new Map();
+    socket.on('framesent', ({ payload }) => {
+      try {
+        const f = JSON.parse(String(payload));
+        if (f.type === 'client.viewing') sent.set(f.id, f.session_id);
+      } catch {}
+    });
+    socket.on('framereceived', ({ payload }) => {
+      try {
+        const f = JSON.parse(String(payload));
+        if (f.type === 'response' && sent.has(f.id) && f.ok) acknowledged.push(sent.get(f.id));
+      } catch {}
+    });
+  });
+  return {
+    acknowledged,
+    /** Waits until the relay acknowledged `sessionId` (null: none) after the first `since` acknowledgements. */
+    told: (sessionId, since) => eventually(() => acknowledged.slice(since).includes(sessionId), `the app telling the relay it shows ${sessionId}`),
+  };
+}
+
 /** The person turns notifications on in the Notifications screen (the browser asks nothing before). */
 async function turnOn(page) {
   await page.getByRole('link', { name: 'Notifications' }).click();
@@ -29,6 +55,7 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
     // push held back for the phone showing its session is then told apart from one coalesced away.
     await withServerAndBrowser({ auth: true, extra: '[notify]\ncoalesce_ms = 0\n' }, async ({ server, browser }) => {
       const { context, page, errors } = await phone(browser);
+      const viewing = viewingLog(page);
       await context.grantPermissions(['notifications'], { origin: server.url });
       await stubPushManager(context, push);
       await pairPhone(server, page, 'alice');
@@ -117,8 +144,10 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
       assert.equal(done.title, 'Claude finished');
       assert.match(done.body, /deploy box/);
       assert.deepEqual(done.actions, []);
+      const beforeTap = viewing.acknowledged.length;
       await clickNotification(context, statusTag, '');
       await page.waitForURL(`**/#/s/${session.id}`);
+      await viewing.told(session.id, beforeTap);
       assert.deepEqual(await shownNotifications(page, statusTag), [], 'the tapped notification closed');
       // The conversation knows its first request was answered from this phone's notification.
       await page.getByText('Allowed here').first().waitFor();
@@ -145,10 +174,25 @@ test('18. a permission request reaches the phone as a notification; Allow on it 
         !push.received.some((p) => p.payload?.kind === 'approval' && p.payload.request_id === watched.data.request_id),
         'no push for the request made while the phone showed its session',
       );
+      // A new connection (a reload) says again what it shows: still no push.
+      const beforeReload = viewing.acknowledged.length;
+      await page.reload();
+      await viewing.told(session.id, beforeReload);
+      await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"whoami"}' });
+      const again = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[2], 'the request after the reload stored');
+      await page.getByRole('region', { name: 'Permission request' }).getByRole('button', { name: 'Allow', exact: true }).click();
+      await settled(api, session.id, 3);
+      await push.next((p) => p.kind === 'resolved' && p.request_id === again.data.request_id, 'the resolved push of the request after the reload');
+      assert.ok(
+        !push.received.some((p) => p.payload?.kind === 'approval' && p.payload.request_id === again.data.request_id),
+        'no push for the request made while the reloaded phone showed its session',
+      );
+      const beforeLeaving = viewing.acknowledged.length;
       await page.goto(`${server.url}/#/`);
       await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+      await viewing.told(null, beforeLeaving);
       await api.post(`/api/v1/sessions/${session.id}/prompts`, { text: 'permission Bash {"command":"pwd"}' });
-      const third = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[2], 'the third request stored');
+      const third = await eventually(async () => ofKind(await api.events(session.id), 'permission.requested')[3], 'the request made after leaving stored');
       await push.next((p) => p.kind === 'approval' && p.request_id === third.data.request_id, 'the push for the request made once the phone left the session');
 
       // Turning it off: the relay forgets the subscription.
