@@ -272,6 +272,7 @@ impl Config {
             permissions: self.permissions.clone(),
             limits: self.limits.clone(),
             run_as: RunAsAccounts::resolve(&self.claude)?,
+            auth_enabled: self.auth.enabled,
         })
     }
 }

@@ -5,9 +5,11 @@
 
 use actors::client::ClientSink;
 use actors::command::{
-    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, RemoveRule, Reply, SessionOp,
+    Command, CreateSession, EventsQuery, NewPrompt, PermissionAnswer, PermissionsQuery, RemoveRule,
+    Reply, SessionOp,
 };
 use actors::error::RelayError;
+use actors::inbox::InboxOp;
 use actors::session_info::PermissionMode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -33,6 +35,14 @@ struct OnSession<T> {
     session_id: String,
     #[serde(flatten)]
     fields: T,
+}
+
+/// `claude.messages`: the conversation and the page (the query of the HTTP route).
+#[derive(Deserialize)]
+struct ClaudeMessagesFields {
+    claude_session_id: String,
+    #[serde(flatten)]
+    query: actors::claude_history::MessagesQuery,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +140,27 @@ pub fn parse_command(
             })
         }
         "session.stop" => on_session(kind, object, SessionOp::Stop),
+        "permissions.list" => fields::<PermissionsQuery>(kind, object)?.command(),
+        "inbox.subscribe" => {
+            let sink = sink
+                .cloned()
+                .ok_or_else(|| RelayError::BadRequest("this transport cannot subscribe".into()))?;
+            Ok(Command::Inbox(InboxOp::Subscribe { sink }))
+        }
+        "inbox.unsubscribe" => Ok(Command::Inbox(InboxOp::Unsubscribe)),
+        "session.release" => on_session(kind, object, SessionOp::Release),
+        "claude.sessions" => Ok(Command::ClaudeSessions(fields(kind, object)?)),
+        "claude.messages" => {
+            let ClaudeMessagesFields {
+                claude_session_id,
+                query,
+            } = fields(kind, object)?;
+            Ok(Command::ClaudeMessages {
+                claude_session_id,
+                query,
+            })
+        }
+        "claude.running" => Ok(Command::ClaudeRunning),
         "session.delete" => on_session(kind, object, SessionOp::Delete),
         other => Err(RelayError::BadRequest(format!(
             "unknown request type {other:?}"
@@ -158,10 +189,14 @@ pub fn reply_data(reply: &Reply) -> Value {
         }
         Reply::Interrupted(interrupted) => json!({ "interrupted": interrupted }),
         Reply::Dirs(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
+        Reply::History(answer) => serde_json::to_value(answer).unwrap_or(Value::Null),
         Reply::Permission {
             rules_added: Some(rules),
         } => json!({ "rules_added": rules }),
         Reply::Permission { rules_added: None } => json!({}),
+        Reply::Permissions(permissions) | Reply::InboxSubscribed { permissions, .. } => {
+            json!({ "permissions": permissions })
+        }
         Reply::Empty => json!({}),
     }
 }

@@ -21,6 +21,9 @@ pub enum Outbound {
     Event(Arc<EncodedEvent>),
     /// A live delta; dropped rather than queued when the client lags.
     Delta(Arc<EncodedDelta>),
+    /// A change to the user's approval inbox (`inbox.subscribe`), encoded once for all of the
+    /// user's connections.
+    Inbox(Arc<crate::inbox::InboxFrame>),
     /// The transport's own answer to a request, already encoded in its own way. Boxed so that an
     /// item is two words: every connection's queue preallocates room for a block of them.
     Answer(Box<ByteString>),

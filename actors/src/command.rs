@@ -15,6 +15,8 @@ use crate::session_info::{PermissionMode, SessionInfo};
 /// `session.create`'s fields.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CreateSession {
+    /// May be left out when resuming a conversation of Claude Code's history: its folder is used.
+    #[serde(default)]
     pub cwd: String,
     #[serde(default)]
     pub stream_deltas: Option<bool>,
@@ -26,6 +28,9 @@ pub struct CreateSession {
     pub permission_mode: Option<PermissionMode>,
     #[serde(default)]
     pub resume_claude_session_id: Option<String>,
+    /// Resume the conversation even though a terminal is running it right now.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).
@@ -59,6 +64,26 @@ pub struct PermissionAnswer {
 #[derive(Clone, Debug, Deserialize)]
 pub struct RemoveRule {
     pub rule: String,
+}
+
+/// Which permission requests to list (`permissions.list`, `GET /api/v1/permissions`): only
+/// `pending` ones, the default; answered requests are in their session's events.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PermissionsQuery {
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl PermissionsQuery {
+    /// The command it asks for; any `status` but `pending` is `bad_request`.
+    pub fn command(&self) -> RelayResult<Command> {
+        match self.status.as_deref() {
+            None | Some("pending") => Ok(Command::PendingPermissions),
+            Some(other) => Err(crate::error::RelayError::BadRequest(format!(
+                "status {other:?} is not one this relay lists: only \"pending\" (answered requests are in each session's events)"
+            ))),
+        }
+    }
 }
 
 /// `allow` or `deny`.
@@ -114,9 +139,14 @@ pub enum SessionOp {
     Pause,
     Resume,
     SetPermissionMode(PermissionMode),
+    /// The session's open permission requests that are stored, for the approval inbox.
+    PendingPermissions,
     /// Forget an "always" rule; the session's process is replaced before the next prompt.
     RemoveRule(RemoveRule),
     Stop,
+    /// Stop the process so that a terminal may take the conversation over (`claude --resume`);
+    /// the session stays and can be continued later.
+    Release,
     Delete,
 }
 
@@ -130,6 +160,20 @@ pub enum Command {
     Dirs {
         path: Option<String>,
     },
+    /// Every pending permission request over the caller's sessions, oldest first
+    /// (`permissions.list`, `GET /api/v1/permissions`).
+    PendingPermissions,
+    /// The approval inbox's live changes (`inbox.subscribe`, `inbox.unsubscribe`).
+    Inbox(crate::inbox::InboxOp),
+    /// This machine's Claude Code conversations (protocol §15).
+    ClaudeSessions(crate::claude_history::ConversationsQuery),
+    /// One of them's messages.
+    ClaudeMessages {
+        claude_session_id: String,
+        query: crate::claude_history::MessagesQuery,
+    },
+    /// The Claude Code processes running in terminals.
+    ClaudeRunning,
     /// `session_id` is the client's text; an unknown or malformed id is `not_found`.
     Session {
         session_id: String,
@@ -177,10 +221,20 @@ pub enum Reply {
     Interrupted(bool),
     /// The folder picker's answer.
     Dirs(crate::dirs::DirsAnswer),
+    /// An answer about Claude Code's own history.
+    History(crate::claude_history::HistoryAnswer),
     /// `session.permission`: with `always`, the rules it remembered (empty: none was suggested,
     /// so it was a plain allow); `None` without `always`.
     Permission {
         rules_added: Option<Vec<String>>,
+    },
+    /// Pending permission requests, oldest first.
+    Permissions(Vec<crate::inbox::Pending>),
+    /// `inbox.subscribe`: the current list; the caller queues its answer, then drops `live`,
+    /// and the changes since follow.
+    InboxSubscribed {
+        permissions: Vec<crate::inbox::Pending>,
+        live: crate::inbox::InboxLive,
     },
     Empty,
 }

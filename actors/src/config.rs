@@ -51,6 +51,9 @@ pub struct SessionsConfig {
     pub allow_bypass_permissions: bool,
     /// Sessions one user may own.
     pub max_per_user: usize,
+    /// Who may list and read this machine's Claude Code history (`/api/v1/claude/…`). Unset:
+    /// everyone when sign-in is off, no one when it is on.
+    pub history_users: Option<Vec<String>>,
 }
 
 impl Default for SessionsConfig {
@@ -59,6 +62,7 @@ impl Default for SessionsConfig {
             allowed_roots: vec!["~".into()],
             allow_bypass_permissions: false,
             max_per_user: 100,
+            history_users: None,
         }
     }
 }
@@ -165,6 +169,8 @@ pub struct DomainConfig {
     pub limits: LimitsConfig,
     /// `claude.run_as` with every OS account looked up.
     pub run_as: crate::run_as::RunAsAccounts,
+    /// Whether sign-in is on (`auth.enabled`): who may read Claude Code's history depends on it.
+    pub auth_enabled: bool,
 }
 
 #[cfg(test)]

@@ -56,6 +56,13 @@ pub enum RelayError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A Claude Code conversation is running in a terminal right now (code `conflict`).
+    #[error("{message}")]
+    InUse {
+        message: String,
+        pid: i32,
+        status: Option<String>,
+    },
     #[error("{0}")]
     TooLarge(String),
     #[error("events before seq {earliest_seq} were pruned")]
@@ -81,7 +88,7 @@ impl RelayError {
             RelayError::Forbidden(_) => ErrorCode::Forbidden,
             RelayError::RateLimited { .. } => ErrorCode::RateLimited,
             RelayError::SessionNotFound(_) | RelayError::NotFound(_) => ErrorCode::NotFound,
-            RelayError::Conflict(_) => ErrorCode::Conflict,
+            RelayError::Conflict(_) | RelayError::InUse { .. } => ErrorCode::Conflict,
             RelayError::TooLarge(_) => ErrorCode::TooLarge,
             RelayError::ReplayGap { .. } => ErrorCode::ReplayGap,
             RelayError::StoreUnavailable(_) | RelayError::Unavailable(_) => ErrorCode::Unavailable,
@@ -98,6 +105,9 @@ impl RelayError {
             }
             RelayError::RateLimited { retry_after_s } => {
                 Some(serde_json::json!({ "retry_after_s": retry_after_s }))
+            }
+            RelayError::InUse { pid, status, .. } => {
+                Some(serde_json::json!({ "running": { "pid": pid, "status": status } }))
             }
             _ => None,
         }

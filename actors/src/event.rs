@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytestring::ByteString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -58,6 +58,23 @@ pub struct PromptOutcome {
     pub duration_ms: Option<u64>,
     pub num_turns: Option<u64>,
     pub usage: Option<Value>,
+}
+
+/// Claude Code's request to use a tool, as `permission.requested` carries it; the approval
+/// inbox shows the same fields (see [`crate::inbox::Pending`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PermissionRequest {
+    pub request_id: PermissionRequestId,
+    pub tool_name: String,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_use_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Value>,
 }
 
 /// Who or what resolved a permission request (`permission.resolved.by`).
@@ -122,19 +139,7 @@ pub enum EventData {
         signal: Option<i32>,
         expected: bool,
     },
-    PermissionRequested {
-        request_id: PermissionRequestId,
-        tool_name: String,
-        input: Value,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        description: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        tool_use_id: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        blocked_path: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        suggestions: Option<Value>,
-    },
+    PermissionRequested(PermissionRequest),
     PermissionResolved {
         request_id: PermissionRequestId,
         decision: &'static str,
@@ -160,7 +165,7 @@ impl EventData {
             EventData::AgentInvalidOutput { .. } => "agent.invalid_output",
             EventData::AgentStderr { .. } => "agent.stderr",
             EventData::AgentExited { .. } => "agent.exited",
-            EventData::PermissionRequested { .. } => "permission.requested",
+            EventData::PermissionRequested(_) => "permission.requested",
             EventData::PermissionResolved { .. } => "permission.resolved",
         }
     }

@@ -7,6 +7,7 @@
 //! [`client::ClientSink`], and get [`event`]s back.
 
 pub mod agent_slots;
+pub mod claude_history;
 pub mod claude_process;
 pub mod client;
 pub mod command;
@@ -15,6 +16,7 @@ pub mod dirs;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod inbox;
 pub mod metrics;
 pub mod permission_rules;
 pub mod queue;

@@ -66,6 +66,18 @@ pub struct SessionInfo {
     /// them (`session.remove_rule`).
     #[serde(default)]
     pub allowed_rules: Vec<String>,
+    /// What to type in a terminal to take the conversation over (`cd <cwd> && claude --resume
+    /// <claude_session_id>`), once the session has a Claude conversation; derived, never stored.
+    #[serde(default, skip_deserializing)]
+    pub terminal_command: Option<String>,
+}
+
+/// `cd <cwd> && claude --resume <id>`, the folder quoted for a POSIX shell.
+pub fn terminal_command(cwd: &str, claude_session_id: &str) -> String {
+    let folder = shlex::try_quote(cwd).map_or_else(|_| format!("'{cwd}'"), |q| q.into_owned());
+    let id = shlex::try_quote(claude_session_id)
+        .map_or_else(|_| claude_session_id.to_string(), |q| q.into_owned());
+    format!("cd {folder} && claude --resume {id}")
 }
 
 /// The current time as protocol v1 writes it: RFC 3339, UTC, milliseconds.
@@ -83,6 +95,21 @@ mod tests {
         "status":"stopped","paused":false,"claude_session_id":null,"created_at":"t",
         "updated_at":"t","last_seq":3,"queue_length":0,"pending_permissions":[],
         "always_allowed":["Bash"]}"#;
+
+    #[test]
+    fn the_terminal_command_quotes_the_folder() {
+        assert_eq!(
+            terminal_command(
+                "/home/me/my project's",
+                "6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"
+            ),
+            "cd \"/home/me/my project's\" && claude --resume 6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d"
+        );
+        assert_eq!(
+            terminal_command("/srv/plain", "x"),
+            "cd /srv/plain && claude --resume x"
+        );
+    }
 
     #[test]
     fn whole_tools_allowed_by_an_older_build_are_not_carried_over() {

@@ -43,6 +43,13 @@ impl Watchers {
         Watchers(Arc::new(recipients))
     }
 
+    /// These watchers and `recipient` (the registry adds the approval inbox this way).
+    pub fn and(&self, recipient: Recipient<Committed>) -> Self {
+        let mut all = self.0.as_ref().clone();
+        all.push(recipient);
+        Watchers::new(all)
+    }
+
     /// Whether anyone hears of `event` (its kind is watched and there are watchers).
     pub fn watch(&self, event: &EncodedEvent) -> bool {
         !self.0.is_empty() && WATCHED_KINDS.contains(&event.kind.as_str())

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth_routes;
 pub mod caller;
+pub mod claude;
 pub mod device_routes;
 pub mod dirs;
 pub mod envelope;
@@ -15,6 +16,7 @@ pub mod health;
 pub mod metrics;
 pub mod notify_routes;
 pub mod openapi;
+pub mod permissions;
 pub mod prompts;
 pub mod ready;
 pub mod request_id;
@@ -84,6 +86,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/api/v1/clients", web::get().to(sessions::clients))
         .route("/api/v1/dirs", web::get().to(dirs::dirs))
+        .route("/api/v1/permissions", web::get().to(permissions::pending))
+        .route("/api/v1/claude/sessions", web::get().to(claude::sessions))
+        .route(
+            "/api/v1/claude/sessions/{claude_session_id}/messages",
+            web::get().to(claude::messages),
+        )
+        .route("/api/v1/claude/running", web::get().to(claude::running))
         .route("/api/v1/sessions", web::get().to(sessions::list))
         .route("/api/v1/sessions", web::post().to(sessions::create))
         .route("/api/v1/sessions/{id}", web::get().to(sessions::get))
@@ -93,6 +102,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(sessions::interrupt),
         )
         .route("/api/v1/sessions/{id}/stop", web::post().to(sessions::stop))
+        .route(
+            "/api/v1/sessions/{id}/release",
+            web::post().to(sessions::release),
+        )
         .route(
             "/api/v1/sessions/{id}/pause",
             web::post().to(sessions::pause),

@@ -91,6 +91,16 @@ pub async fn stop(
     on_session(state, caller, id.into_inner(), SessionOp::Stop).await
 }
 
+/// `POST /api/v1/sessions/{id}/release`: stops the process so that a terminal may take the
+/// conversation over; the session stays.
+pub async fn release(
+    state: web::Data<AppState>,
+    caller: HttpCaller,
+    id: web::Path<String>,
+) -> Result<Answer, ApiError> {
+    on_session(state, caller, id.into_inner(), SessionOp::Release).await
+}
+
 /// `POST /api/v1/sessions/{id}/pause`.
 pub async fn pause(
     state: web::Data<AppState>,

@@ -256,7 +256,7 @@ fn sse_body(
             match item? {
                 Outbound::Event(event) => break event_message(&event),
                 Outbound::Delta(delta) => break delta_message(&delta),
-                Outbound::Answer(_) => continue,
+                Outbound::Answer(_) | Outbound::Inbox(_) => continue,
             }
         };
         Some((Ok(chunk), state))

@@ -321,6 +321,7 @@ mod tests {
             queue_length: 0,
             pending_permissions: Vec::new(),
             allowed_rules: Vec::new(),
+            terminal_command: None,
         }
     }
 

@@ -369,9 +369,12 @@ impl WsConnection {
                     {
                         return;
                     }
-                    // The answer is queued first; the missed events follow it.
-                    if let Reply::Subscribed { replay, .. } = reply {
-                        replay.run().await;
+                    // The answer is queued first; the missed events, or the inbox's changes since
+                    // its list, follow it.
+                    match reply {
+                        Reply::Subscribed { replay, .. } => replay.run().await,
+                        Reply::InboxSubscribed { live, .. } => drop(live),
+                        _ => {}
                     }
                 }
                 Err(error) => {

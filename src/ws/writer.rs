@@ -182,6 +182,7 @@ impl Batch {
                 frame.clone()
             }
             Outbound::Delta(delta) => delta.json.clone(),
+            Outbound::Inbox(change) => change.json.clone(),
             Outbound::Answer(frame) => *frame,
         };
         self.encode(codec, Message::Text(text));

@@ -16,7 +16,7 @@ use crate::support::server::{Settings, TestServer};
 use crate::support::{fake_bin, first_stdout_line};
 
 /// The real CLI, or `None` (with a note) when this machine has none; CI must have it.
-fn real_claude() -> Option<PathBuf> {
+pub(crate) fn real_claude() -> Option<PathBuf> {
     match std::env::var_os("POCKET_RELAY_TEST_CLAUDE") {
         Some(path) if !path.is_empty() => {
             let path = PathBuf::from(path);
@@ -40,9 +40,9 @@ fn real_claude() -> Option<PathBuf> {
 }
 
 /// The fake Anthropic API as a child process, killed when dropped.
-struct FakeApi {
+pub(crate) struct FakeApi {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
@@ -93,14 +93,15 @@ fn toml_str(text: &str) -> String {
 
 /// The server running the real CLI against the fake API, and the CLI's scratch HOME and temp
 /// dirs. Fields drop in order: the server (and with it the CLI), the API, then the scratch.
-struct Rig {
-    server: TestServer,
-    api: FakeApi,
-    _scratch: TempDir,
+pub(crate) struct Rig {
+    pub(crate) server: TestServer,
+    pub(crate) api: FakeApi,
+    /// The CLI's HOME is `home` in it, its temp dirs `tmp` and `run`.
+    pub(crate) scratch: TempDir,
 }
 
 impl Rig {
-    fn start(claude: &Path) -> Rig {
+    pub(crate) fn start(claude: &Path) -> Rig {
         let scratch = tempfile::tempdir().expect("scratch dir");
         for dir in ["home", "tmp", "run"] {
             std::fs::create_dir_all(scratch.path().join(dir)).expect("scratch subdir");
@@ -131,7 +132,7 @@ impl Rig {
         Rig {
             server,
             api,
-            _scratch: scratch,
+            scratch,
         }
     }
 
@@ -832,7 +833,7 @@ async fn decide(
 
 /// The Claude Code settings files in the project and in the CLI's HOME that exist.
 fn settings_files(rig: &Rig) -> Vec<PathBuf> {
-    let home = rig._scratch.path().join("home");
+    let home = rig.scratch.path().join("home");
     let candidates = [
         rig.project_file(".claude/settings.local.json"),
         rig.project_file(".claude/settings.json"),

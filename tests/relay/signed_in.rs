@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::client::Client;
 use crate::support::home::{Home, Settings};
-use crate::support::http::{request, Response};
+use crate::support::http::{request, with_token, Response};
 use crate::support::in_process::InProcessServer;
 use crate::support::operator::{connect_as, issue, token_command};
 use crate::support::server::TestServer;
@@ -38,20 +38,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Response {
-    let auth = format!("Bearer {token}");
-    let body = body.map(|b| b.to_string());
-    let mut headers = vec![("Authorization", auth.as_str())];
-    if body.is_some() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    request(
-        &server.url,
-        method,
-        path,
-        &headers,
-        body.as_deref().map(str::as_bytes),
-    )
-    .await
+    with_token(&server.url, token, method, path, body).await
 }
 
 #[tokio::test]

@@ -6,8 +6,11 @@ import { SessionsScreen } from "./screens/Sessions";
 import { NewSessionScreen } from "./screens/NewSession";
 import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
+import { InboxScreen } from "./screens/Inbox";
+import { InboxBadge } from "./components/Badge";
 import { NotificationsScreen } from "./screens/Notifications";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
+import { HistoryConversationScreen, HistoryScreen } from "./screens/History";
 
 function OfflineBanner() {
   const s = useAppState();
@@ -72,6 +75,15 @@ export function App() {
     case "devices":
       screen = <DevicesScreen />;
       break;
+    case "inbox":
+      screen = <InboxScreen />;
+      break;
+    case "history":
+      screen = <HistoryScreen />;
+      break;
+    case "history-conversation":
+      screen = <HistoryConversationScreen key={r.id} id={r.id} />;
+      break;
     case "notifications":
       screen = <NotificationsScreen />;
       break;
@@ -79,11 +91,15 @@ export function App() {
       screen = <SessionsScreen />;
   }
   return (
-    <div class={r.name === "session" ? "shell chat" : "shell"}>
+    <div class={r.name === "session" || r.name === "history-conversation" ? "shell chat" : "shell"}>
       <header class="top">
         <nav aria-label="Main">
           <a href="#/" class={r.name === "sessions" ? "brand current" : "brand"} aria-current={r.name === "sessions" ? "page" : undefined}>
             pocket-relay
+          </a>
+          <InboxBadge />
+          <a href="#/history" aria-current={r.name === "history" ? "page" : undefined}>
+            History
           </a>
           {authEnabled() && (
             <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>

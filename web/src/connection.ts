@@ -37,11 +37,17 @@ let authCloses = 0;
 const pending = new Map<string, { resolve: (d: any) => void; reject: (e: RelayError) => void }>();
 /** Sessions the screens want live (the open conversation). */
 const wanted = new Set<string>();
-/** Called on every welcome (a new connection knows nothing of the last one's state). */
+/** What other modules run at every `welcome` (the inbox subscribes again), and the server frames
+ * they take by `type` (the inbox's changes). */
 const welcomeHooks: (() => void)[] = [];
+const frameHandlers = new Map<string, (data: unknown) => void>();
 
-export function onWelcome(f: () => void): void {
-  welcomeHooks.push(f);
+export function onWelcome(hook: () => void): void {
+  welcomeHooks.push(hook);
+}
+
+export function onServerFrame(type: string, handler: (data: unknown) => void): void {
+  frameHandlers.set(type, handler);
 }
 
 // ---------------------------------------------------------------- socket
@@ -312,8 +318,8 @@ function onFrame(f: any): void {
       notify();
       void refreshSessions();
       for (const id of wanted) void subscribeSession(id);
+      for (const hook of welcomeHooks) hook();
       flushOutbox();
-      for (const f of welcomeHooks) f();
       return;
     case "response": {
       const p = pending.get(String(f.id));
@@ -337,6 +343,8 @@ function onFrame(f: any): void {
     case "error":
       console.warn("relay error", f.error);
       return;
+    default:
+      frameHandlers.get(String(f.type))?.(f.data);
   }
 }
 

@@ -10,6 +10,9 @@ export type Route =
   | { name: "new" }
   | { name: "session"; id: string }
   | { name: "devices" }
+  | { name: "inbox" }
+  | { name: "history" }
+  | { name: "history-conversation"; id: string }
   | { name: "notifications" };
 
 export type AuthState =

@@ -30,6 +30,8 @@ export interface Session {
   queue_length?: number;
   pending_permissions?: string[];
   allowed_rules?: string[];
+  /** `cd <folder> && claude --resume <id>`, once the session has a conversation. */
+  terminal_command?: string | null;
 }
 
 export interface RelayEvent {

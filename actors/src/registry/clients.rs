@@ -46,6 +46,8 @@ impl Handler<ClientDisconnected> for Registry {
             return;
         };
         self.metrics.client(client.transport, -1);
+        self.inbox
+            .do_send(crate::inbox::InboxConnectionGone(msg.0.clone()));
         let sessions: HashSet<_> = client.subscriptions.into_iter().collect();
         for id in sessions {
             if let Some(entry) = self.sessions.get(&id) {

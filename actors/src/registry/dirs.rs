@@ -9,38 +9,23 @@
 use std::future::Future;
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 
 use super::Registry;
 use crate::command::{Caller, Reply, SessionOp};
 use crate::dirs::{self, DirRoots, DirsAnswer, DirsError};
 use crate::error::{RelayError, RelayResult};
-use crate::session::SessionRequest;
 use crate::session_info::SessionInfo;
 
 impl Registry {
     /// The session objects of the caller's sessions, in no order.
     pub(super) fn owned_infos(&self, caller: &Caller) -> impl Future<Output = Vec<SessionInfo>> {
-        let asks: Vec<_> = self
-            .sessions
-            .values()
-            .filter(|entry| entry.owner == caller.user)
-            .map(|entry| {
-                entry.addr.send(SessionRequest {
-                    caller: caller.clone(),
-                    op: SessionOp::Get,
-                })
-            })
-            .collect();
+        let replies = self.ask_owned(caller, || SessionOp::Get);
         async move {
-            join_all(asks)
-                .await
-                .into_iter()
-                .filter_map(|answer| match answer {
-                    Ok(Ok(Reply::Session(info))) => Some(info),
-                    _ => None,
-                })
-                .collect()
+            let infos = replies.await.into_iter().filter_map(|reply| match reply {
+                Reply::Session(info) => Some(info),
+                _ => None,
+            });
+            infos.collect()
         }
     }
 
@@ -95,7 +80,7 @@ impl Registry {
 }
 
 /// Runs `read` on tokio's blocking threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> RelayResult<T> + Send + 'static,
 ) -> RelayResult<T> {
     tokio::task::spawn_blocking(read)

@@ -12,7 +12,9 @@
 mod clients;
 mod directory;
 mod dirs;
+mod history;
 mod messages;
+mod pending;
 mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +28,7 @@ use crate::command::{Caller, Command, CreateSession, Reply, Request, SessionOp};
 use crate::config::DomainConfig;
 use crate::error::{RelayError, RelayResult};
 use crate::ids::{ConnectionId, SessionId, UserId};
+use crate::inbox::{Inbox, InboxRequest};
 use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
 use crate::store::{EventStore, StoreError};
@@ -57,17 +60,22 @@ pub struct Registry {
     store: Arc<dyn EventStore>,
     slots: Addr<AgentSlots>,
     watchers: crate::watch::Watchers,
+    /// The approval inbox, which hears every session's permission events through `watchers`.
+    inbox: Addr<Inbox>,
     sessions: HashMap<SessionId, SessionEntry>,
     /// Who owns which session, published for the [`Router`]; written only here, beside
     /// `sessions`.
     directory: Directory,
     clients: HashMap<ConnectionId, ClientInfo>,
+    /// Summaries of Claude Code's own transcripts, read so far.
+    history: Arc<crate::claude_history::HistoryIndex>,
     shutting_down: bool,
 }
 
 impl Registry {
-    /// Starts the registry and every session the store holds; answers the router that clients'
-    /// requests go to (the registry's own address is [`Router::registry`]).
+    /// Starts the registry, the approval inbox (one more of `watchers`) and every session the
+    /// store holds; answers the router that clients' requests go to (the registry's own address
+    /// is [`Router::registry`]).
     pub fn start(
         config: DomainConfig,
         store: Arc<dyn EventStore>,
@@ -79,6 +87,11 @@ impl Registry {
         let slots = crate::agent_slots::AgentSlots::new(config.claude.max_running).start();
         let directory = Directory::default();
         let published = directory.clone();
+        // The inbox and the registry know each other: the inbox's address exists before it runs.
+        let inbox_context = Context::<Inbox>::new();
+        let inbox = inbox_context.address();
+        let watchers = watchers.and(inbox.clone().recipient());
+        let inbox_metrics = metrics.clone();
         let addr = Registry::create(move |ctx| {
             let mut registry = Registry {
                 config,
@@ -86,9 +99,11 @@ impl Registry {
                 store,
                 slots,
                 watchers,
+                inbox,
                 sessions: HashMap::new(),
                 directory,
                 clients: HashMap::new(),
+                history: Arc::default(),
                 shutting_down: false,
             };
             log::info!("restoring {} stored sessions", stored.len());
@@ -101,6 +116,7 @@ impl Registry {
             }
             registry
         });
+        inbox_context.run(Inbox::new(addr.clone(), inbox_metrics));
         Ok(Router::new(addr, published))
     }
 
@@ -145,6 +161,34 @@ impl Registry {
     }
 
     fn create_session(
+        &mut self,
+        caller: Caller,
+        mut create: CreateSession,
+        ctx: &mut Context<Self>,
+    ) -> ResponseActFuture<Self, RelayResult<Reply>> {
+        let Some(conversation) = create.resume_claude_session_id.clone() else {
+            return self.create_in_cwd(caller, create, ctx);
+        };
+        let check = self.check_resume_source(&caller.user, conversation, create.force);
+        Box::pin(check.into_actor(self).then(
+            move |checked, act, ctx| -> ResponseActFuture<Self, _> {
+                match checked {
+                    Ok(history::ResumeCheck { folder }) => {
+                        if let Some(folder) = folder {
+                            if let Err(error) = validate::use_folder(&mut create, &folder) {
+                                return Box::pin(actix::fut::ready(Err(error)));
+                            }
+                        }
+                        act.create_in_cwd(caller, create, ctx)
+                    }
+                    Err(error) => Box::pin(actix::fut::ready(Err(error))),
+                }
+            },
+        ))
+    }
+
+    /// Creates the session once a resumed conversation is checked: its `cwd` next.
+    fn create_in_cwd(
         &mut self,
         caller: Caller,
         create: CreateSession,
@@ -243,6 +287,21 @@ impl Handler<Request> for Registry {
             Command::Create(create) => self.create_session(caller, create, ctx),
             Command::List => self.list(&caller),
             Command::Dirs { path } => self.dirs(&caller, path),
+            Command::PendingPermissions => self.pending_permissions(&caller),
+            Command::Inbox(op) => {
+                let asked = self.inbox.send(InboxRequest { caller, op });
+                Box::pin(
+                    async move {
+                        asked.await.unwrap_or_else(|_| {
+                            Err(RelayError::Unavailable("the inbox stopped".into()))
+                        })
+                    }
+                    .into_actor(self),
+                )
+            }
+            command @ (Command::ClaudeSessions(_)
+            | Command::ClaudeMessages { .. }
+            | Command::ClaudeRunning) => self.history(&caller, command),
             Command::Session { session_id, op } => {
                 let (id, addr) = match self.owned(&caller.user, &session_id) {
                     Ok(found) => found,

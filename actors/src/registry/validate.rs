@@ -44,9 +44,6 @@ impl Registry {
                 "model must not start with '-'".into(),
             ));
         }
-        if let Some(conversation) = &create.resume_claude_session_id {
-            self.check_resume(user, conversation)?;
-        }
         let now = now_ts();
         Ok(SessionInfo {
             id: SessionId::new(),
@@ -65,29 +62,8 @@ impl Registry {
             queue_length: 0,
             pending_permissions: Vec::new(),
             allowed_rules: Vec::new(),
+            terminal_command: None,
         })
-    }
-
-    /// A conversation may be resumed only by the owner of a session that ran it, and only by a
-    /// UUID (the CLI would also load a transcript by path). Another user's conversation and an
-    /// unknown one get the same answer.
-    fn check_resume(&self, user: &UserId, conversation: &str) -> RelayResult<()> {
-        if uuid::Uuid::try_parse(conversation).is_err() {
-            return Err(RelayError::BadRequest(
-                "resume_claude_session_id must be a Claude Code session id (a UUID)".into(),
-            ));
-        }
-        let yours = self
-            .sessions
-            .values()
-            .any(|entry| &entry.owner == user && entry.conversations.contains(conversation));
-        if !yours {
-            log::warn!("{user} asked to resume conversation {conversation}, not one of theirs");
-            return Err(RelayError::NotFound(format!(
-                "no conversation {conversation} among your sessions"
-            )));
-        }
-        Ok(())
     }
 
     /// `cwd` must be an existing directory inside an allowed root, symlinks resolved.
@@ -107,6 +83,23 @@ impl Registry {
         }
         Ok(path_text(&resolved))
     }
+}
+
+/// Runs the session of a conversation from Claude Code's history in that conversation's
+/// `folder`: a `cwd` the client gave must be that folder.
+pub(super) fn use_folder(create: &mut CreateSession, folder: &Path) -> RelayResult<()> {
+    let folder_text = path_text(folder);
+    if !create.cwd.is_empty() {
+        let given = crate::config::expand_home(&create.cwd).canonicalize().ok();
+        if given.as_deref() != Some(folder) {
+            return Err(RelayError::BadRequest(format!(
+                "conversation {} ran in {folder_text}: leave cwd out or give that folder",
+                create.resume_claude_session_id.as_deref().unwrap_or("")
+            )));
+        }
+    }
+    create.cwd = folder_text;
+    Ok(())
 }
 
 /// Checks `cwd` for a user whose Claude runs as `account`: `~` is the account's home, the

@@ -158,6 +158,9 @@ impl Handler<SessionRequest> for Session {
             SessionOp::Events(query) => self.events_page(&query),
             SessionOp::Subscribe { after_seq, sink } => self.subscribe(after_seq, sink, ctx),
             SessionOp::Unsubscribe => self.unsubscribe(&msg.caller),
+            SessionOp::PendingPermissions => {
+                ready(Ok(Reply::Permissions(self.core.pending_permissions())))
+            }
             op => {
                 let input = Input::Request {
                     caller: msg.caller,

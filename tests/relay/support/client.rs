@@ -27,6 +27,8 @@ pub struct Client {
     pub events: Vec<Value>,
     /// Every delta received, in order.
     pub deltas: Vec<Value>,
+    /// Every approval-inbox change (`inbox` frame) received, in order.
+    pub inbox: Vec<Value>,
 }
 
 /// How a connection ended.
@@ -69,6 +71,7 @@ impl Client {
             welcome: Value::Null,
             events: Vec::new(),
             deltas: Vec::new(),
+            inbox: Vec::new(),
         }
     }
 
@@ -104,6 +107,7 @@ impl Client {
                 match frame["type"].as_str() {
                     Some("event") => self.events.push(frame.clone()),
                     Some("delta") => self.deltas.push(frame.clone()),
+                    Some("inbox") => self.inbox.push(frame.clone()),
                     _ => {}
                 }
                 Ok(frame)

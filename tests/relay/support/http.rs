@@ -76,6 +76,24 @@ pub async fn post_json(base: &str, path: &str, body: &Value) -> Response {
     .await
 }
 
+/// A request with `token` as its bearer, and `body` as JSON when given.
+pub async fn with_token(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let auth = format!("Bearer {token}");
+    let body = body.map(|b| b.to_string());
+    let mut headers = vec![("Authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let body = body.as_deref().map(str::as_bytes);
+    request(base, method, path, &headers, body).await
+}
+
 /// `GET`.
 pub async fn get(base: &str, path: &str) -> Response {
     request(base, "GET", path, &[], None).await

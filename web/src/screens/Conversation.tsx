@@ -8,6 +8,8 @@ import { PermissionCard } from "../components/PermissionCard";
 import { ToolCard } from "../components/ToolCard";
 import { SessionMenu } from "../components/SessionMenu";
 import { sessionName, statusLabel } from "./Sessions";
+import { EarlierConversation } from "../components/EarlierConversation";
+import { TerminalPanel } from "../components/TerminalPanel";
 
 function Markdown({ text }: { text: string }) {
   // The one place HTML is inserted: markdown-it's output with `html: false`, so every `<`, `>`
@@ -15,7 +17,7 @@ function Markdown({ text }: { text: string }) {
   return <div class="md" dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
 }
 
-function ItemView({ item, sessionId }: { item: Item; sessionId: string }) {
+export function ItemView({ item, sessionId }: { item: Item; sessionId: string }) {
   switch (item.type) {
     case "prompt":
       return (
@@ -228,12 +230,14 @@ export function ConversationScreen({ id }: { id: string }) {
       </div>
       {s && <StatusLine s={s} />}
       {s && <Rules s={s} />}
+      {s && <TerminalPanel s={s} />}
       <div class="log" ref={logRef} onScroll={onScroll} aria-busy={!!live}>
         {events.length > 0 && !v.noOlder && (events[0]?.seq ?? 1) > 1 && (
           <button type="button" class="link older" disabled={v.loadingOlder || st.conn !== "online"} onClick={() => connection.loadOlder(id)}>
             {v.loadingOlder ? "Loading…" : "Load older messages"}
           </button>
         )}
+        {(v.noOlder || (events[0]?.seq ?? 1) <= 1) && <EarlierConversation sessionId={id} />}
         {events.length === 0 && <p class="muted center">{st.conn === "online" ? "Loading…" : "Nothing saved for this session on this device."}</p>}
         {items.map((it) => (
           <ItemView key={it.key} item={it} sessionId={id} />

@@ -68,6 +68,12 @@ impl EventLog {
 
     /// Sequences an event; it reaches clients after [`EventLog::committed`].
     pub fn append(&mut self, data: &EventData) -> Seq {
+        self.append_at(data, &now_ts())
+    }
+
+    /// Sequences an event stamped `ts` (the caller keeps the stamp, as a pending permission
+    /// request does for the inbox's `requested_at`).
+    pub fn append_at(&mut self, data: &EventData, ts: &str) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let EventData::PromptQueued {
@@ -102,7 +108,7 @@ impl EventLog {
             self.prompts.push((seq, change));
         }
         self.pending
-            .push(EncodedEvent::encode(self.session_id, seq, &now_ts(), data));
+            .push(EncodedEvent::encode(self.session_id, seq, ts, data));
         seq
     }
 

@@ -108,7 +108,7 @@ impl SessionCore {
         if interrupted {
             let stopping = self.agent.process.as_ref().and_then(|p| p.stopping);
             let (code, message) = match stopping {
-                Some(StopReason::Client) => {
+                Some(StopReason::Client | StopReason::Released) => {
                     (PromptFailure::SessionStopped, "the session was stopped")
                 }
                 _ => (PromptFailure::Interrupted, "interrupted"),
@@ -147,7 +147,7 @@ impl SessionCore {
         self.cancel_permissions("process_exited");
         if let Some(turn) = self.agent.turn.take() {
             let (code, message) = match stopping {
-                Some(StopReason::Client) => (
+                Some(StopReason::Client | StopReason::Released) => (
                     PromptFailure::SessionStopped,
                     "the session was stopped".to_string(),
                 ),
@@ -164,7 +164,9 @@ impl SessionCore {
             self.fail_prompt(turn.prompt_id, code, &message);
         }
         if expected {
-            self.set_status(SessionStatus::Stopped, None);
+            let reason = (stopping == Some(StopReason::Released))
+                .then(|| super::requests::RELEASED.to_string());
+            self.set_status(SessionStatus::Stopped, reason);
         } else {
             let reason = Some(exit_description(code, signal));
             self.set_status(SessionStatus::Crashed, reason);

@@ -206,6 +206,10 @@ impl SessionCore {
         info.queue_length = self.queue.len();
         info.last_seq = self.log.stored_seq();
         info.pending_permissions = self.permissions.ids();
+        info.terminal_command = info
+            .claude_session_id
+            .as_deref()
+            .map(|id| crate::session_info::terminal_command(&info.cwd, id));
         info
     }
 
@@ -257,6 +261,12 @@ impl SessionCore {
     fn emit(&mut self, data: EventData) -> Seq {
         self.count_prompt(&data);
         self.log.append(&data)
+    }
+
+    /// Records an event stamped `ts` in the log; answers its seq.
+    fn emit_at(&mut self, data: EventData, ts: &str) -> Seq {
+        self.count_prompt(&data);
+        self.log.append_at(&data, ts)
     }
 
     /// Notes that the session object changed, so the store gets the new one.

@@ -11,18 +11,20 @@ use serde_json::{json, Value};
 use super::{Effect, SessionCore};
 use crate::command::{Caller, Decision, PermissionAnswer};
 use crate::error::{RelayError, RelayResult};
-use crate::event::{EventData, ResolvedBy};
-use crate::ids::PermissionRequestId;
+use crate::event::{EventData, PermissionRequest, ResolvedBy};
+use crate::ids::{PermissionRequestId, Seq};
+use crate::inbox::Pending;
 use crate::permission_rules::always_allow;
-use crate::session_info::SessionStatus;
+use crate::session_info::{now_ts, SessionStatus};
 
 /// A request waiting for a decision.
-struct Pending {
+struct Open {
     cli_request_id: String,
-    input: Value,
-    tool_use_id: Option<String>,
-    /// The CLI's `permission_suggestions`: all that "always" may ever apply.
-    suggestions: Option<Value>,
+    /// What Claude asked, as its `permission.requested` event says.
+    request: PermissionRequest,
+    /// That event's seq and time, for the approval inbox.
+    seq: Seq,
+    requested_at: String,
     /// When it was asked, for the wait-time metric.
     asked_at: Instant,
 }
@@ -31,7 +33,7 @@ struct Pending {
 /// `conflict` from `not_found`).
 #[derive(Default)]
 pub struct Permissions {
-    open: Vec<(PermissionRequestId, Pending)>,
+    open: Vec<(PermissionRequestId, Open)>,
     closed: HashSet<PermissionRequestId>,
 }
 
@@ -41,14 +43,14 @@ impl Permissions {
         self.open.iter().map(|(id, _)| id.clone()).collect()
     }
 
-    fn get(&self, id: &PermissionRequestId) -> Option<&Pending> {
+    fn get(&self, id: &PermissionRequestId) -> Option<&Open> {
         self.open
             .iter()
             .find(|(open, _)| open == id)
             .map(|(_, p)| p)
     }
 
-    fn remove(&mut self, id: &PermissionRequestId) -> Option<Pending> {
+    fn remove(&mut self, id: &PermissionRequestId) -> Option<Open> {
         let at = self.open.iter().position(|(open, _)| open == id)?;
         Some(self.open.remove(at).1)
     }
@@ -81,38 +83,56 @@ fn check(answer: &PermissionAnswer) -> RelayResult<()> {
 impl SessionCore {
     pub(super) fn on_permission_request(&mut self, cli_request_id: String, request: Value) {
         let request_id = PermissionRequestId::random();
-        let tool_name = text_field(&request, "tool_name").unwrap_or_default();
-        let input = request.get("input").cloned().unwrap_or_else(|| json!({}));
-        let tool_use_id = text_field(&request, "tool_use_id");
-        let suggestions = request.get("permission_suggestions").cloned();
+        let asked = PermissionRequest {
+            request_id: request_id.clone(),
+            tool_name: text_field(&request, "tool_name").unwrap_or_default(),
+            input: request.get("input").cloned().unwrap_or_else(|| json!({})),
+            description: text_field(&request, "description"),
+            tool_use_id: text_field(&request, "tool_use_id"),
+            blocked_path: text_field(&request, "blocked_path"),
+            suggestions: request.get("permission_suggestions").cloned(),
+        };
         log::info!(
-            "session {}: permission {request_id} requested for {tool_name}",
-            self.info.id
+            "session {}: permission {request_id} requested for {}",
+            self.info.id,
+            asked.tool_name
         );
         if let secs @ 1.. = self.config.permissions.timeout_s {
             let timer = Effect::StartTimer(request_id.clone(), Duration::from_secs(secs));
             self.effect(timer);
         }
-        let pending = Pending {
+        let requested_at = now_ts();
+        let seq = self.emit_at(EventData::PermissionRequested(asked.clone()), &requested_at);
+        let open = Open {
             cli_request_id,
-            input: input.clone(),
-            tool_use_id: tool_use_id.clone(),
-            suggestions: suggestions.clone(),
+            request: asked,
+            seq,
+            requested_at,
             asked_at: Instant::now(),
         };
-        self.permissions.open.push((request_id.clone(), pending));
+        self.permissions.open.push((request_id, open));
         self.metrics.permissions_pending.inc();
         self.touch();
-        self.emit(EventData::PermissionRequested {
-            request_id,
-            tool_name,
-            input,
-            description: text_field(&request, "description"),
-            tool_use_id,
-            blocked_path: text_field(&request, "blocked_path"),
-            suggestions,
-        });
         self.set_status(SessionStatus::AwaitingPermission, None);
+    }
+
+    /// The open requests whose `permission.requested` is stored, oldest first, as the approval
+    /// inbox shows them: one not yet stored is not announced to anyone (see [`crate::watch`]).
+    pub fn pending_permissions(&self) -> Vec<Pending> {
+        let stored = self.log.stored_seq();
+        self.permissions
+            .open
+            .iter()
+            .filter(|(_, open)| open.seq <= stored)
+            .map(|(_, open)| Pending {
+                session_id: self.info.id,
+                session_title: self.info.title.clone(),
+                cwd: self.info.cwd.clone(),
+                request: open.request.clone(),
+                requested_at: open.requested_at.clone(),
+                seq: open.seq,
+            })
+            .collect()
     }
 
     /// A client's decision; the first valid one wins, later ones get `conflict`. With `always`,
@@ -138,14 +158,14 @@ impl SessionCore {
                 let input = answer.updated_input.clone();
                 let mut body = json!({
                     "behavior": "allow",
-                    "updatedInput": input.unwrap_or_else(|| pending.input.clone()),
+                    "updatedInput": input.unwrap_or_else(|| pending.request.input.clone()),
                 });
-                if let Some(id) = &pending.tool_use_id {
+                if let Some(id) = &pending.request.tool_use_id {
                     body["toolUseID"] = json!(id);
                 }
                 if answer.always {
                     // Only the CLI's own allow rules for this request, kept in the session.
-                    let always = always_allow(pending.suggestions.as_ref());
+                    let always = always_allow(pending.request.suggestions.as_ref());
                     if !always.updates.is_empty() {
                         body["updatedPermissions"] = json!(always.updates);
                     }

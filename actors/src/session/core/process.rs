@@ -23,6 +23,8 @@ pub enum StopReason {
     SlotNeeded,
     /// A client asked (`session.stop`).
     Client,
+    /// A client handed the conversation back to a terminal (`session.release`).
+    Released,
     /// The session is being deleted.
     Deleted,
     /// The server is shutting down.

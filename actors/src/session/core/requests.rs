@@ -11,6 +11,9 @@ use crate::event::PromptFailure;
 use crate::ids::{PromptId, MAX_ID_LEN};
 use crate::session_info::{PermissionMode, SessionStatus};
 
+/// The `reason` of the `stopped` status after `session.release`.
+pub const RELEASED: &str = "released";
+
 /// What a client's request goes on with once the CLI answered our control request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AfterControl {
@@ -36,13 +39,15 @@ impl SessionCore {
             SessionOp::Pause => self.pause(true),
             SessionOp::Resume => self.pause(false),
             SessionOp::SetPermissionMode(mode) => self.set_permission_mode(mode),
-            SessionOp::Stop => self.stop(),
+            SessionOp::Stop => self.stop(StopReason::Client),
+            SessionOp::Release => self.stop(StopReason::Released),
             SessionOp::Delete => self.delete(),
             // Reads and subscriptions are the actor's: they touch no rule.
             SessionOp::Get
             | SessionOp::Events(_)
             | SessionOp::Subscribe { .. }
-            | SessionOp::Unsubscribe => self.answer(Ok(Reply::Session(self.info()))),
+            | SessionOp::Unsubscribe
+            | SessionOp::PendingPermissions => self.answer(Ok(Reply::Session(self.info()))),
         }
     }
 
@@ -174,12 +179,18 @@ impl SessionCore {
         self.fail_parked(code, message);
     }
 
-    fn stop(&mut self) {
+    /// `session.stop`, or `session.release` (`reason` says which).
+    fn stop(&mut self, reason: StopReason) {
         self.fail_waiting(PromptFailure::SessionStopped, "the session was stopped");
         let had_process = self.agent.has_process();
-        self.stop_process(StopReason::Client);
+        self.stop_process(reason);
         if !had_process && self.status != SessionStatus::Stopped {
-            self.set_status(SessionStatus::Stopped, Some("stopped by a client".into()));
+            let why = if reason == StopReason::Released {
+                RELEASED
+            } else {
+                "stopped by a client"
+            };
+            self.set_status(SessionStatus::Stopped, Some(why.into()));
         }
         self.pump();
         if had_process {
@@ -201,6 +212,8 @@ impl SessionCore {
             self.metrics.agents_running.dec();
         }
         self.effect(Effect::Slot(crate::queue::SlotUse::Release));
+        // Its open requests leave every inbox (the process that asked is gone).
+        self.cancel_permissions("session_deleted");
         self.deleted = true;
         self.log.delete_all();
         log::info!("session {}: deleted", self.info.id);

@@ -3,6 +3,7 @@
 //! lines a test feeds in, and the slot is what a test says the queue processor answered.
 
 mod edges;
+mod inbox;
 mod process;
 mod stories;
 
@@ -33,6 +34,8 @@ struct Harness {
     launches: bool,
     /// The id of the last process launched.
     launched: Option<u64>,
+    /// Every event committed, whole, in order (the store forgets a deleted session's).
+    committed: Vec<Value>,
 }
 
 fn new_info() -> SessionInfo {
@@ -54,6 +57,7 @@ fn new_info() -> SessionInfo {
         queue_length: 0,
         pending_permissions: Vec::new(),
         allowed_rules: Vec::new(),
+        terminal_command: None,
     }
 }
 
@@ -110,6 +114,7 @@ impl Harness {
             effects: Vec::new(),
             launches: true,
             launched: None,
+            committed: Vec::new(),
         }
     }
 
@@ -145,7 +150,10 @@ impl Harness {
         while let Some(batch) = self.core.log().next_batch() {
             let written = self.store.write(batch).now_or_never();
             assert!(matches!(written, Some(Ok(()))), "the store took the batch");
-            self.core.log().committed();
+            for event in self.core.log().committed() {
+                let whole = serde_json::from_str(&event.json).expect("an event");
+                self.committed.push(whole);
+            }
         }
     }
 
