@@ -8,7 +8,7 @@ import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
 import { InboxScreen } from "./screens/Inbox";
 import { InboxBadge } from "./components/Badge";
-import { NotificationsScreen } from "./screens/Notifications";
+import { BellIcon, NotificationsScreen } from "./screens/Notifications";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
 import { HistoryConversationScreen, HistoryScreen } from "./screens/History";
 
@@ -101,14 +101,16 @@ export function App() {
           <a href="#/history" aria-current={r.name === "history" ? "page" : undefined}>
             History
           </a>
-          {authEnabled() && (
+          {authEnabled() ? (
             <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>
               Devices
             </a>
+          ) : (
+            // No Devices screen without sign-in: the notification settings get their own bell.
+            <a href="#/notifications" class="bell" aria-label="Notifications" title="Notifications" aria-current={r.name === "notifications" ? "page" : undefined}>
+              <BellIcon />
+            </a>
           )}
-          <a href="#/notifications" aria-current={r.name === "notifications" ? "page" : undefined}>
-            Notifications
-          </a>
         </nav>
         <span class={`dot ${s.conn}`} title={s.conn} aria-hidden="true" />
       </header>

@@ -39,9 +39,10 @@ function viewingLog(page) {
   };
 }
 
-/** The person turns notifications on in the Notifications screen (the browser asks nothing before). */
+/** The person turns notifications on: Devices, Notification settings (the browser asks nothing before). */
 async function turnOn(page) {
-  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByRole('link', { name: 'Devices' }).click();
+  await page.getByRole('link', { name: 'Notification settings' }).click();
   await page.getByRole('heading', { name: 'Notifications' }).waitFor();
   await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
   await page.getByRole('button', { name: 'Turn on notifications on this device' }).click();
@@ -288,4 +289,20 @@ test('18c. ten requests in a second are one notification that says ten; answered
   } finally {
     await push.close();
   }
+});
+
+test('18d. with sign-in off, the header\'s bell opens the notification settings, and the header fits a phone', ready, async () => {
+  await withServerAndBrowser({}, async ({ server, browser }) => {
+    const { page } = await phone(browser);
+    await page.goto(`${server.url}/#/`);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    const bell = page.getByRole('link', { name: 'Notifications' });
+    const box = await bell.boundingBox();
+    const width = page.viewportSize().width;
+    assert.ok(box && box.x + box.width <= width, `the bell is on the screen (${JSON.stringify(box)}, ${width} px wide)`);
+    await bell.click();
+    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'This device gets no notifications.' }).waitFor();
+    assert.equal(await page.evaluate(() => Notification.permission), 'default', 'nothing asked before a tap');
+  });
 });
