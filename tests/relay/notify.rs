@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use test_support::receiver::{Received, Receiver};
 
 use crate::support::home::{Home, Settings};
-use crate::support::http::{request, Response};
+use crate::support::http::{request, with_token, Response};
 use crate::support::PATIENCE;
 use browser::Browser;
 
@@ -27,17 +27,19 @@ async fn api(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Response {
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(bearer) = &bearer {
-        headers.push(("Authorization", bearer.as_str()));
+    if let Some(token) = token {
+        return with_token(&server.url, token, method, path, body).await;
     }
     let body = body.map(|b| b.to_string());
+    let headers: &[(&str, &str)] = match body {
+        Some(_) => &[("Content-Type", "application/json")],
+        None => &[],
+    };
     request(
         &server.url,
         method,
         path,
-        &headers,
+        headers,
         body.as_deref().map(str::as_bytes),
     )
     .await

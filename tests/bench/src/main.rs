@@ -24,7 +24,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use report::Report;
-use scenarios::{app, connections, fanout, floor, prompt_overhead, replay, slow_consumers, Env};
+use scenarios::{
+    app, connections, fanout, floor, notify, prompt_overhead, replay, slow_consumers, Env,
+};
 use server::Binaries;
 
 /// Any failure that ends a scenario.
@@ -98,12 +100,18 @@ enum Scenario {
     /// --agents, its agents' lines) to the sockets: the latency this machine allows any relay.
     /// No target.
     Floor(floor::Args),
+    /// Notifications: D push subscriptions at a local fake push service, R permission requests
+    /// (with `fake-claude`, built by `cargo build --release -p pocket-relay-fakes`), then the same
+    /// with one more endpoint that never answers. Target: p99 <= 50 ms from the request's commit
+    /// to the push's arrival, hanging endpoint or not.
+    Notify(notify::Args),
     /// The phone app in Chromium (needs Node.js, `npm ci --prefix tests/e2e` and Chromium):
     /// first-load bytes, the sessions list under Lighthouse's mobile profile, opening a session
     /// of 10,000 events, scrolling up. Targets: <= 150 KB, <= 2 s fresh, <= 300 ms repeat,
     /// <= 300 ms main thread, <= 50 MB JS heap, older pages load.
     App(app::Args),
-    /// Every scenario in turn with its defaults (all but `app`, which needs Chromium).
+    /// Every scenario in turn with its defaults (all but `app`, which needs Chromium, and
+    /// `notify`, which needs fake-claude).
     All,
 }
 
@@ -189,6 +197,7 @@ async fn run(env: &Env, scenario: &Scenario, exact: &str) -> (Vec<Report>, Optio
         Scenario::SlowConsumers(args) => single(slow_consumers::run(env, args).await),
         Scenario::Floor(args) => single(floor::run(env, args).await),
         Scenario::App(args) => single(app::run(env, args).await),
+        Scenario::Notify(args) => single(notify::run(env, args).await),
         Scenario::All => {
             // A failed scenario does not stop the others.
             let mut reports = Vec::new();

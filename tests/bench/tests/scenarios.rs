@@ -163,3 +163,20 @@ async fn app_measures_the_phone_app() {
     assert!(number(&app, "session_events") >= 490.0, "{app:?}");
     assert!(number(&app, "first_load_bytes") > 0.0, "{app:?}");
 }
+
+#[tokio::test]
+async fn notify_pushes_every_request_to_every_device() {
+    let figures = bench(&["notify", "--devices", "5", "--rounds", "2"]).await;
+    // 5 devices × 2 requests in each phase, the hanging endpoint's requests besides.
+    assert_eq!(number(&figures, "push_latency_samples"), 10.0, "{figures:?}");
+    assert_eq!(
+        number(&figures, "push_latency_with_a_hanging_endpoint_samples"),
+        10.0,
+        "{figures:?}"
+    );
+    // Each request reached it (and hung), more when its timeout ran out and it was tried again.
+    assert!(
+        number(&figures, "hanging_endpoint_requests") >= 2.0,
+        "{figures:?}"
+    );
+}

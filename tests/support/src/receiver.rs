@@ -31,6 +31,9 @@ pub struct Received {
     pub body: Vec<u8>,
     /// When its last byte arrived.
     pub at: Instant,
+    /// The same, as wall-clock nanoseconds since the UNIX epoch (to compare with the server's
+    /// timestamps).
+    pub at_ns: u64,
 }
 
 impl Received {
@@ -241,5 +244,6 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recei
         headers,
         body,
         at: Instant::now(),
+        at_ns: crate::ws::now_ns(),
     })
 }

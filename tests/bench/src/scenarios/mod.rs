@@ -5,6 +5,7 @@ pub mod app;
 pub mod connections;
 pub mod fanout;
 pub mod floor;
+pub mod notify;
 pub mod prompt_overhead;
 pub mod replay;
 pub mod slow_consumers;
