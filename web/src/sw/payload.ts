@@ -73,7 +73,6 @@ export const GENERIC_TAG = "pocket-relay:update";
 /** Printable text only (no control characters), trimmed, at most `max` characters. */
 export function cleanText(value: unknown, max: number): string {
   if (typeof value !== "string") return "";
-  // eslint-disable-next-line no-control-regex
   const s = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
