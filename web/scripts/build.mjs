@@ -94,14 +94,26 @@ const html = `<!doctype html>
 `;
 writeFileSync(join(dist, "index.html"), html);
 
-// The service worker: its cache name is the hash of everything it caches, so a new build
-// replaces the old cache once the new worker activates.
+// The service worker (src/sw/, bundled on its own): its cache name is the hash of everything it
+// caches, so a new build replaces the old cache once the new worker activates.
 const shell = ["/", "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png", `/${js}`, `/${css}`];
 const version = createHash("sha256");
 for (const f of ["index.html", js, css, "manifest.webmanifest"]) version.update(readFileSync(join(dist, f)));
-const sw = readFileSync(join(root, "src", "sw.js"), "utf8")
-  .replace("__VERSION__", version.digest("hex").slice(0, 16))
-  .replace("__SHELL__", JSON.stringify(shell));
-writeFileSync(join(dist, "sw.js"), sw);
+await build({
+  entryPoints: [join(root, "src", "sw", "main.ts")],
+  outfile: join(dist, "sw.js"),
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2020", "safari15", "chrome96", "firefox94"],
+  legalComments: "none",
+  sourcemap: false,
+  charset: "utf8",
+  define: {
+    __CACHE__: JSON.stringify(`pocket-relay-${version.digest("hex").slice(0, 16)}`),
+    __SHELL__: JSON.stringify(shell),
+  },
+  logLevel: "warning",
+});
 
 console.log(`built ${[js, css].join(", ")}`);

@@ -8,6 +8,7 @@ import { ConversationScreen } from "./screens/Conversation";
 import { DevicesScreen } from "./screens/Devices";
 import { InboxScreen } from "./screens/Inbox";
 import { InboxBadge } from "./components/Badge";
+import { BellIcon, NotificationsScreen } from "./screens/Notifications";
 import { PairScreen, SignedOutScreen } from "./screens/Pair";
 import { HistoryConversationScreen, HistoryScreen } from "./screens/History";
 
@@ -83,6 +84,9 @@ export function App() {
     case "history-conversation":
       screen = <HistoryConversationScreen key={r.id} id={r.id} />;
       break;
+    case "notifications":
+      screen = <NotificationsScreen />;
+      break;
     default:
       screen = <SessionsScreen />;
   }
@@ -97,9 +101,14 @@ export function App() {
           <a href="#/history" aria-current={r.name === "history" ? "page" : undefined}>
             History
           </a>
-          {authEnabled() && (
+          {authEnabled() ? (
             <a href="#/devices" aria-current={r.name === "devices" ? "page" : undefined}>
               Devices
+            </a>
+          ) : (
+            // No Devices screen without sign-in: the notification settings get their own bell.
+            <a href="#/notifications" class="bell" aria-label="Notifications" title="Notifications" aria-current={r.name === "notifications" ? "page" : undefined}>
+              <BellIcon />
             </a>
           )}
         </nav>

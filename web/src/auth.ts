@@ -4,29 +4,17 @@
 
 import { api, setTokenSource } from "./api";
 import * as db from "./db";
-import { generateDeviceKey, publicKeyLine, sshsig, type KeyAlg } from "./sshsig";
+import { signInWithKey, type AuthInfo, type DeviceKey, type Token } from "./signin";
+import { generateDeviceKey, publicKeyLine } from "./sshsig";
 import { forgetRemembered, notify, state } from "./store";
 import { RelayError } from "./types";
-
-interface AuthInfo {
-  auth_enabled: boolean;
-  namespace?: string;
-}
-
-interface DeviceKey {
-  alg: KeyAlg;
-  keys: CryptoKeyPair;
-  public_key: string;
-  device_id?: string;
-  user?: string;
-}
 
 const TOKEN_TTL_S = 3600;
 const RENEW_BEFORE_MS = 120_000;
 
 let info: AuthInfo | null = null;
 let device: DeviceKey | null = null;
-let token: { value: string; expiresAt: number } | null = null;
+let token: Token | null = null;
 let signingIn: Promise<string> | null = null;
 let renewTimer: ReturnType<typeof setTimeout> | undefined;
 let onRenewed: () => void = () => {};
@@ -155,28 +143,17 @@ async function signIn(): Promise<string> {
   if (!device || !info) throw new RelayError("unauthorized", "not paired");
   const d = device;
   try {
-    const ch = await api<{ challenge_id: string; nonce: string; namespace: string }>("/api/v1/auth/challenge", {
-      method: "POST",
-      auth: false,
-      body: { public_key: d.public_key },
-    });
-    const signature = await sshsig(crypto.subtle, d.alg, d.keys, ch.namespace || info.namespace || "pocket-relay", ch.nonce);
-    const v = await api<{ token: string; expires_at: string }>("/api/v1/auth/verify", {
-      method: "POST",
-      auth: false,
-      body: { challenge_id: ch.challenge_id, signature, ttl_s: TOKEN_TTL_S },
-    });
-    const expiresAt = Date.parse(v.expires_at) || Date.now() + TOKEN_TTL_S * 1000;
-    token = { value: v.token, expiresAt };
+    const t = await signInWithKey(d, info, TOKEN_TTL_S);
+    token = t;
     clearTimeout(renewTimer);
     renewTimer = setTimeout(
       () => {
         token = null;
         getToken(false).then(() => onRenewed(), () => {});
       },
-      Math.max(10_000, expiresAt - Date.now() - RENEW_BEFORE_MS),
+      Math.max(10_000, t.expiresAt - Date.now() - RENEW_BEFORE_MS),
     );
-    return v.token;
+    return t.value;
   } catch (e) {
     if (e instanceof RelayError && e.status === 401) {
       // The key is no longer accepted: the device was revoked.

@@ -4,10 +4,12 @@ import { App } from "./app";
 import * as auth from "./auth";
 import * as connection from "./connection";
 import { startInbox } from "./inbox";
+import { startPush } from "./push";
 import { startRouter } from "./router";
 import { notify, state } from "./store";
 
 startRouter();
+startPush();
 // What was saved shows at once (the sessions list from its snapshot in the first render, then the
 // IndexedDB cache); sign-in and the socket follow.
 connection.loadCache();

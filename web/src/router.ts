@@ -1,6 +1,6 @@
 // Routing lives in the URL fragment only: #/ · #/new · #/s/<id> · #/devices · #/inbox ·
-// #/history[/<id>] (and #pair=<code>,
-// which the auth module takes out of the address bar).
+// #/history[/<id>] · #/notifications (and #pair=<code>, which the auth module takes out of the
+// address bar).
 import { notify, state, type Route } from "./store";
 
 export function parseRoute(hash: string): Route {
@@ -11,6 +11,7 @@ export function parseRoute(hash: string): Route {
   if (h === "/history") return { name: "history" };
   const hc = /^\/history\/([^/?#]+)$/.exec(h);
   if (hc) return { name: "history-conversation", id: decodeURIComponent(hc[1] as string) };
+  if (h === "/notifications") return { name: "notifications" };
   const m = /^\/s\/([^/?#]+)$/.exec(h);
   if (m) return { name: "session", id: decodeURIComponent(m[1] as string) };
   return { name: "sessions" };

@@ -12,7 +12,8 @@ export type Route =
   | { name: "devices" }
   | { name: "inbox" }
   | { name: "history" }
-  | { name: "history-conversation"; id: string };
+  | { name: "history-conversation"; id: string }
+  | { name: "notifications" };
 
 export type AuthState =
   | "unknown" // not yet known (first load, offline)

@@ -264,6 +264,18 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false }).catch(() => {});
 }
 
+/** Pairs a phone page for `user` from the link `pocket-relay pair` prints (as a person would);
+ * answers the pairing code. */
+export async function pairPhone(server, page, user) {
+  const { stdout } = await server.cli(['pair', '--user', user, '--url', server.url]);
+  const link = stdout.match(/(https?:\/\/\S+#pair=([A-Za-z0-9_\-.~%]+))/);
+  if (!link) throw new Error(`pocket-relay pair printed no link: ${stdout.slice(-400)}`);
+  await page.goto(link[1]);
+  await screenshot(page, 'pairing');
+  await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+  return link[2];
+}
+
 /** Opens the app's conversation screen of a session and waits for its composer. */
 export async function openConversation(page, server, sessionId) {
   await page.goto(`${server.url}/#/s/${sessionId}`);

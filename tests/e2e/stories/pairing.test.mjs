@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  skipUnlessReady, withServerAndBrowser, phone, screenshot, rest, eventually,
+  skipUnlessReady, withServerAndBrowser, phone, screenshot, rest, eventually, pairPhone,
 } from '../lib/harness.mjs';
 
 const ready = skipUnlessReady();
@@ -40,17 +40,6 @@ function keysInIndexedDb() {
     }
     return found;
   })();
-}
-
-/** Pairs a phone page for `user`; answers the pairing code. */
-async function pairPhone(server, page, user) {
-  const { stdout } = await server.cli(['pair', '--user', user, '--url', server.url]);
-  const link = stdout.match(/(https?:\/\/\S+#pair=([A-Za-z0-9_\-.~%]+))/);
-  assert.ok(link, `pocket-relay pair printed a link: ${stdout.slice(-400)}`);
-  await page.goto(link[1]);
-  await screenshot(page, 'pairing');
-  await page.getByRole('heading', { name: 'Sessions' }).waitFor();
-  return link[2];
 }
 
 test('1. pair a new phone from the printed link and sign in; its key cannot be extracted', ready, async () => {

@@ -13,6 +13,7 @@ import { ToolCard } from "../components/ToolCard";
 import { AttachButtons, AttachedPreviews } from "../components/Attachments";
 import { PendingImages, PromptImages } from "../components/PromptImages";
 import type { Attachment } from "../images";
+import { SessionMenu } from "../components/SessionMenu";
 import { sessionName, statusLabel } from "./Sessions";
 import { EarlierConversation } from "../components/EarlierConversation";
 import { TerminalPanel } from "../components/TerminalPanel";
@@ -236,6 +237,7 @@ export function ConversationScreen({ id }: { id: string }) {
           <h1>{s ? sessionName(s) : "Session"}</h1>
           {s && <p class="folder small muted">{s.cwd}</p>}
         </div>
+        <SessionMenu sessionId={id} />
       </div>
       {s && <StatusLine s={s} />}
       {s && <Rules s={s} />}

@@ -41,6 +41,9 @@ export function DevicesScreen() {
   return (
     <main class="screen">
       <h1>Devices</h1>
+      <p>
+        <a href="#/notifications">Notification settings</a> <span class="muted small">for this device and your sessions</span>
+      </p>
       {error && (
         <p class="error" role="alert">
           {error}

@@ -1,5 +1,5 @@
-// pocket-relay service worker (copied into dist/ by scripts/build.mjs, which fills in the
-// version and the shell).
+// The service worker's offline cache (bundled into dist/sw.js by scripts/build.mjs, which defines
+// __CACHE__, this build's cache name, and __SHELL__, the files it precaches).
 // - The page (`/`): stale-while-revalidate. A visit is answered from the cache at once and a fresh
 //   copy is fetched in the background for the next visit; it is stored only when every hashed asset
 //   it names is cached too, so the cache never holds a page whose script it cannot serve offline.
@@ -10,7 +10,13 @@
 // takes over at once (skipWaiting, clients.claim) and deletes the older caches. Pages already open
 // keep running the script they loaded (nothing is loaded lazily) and are not reloaded under the
 // person; the app offers a reload. The next visit gets the new page.
-const CACHE = "pocket-relay-__VERSION__";
+export {};
+
+declare const self: ServiceWorkerGlobalScope;
+declare const __CACHE__: string;
+declare const __SHELL__: string[];
+
+const CACHE = __CACHE__;
 const SHELL = __SHELL__;
 
 self.addEventListener("install", (event) => {
@@ -32,14 +38,14 @@ self.addEventListener("activate", (event) => {
 });
 
 /** This worker's cache, or null once a newer worker has deleted it (never re-created by an old one). */
-async function ownCache() {
+async function ownCache(): Promise<Cache | null> {
   return (await caches.has(CACHE)) ? caches.open(CACHE) : null;
 }
 
 /** Store a fresh copy of the page, if this worker has every hashed asset it names. One naming
  * others is a new build: the new worker (which the same navigation's update check installs)
  * precaches it and its assets; this one keeps serving its own build, whole, until then. */
-async function storePage(res) {
+async function storePage(res: Response): Promise<void> {
   const html = await res.text();
   const cache = await ownCache();
   if (!cache) return;
@@ -52,7 +58,7 @@ async function storePage(res) {
   await cache.put("/", new Response(html, { status: res.status, statusText: res.statusText, headers }));
 }
 
-function storable(res) {
+function storable(res: Response): boolean {
   return res.ok && res.type === "basic" && !res.redirected;
 }
 
