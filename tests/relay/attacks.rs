@@ -259,28 +259,26 @@ async fn only_a_prompt_may_carry_a_body_of_megabytes_the_sign_in_routes_may_not(
     let server = InProcessServer::start_with(Settings::default().set("auth", "enabled = true"));
     // Two megabytes announced to a route strangers reach: refused before a byte is read.
     for path in ["/api/v1/auth/challenge", "/api/v1/auth/pair"] {
-        let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Content-Length: 2097152\r\n\r\n",
-            addr(&server)
-        );
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let answer = read_response(&mut stream).await;
+        let answer = announce_two_megabytes(&server, path).await;
         assert_eq!(answer.status, 413, "{path}: {}", answer.body);
         assert_eq!(answer.json()["error"]["code"], "too_large");
     }
     // The same two megabytes to the prompt route pass the size check (and stop at sign-in).
-    let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
     let path = "/api/v1/sessions/00000000-0000-4000-8000-000000000000/prompts";
+    let answer = announce_two_megabytes(&server, path).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+}
+
+/// The server's answer to a JSON POST to `path` that announces two megabytes and sends none.
+async fn announce_two_megabytes(server: &InProcessServer, path: &str) -> Response {
+    let mut stream = TcpStream::connect(addr(server)).await.unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
          Content-Length: 2097152\r\n\r\n",
-        addr(&server)
+        addr(server)
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let answer = read_response(&mut stream).await;
-    assert_eq!(answer.status, 401, "{}", answer.body);
+    read_response(&mut stream).await
 }
 
 /// A socket to the server from `source` (another loopback address: another client).
