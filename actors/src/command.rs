@@ -36,6 +36,9 @@ pub struct CreateSession {
     /// Resume the conversation even though a terminal is running it right now.
     #[serde(default)]
     pub force: bool,
+    /// Set by the registry once a history conversation is checked, never by a client.
+    #[serde(skip)]
+    pub continued_from: Option<crate::session_info::ContinuedFrom>,
 }
 
 /// A prompt to queue (`session.prompt`, `POST /api/v1/sessions/{id}/prompts`).

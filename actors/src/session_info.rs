@@ -77,6 +77,18 @@ pub struct SessionInfo {
     /// <claude_session_id>`), once the session has a Claude conversation; derived, never stored.
     #[serde(default, skip_deserializing)]
     pub terminal_command: Option<String>,
+    /// The conversation from Claude Code's history this session continues, so that every device
+    /// (not only the one that tapped "Continue here") shows what was said before above its turns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued_from: Option<ContinuedFrom>,
+}
+
+/// Which history conversation a session continues, and how many of its messages there were then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContinuedFrom {
+    pub claude_session_id: String,
+    /// The conversation's messages when the session was created: the earlier part to show.
+    pub messages: usize,
 }
 
 /// `cd <cwd> && claude --resume <id>`, the folder quoted for a POSIX shell.

@@ -363,6 +363,7 @@ mod tests {
             pending_permissions: Vec::new(),
             allowed_rules: Vec::new(),
             terminal_command: None,
+            continued_from: None,
         }
     }
 

@@ -329,6 +329,17 @@ async fn a_history_conversation_continues_in_its_folder_unless_a_terminal_runs_i
         session["terminal_command"],
         format!("cd '{}' && claude --resume {A}", real_folder.display())
     );
+    // Every device learns what it continues (not only the one that tapped "Continue here").
+    let listed = phone.ok("claude.sessions", json!({})).await;
+    let messages = listed["sessions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["claude_session_id"] == A))
+        .map(|c| c["message_count"].clone())
+        .expect("the conversation is listed");
+    let continued = json!({"claude_session_id": A, "messages": messages});
+    assert_eq!(session["continued_from"], continued, "{session}");
+    let other = phone.ok("session.get", json!({"session_id": id})).await;
+    assert_eq!(other["session"]["continued_from"], continued, "{other}");
     phone.subscribe(&id, 0).await;
     let prompt = phone.prompt(&id, "and now from the phone").await;
     let end = phone.wait_prompt_end(&prompt).await;

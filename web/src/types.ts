@@ -35,6 +35,8 @@ export interface Session {
   allowed_rules?: string[];
   /** `cd <folder> && claude --resume <id>`, once the session has a conversation. */
   terminal_command?: string | null;
+  /** The conversation from Claude Code's history this session continues (protocol §15.4). */
+  continued_from?: { claude_session_id: string; messages: number } | null;
 }
 
 export interface RelayEvent {

@@ -19,6 +19,8 @@ use crate::ids::UserId;
 pub(super) struct ResumeCheck {
     /// From Claude Code's history: its folder, which the session runs in.
     pub folder: Option<PathBuf>,
+    /// From Claude Code's history: how many messages it has now.
+    pub messages: Option<usize>,
 }
 
 impl Registry {
@@ -123,12 +125,17 @@ impl Registry {
         let index = self.history.clone();
         blocking(move || {
             let place = place?;
-            let (running, folder) = match (own, place) {
-                (true, Some(place)) => (index.running_of(&place, &id), None),
-                (true, None) => (None, None),
+            let (running, folder, messages) = match (own, place) {
+                (true, Some(place)) => (index.running_of(&place, &id), None, None),
+                (true, None) => (None, None, None),
                 (false, Some(place)) => {
                     let found = index.find(&place, &id).map_err(|_| not_yours(&id))?;
-                    (found.conversation.running, Some(found.folder))
+                    let messages = found.conversation.message_count;
+                    (
+                        found.conversation.running,
+                        Some(found.folder),
+                        Some(messages),
+                    )
                 }
                 (false, None) => return Err(not_yours(&id)),
             };
@@ -146,7 +153,7 @@ impl Registry {
                     status,
                 });
             }
-            Ok(ResumeCheck { folder })
+            Ok(ResumeCheck { folder, messages })
         })
     }
 }

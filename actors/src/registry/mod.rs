@@ -31,6 +31,7 @@ use crate::ids::{ConnectionId, SessionId, UserId};
 use crate::inbox::{Inbox, InboxRequest};
 use crate::metrics::RelayMetrics;
 use crate::session::{InitSession, Session, SessionDeps, SessionRequest, ShutdownSession};
+use crate::session_info::ContinuedFrom;
 use crate::store::{EventStore, StoreError};
 
 pub use directory::{Directory, Router};
@@ -173,12 +174,19 @@ impl Registry {
         Box::pin(check.into_actor(self).then(
             move |checked, act, ctx| -> ResponseActFuture<Self, _> {
                 match checked {
-                    Ok(history::ResumeCheck { folder }) => {
+                    Ok(history::ResumeCheck { folder, messages }) => {
                         if let Some(folder) = folder {
                             if let Err(error) = validate::use_folder(&mut create, &folder) {
                                 return Box::pin(actix::fut::ready(Err(error)));
                             }
                         }
+                        create.continued_from =
+                            create.resume_claude_session_id.clone().zip(messages).map(
+                                |(claude_session_id, messages)| ContinuedFrom {
+                                    claude_session_id,
+                                    messages,
+                                },
+                            );
                         act.create_in_cwd(caller, create, ctx)
                     }
                     Err(error) => Box::pin(actix::fut::ready(Err(error))),

@@ -71,6 +71,7 @@ impl Registry {
             pending_permissions: Vec::new(),
             allowed_rules: Vec::new(),
             terminal_command: None,
+            continued_from: create.continued_from,
         })
     }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { skipUnlessReady, withServerAndBrowser, phone, screenshot, sendPrompt, eventually } from '../lib/harness.mjs';
+import { skipUnlessReady, withServerAndBrowser, phone, screenshot, sendPrompt, eventually, openConversation } from '../lib/harness.mjs';
 
 const ready = skipUnlessReady();
 const ID = '6652a9e8-3aee-4cc6-8d8a-837ae4f5fd6d';
@@ -54,6 +54,17 @@ test('19. the history lists a desk conversation; continue it here, the earlier m
       await page.getByText('Continue in terminal').click();
       await page.getByText(`claude --resume ${ID}`).waitFor();
       await screenshot(page, 'history-continued');
+
+      // Another phone, which never saw the history screen, shows the same earlier messages.
+      const sessionId = decodeURIComponent((await page.evaluate(() => location.hash)).replace(/^#\/s\//, ''));
+      const { page: other } = await phone(browser);
+      await openConversation(other, server, sessionId);
+      await other.getByText('Earlier in this conversation').waitFor();
+      await other.getByText('plan the vegetable beds').first().waitFor();
+      await other.getByText('echo: and the tomatoes?').waitFor();
+      const otherEarlierY = (await other.getByText('plan the vegetable beds').first().boundingBox()).y;
+      const otherReplyY = (await other.getByText('echo: and the tomatoes?').boundingBox()).y;
+      assert.ok(otherEarlierY < otherReplyY, `on the other phone too: earlier (${otherEarlierY}) above the reply (${otherReplyY})`);
     });
   } finally {
     process.env.HOME = oldHome;

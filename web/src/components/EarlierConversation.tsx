@@ -4,10 +4,12 @@
 import { useEffect, useState } from "preact/hooks";
 import { historyItems, originOf, recentMessages } from "../history";
 import type { Item } from "../conversation";
+import type { Session } from "../types";
 import { ItemView } from "../screens/Conversation";
 
-export function EarlierConversation({ sessionId }: { sessionId: string }) {
-  const origin = originOf(sessionId);
+export function EarlierConversation({ sessionId, from }: { sessionId: string; from?: Session["continued_from"] }) {
+  // This device's own record, else the session's (so any device shows what came before).
+  const origin = originOf(sessionId) ?? (from ? { claude_session_id: from.claude_session_id, total: from.messages } : undefined);
   const [items, setItems] = useState<Item[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {

@@ -248,7 +248,7 @@ export function ConversationScreen({ id }: { id: string }) {
             {v.loadingOlder ? "Loading…" : "Load older messages"}
           </button>
         )}
-        {(v.noOlder || (events[0]?.seq ?? 1) <= 1) && <EarlierConversation sessionId={id} />}
+        {(v.noOlder || (events[0]?.seq ?? 1) <= 1) && <EarlierConversation sessionId={id} from={s?.continued_from} />}
         {events.length === 0 && <p class="muted center">{st.conn === "online" ? "Loading…" : "Nothing saved for this session on this device."}</p>}
         {items.map((it) => (
           <ItemView key={it.key} item={it} sessionId={id} />

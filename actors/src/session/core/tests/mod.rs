@@ -60,6 +60,7 @@ fn new_info() -> SessionInfo {
         pending_permissions: Vec::new(),
         allowed_rules: Vec::new(),
         terminal_command: None,
+        continued_from: None,
     }
 }
 
