@@ -15,7 +15,7 @@ use crate::metrics::sample;
 use crate::support::client::Client;
 use crate::support::http::get;
 use crate::support::in_process::InProcessServer;
-use crate::support::PATIENCE;
+use crate::support::{eventually_async, PATIENCE};
 
 #[tokio::test]
 async fn a_failing_push_service_is_retried_and_a_gone_subscription_removed() {
@@ -49,27 +49,24 @@ async fn a_failing_push_service_is_retried_and_a_gone_subscription_removed() {
 
     // 410: the subscription is gone from the list, and never tried again.
     pushes(&push, "/push/gone", 1).await;
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let listed = data(
-            &api(&server, "GET", "/api/v1/push/subscriptions", None, None).await,
-            200,
-        );
-        let ids: Vec<_> = listed["subscriptions"]
-            .as_array()
-            .expect("a list")
-            .iter()
-            .map(|s| s["id"].clone())
-            .collect();
-        if !ids.contains(&gone_id) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gone subscription is still listed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async(
+        "the gone subscription leaving the list",
+        PATIENCE,
+        || async {
+            let listed = data(
+                &api(&server, "GET", "/api/v1/push/subscriptions", None, None).await,
+                200,
+            );
+            let ids: Vec<_> = listed["subscriptions"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|s| s["id"].clone())
+                .collect();
+            !ids.contains(&gone_id)
+        },
+    )
+    .await;
     let metrics = get(&server.url, "/metrics").await.body;
     assert_eq!(
         sample(&metrics, "relay_notify_removed_total"),

@@ -76,8 +76,18 @@ pub fn flag_value<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
 /// this process's threads in `/proc`): looks again every 20 ms, and fails the test naming `what`
 /// after `patience`. Anything that sends an event is waited for by that event instead.
 pub async fn eventually(what: &str, patience: Duration, mut check: impl FnMut() -> bool) {
+    eventually_async(what, patience, || std::future::ready(check())).await;
+}
+
+/// [`eventually`] for a check that itself has to wait (a request to the server), for what the
+/// server announces to no one (a row it removed after a push service's answer).
+pub async fn eventually_async<F, Fut>(what: &str, patience: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let deadline = tokio::time::Instant::now() + patience;
-    while !check() {
+    while !check().await {
         assert!(
             tokio::time::Instant::now() < deadline,
             "{what}: not within {patience:?}"
