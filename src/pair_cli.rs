@@ -27,7 +27,7 @@ use crate::config::Config;
 /// The options of `pocket-relay pair`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct PairArgs {
-    /// The user the device signs in as (default: see the README's "Pair a phone").
+    /// The user the device signs in as (default: see docs/sign-in.md, "Pair a phone").
     #[arg(long)]
     pub user: Option<String>,
     /// The address the phone reaches the server by (default: server.public_url, else the bound
