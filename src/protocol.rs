@@ -53,7 +53,10 @@ struct ModeFields {
 }
 
 /// Reads the fields of one request type out of a request object.
-fn fields<T: DeserializeOwned>(kind: &str, object: &Map<String, Value>) -> Result<T, RelayError> {
+pub(crate) fn fields<T: DeserializeOwned>(
+    kind: &str,
+    object: &Map<String, Value>,
+) -> Result<T, RelayError> {
     serde_json::from_value(Value::Object(object.clone()))
         .map_err(|error| RelayError::BadRequest(format!("{kind}: {error}")))
 }

@@ -19,7 +19,6 @@ pub const WATCHED_KINDS: &[&str] = &[
     "prompt.completed",
     "prompt.failed",
     "session.status",
-    "session.updated",
 ];
 
 /// One committed event of a [`WATCHED_KINDS`] kind, with what a watcher needs to know of its

@@ -9,13 +9,13 @@ use actors::error::RelayError;
 use actors::ids::ConnectionId;
 use actors::registry::Router;
 use futures_util::future::{ready, BoxFuture, FutureExt};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::notify::presence::Viewer;
 use crate::notify::requests::{self, LevelBody, SessionLevelBody};
 use crate::notify::Notify;
+use crate::protocol::fields;
 
 /// The longest session id `client.viewing` takes.
 const MAX_SESSION_ID: usize = 128;
@@ -39,11 +39,6 @@ pub struct Asker {
     pub caller: Caller,
     pub connection: ConnectionId,
     pub viewer: Viewer,
-}
-
-fn fields<T: DeserializeOwned>(kind: &str, object: &Map<String, Value>) -> Result<T, RelayError> {
-    serde_json::from_value(Value::Object(object.clone()))
-        .map_err(|error| RelayError::BadRequest(format!("{kind}: {error}")))
 }
 
 /// Whether `kind` is one of these requests.

@@ -70,6 +70,8 @@ impl Session {
     fn on_committed(&mut self, ctx: &mut Context<Self>) {
         self.store_backoff = Duration::from_millis(100);
         let now = Instant::now();
+        // What watchers are told of the session, made once per batch and only if one is told.
+        let mut info = None;
         for event in self.core.log().committed() {
             let _ = event.committed_at.set(now);
             let kind = crate::metrics::KindLabel {
@@ -78,7 +80,8 @@ impl Session {
             self.deps.metrics.events_stored.get_or_create(&kind).inc();
             let slow = self.subscribers.broadcast(&event);
             if self.deps.watchers.watch(&event) {
-                self.deps.watchers.tell(&self.core.info(), &event);
+                let info = info.get_or_insert_with(|| self.core.info());
+                self.deps.watchers.tell(info, &event);
             }
             self.deps.metrics.slow_consumers.inc_by(slow);
         }
